@@ -1,0 +1,128 @@
+/* client: the CLI's connection to the daemon's control socket (libcurl over a Unix socket). */
+#include "swarmnode/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "sn_build_info.h"
+#include "swarmnode/api.h"
+
+struct client_buf {
+	char *data;
+	size_t len;
+};
+
+static size_t client_collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct client_buf *b = userdata;
+	size_t n = size * nmemb;
+	char *p = realloc(b->data, b->len + n + 1);
+	if (p == NULL)
+		return 0; /* makes curl fail the transfer */
+	memcpy(p + b->len, ptr, n);
+	b->data = p;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+int client_init(struct client *c, const char *socket_path)
+{
+	memset(c, 0, sizeof(*c));
+	if (strlen(socket_path) >= sizeof(c->socket_path))
+		return -1;
+	strcpy(c->socket_path, socket_path);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c->curl = curl_easy_init();
+	return c->curl ? 0 : -1;
+}
+
+void client_close(struct client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	c->curl = NULL;
+	curl_global_cleanup();
+}
+
+/* Takes the daemon's {"message": ...} into c->error, or the raw text. */
+static void client_take_error(struct client *c, long status, const struct client_buf *b)
+{
+	json_t *j = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+	const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+	if (msg)
+		snprintf(c->error, sizeof(c->error), "%s", msg);
+	else if (b->len > 0)
+		snprintf(c->error, sizeof(c->error), "%.*s", (int)strcspn(b->data, "\n"), b->data);
+	else
+		snprintf(c->error, sizeof(c->error), "HTTP status %ld", status);
+	json_decref(j);
+}
+
+static long client_result(struct client *c, CURLcode cc, struct client_buf *b, json_t **out)
+{
+	long status = 0;
+	if (cc == CURLE_COULDNT_CONNECT) {
+		snprintf(c->error, sizeof(c->error),
+			 "cannot connect to swarmnode at unix://%s: is the daemon running?", c->socket_path);
+		return CLIENT_ECONNECT;
+	}
+	if (cc != CURLE_OK) {
+		snprintf(c->error, sizeof(c->error), "request to swarmnode at unix://%s failed: %s",
+			 c->socket_path, curl_easy_strerror(cc));
+		return CLIENT_ETRANSFER;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 400) {
+		client_take_error(c, status, b);
+		return status;
+	}
+	if (out && b->len > 0) {
+		json_error_t jerr;
+		*out = json_loadb(b->data, b->len, 0, &jerr);
+		if (*out == NULL) {
+			snprintf(c->error, sizeof(c->error), "invalid answer from the daemon: %s", jerr.text);
+			return CLIENT_EDECODE;
+		}
+	}
+	return status;
+}
+
+long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out)
+{
+	char url[2048];
+	struct client_buf resp = {0};
+	struct curl_slist *headers = NULL;
+	char *payload = NULL;
+	if (out)
+		*out = NULL;
+	snprintf(url, sizeof(url), "http://localhost/v%s%s", API_VERSION, path);
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "swarmnode-cli/" SN_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (body) {
+		payload = json_dumps(body, JSON_COMPACT);
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	CURLcode cc = curl_easy_perform(h);
+	long rc = client_result(c, cc, &resp, out);
+	curl_slist_free_all(headers);
+	free(payload);
+	free(resp.data);
+	return rc;
+}

@@ -1,0 +1,13 @@
+/* commands: the command definitions each cmd_*.c file exports to main.c. */
+#ifndef SWARMNODE_COMMANDS_H
+#define SWARMNODE_COMMANDS_H
+
+#include "swarmnode/cli.h"
+
+extern const struct cli_command cmd_daemon_def;
+extern const struct cli_command cmd_version_def;
+extern const struct cli_command cmd_info_def;
+extern const struct cli_command cmd_log_level_def;
+extern const struct cli_command cmd_system_def;
+
+#endif

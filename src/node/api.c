@@ -1,0 +1,229 @@
+/* api: routes, API-version prefixes, JSON bodies and Docker's error format. */
+#include "swarmnode/api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "api_internal.h"
+#include "sn_build_info.h"
+#include "swarmnode/log.h"
+
+struct api_route_group {
+	const struct api_route *routes;
+	const size_t *nroutes;
+};
+
+static const struct api_route_group api_groups[] = {
+	{api_system_routes, &api_system_nroutes},
+};
+
+void api_init(struct api *api, const struct config *config, const char *engine_id)
+{
+	memset(api, 0, sizeof(*api));
+	api->config = config;
+	snprintf(api->engine_id, sizeof(api->engine_id), "%s", engine_id);
+	api_host_gather(&api->host);
+	snprintf(api->server_header, sizeof(api->server_header), "swarmnode/%s (linux)", SN_VERSION);
+	api->always[0] = (struct http_header){"Api-Version", API_VERSION};
+	api->always[1] = (struct http_header){"Docker-Experimental", "false"};
+	api->always[2] = (struct http_header){"Ostype", "linux"};
+	api->always[3] = (struct http_header){"Server", api->server_header};
+}
+
+void api_configure_http(struct api *api, struct http_config *config)
+{
+	config->always = api->always;
+	config->nalways = sizeof(api->always) / sizeof(api->always[0]);
+}
+
+void api_reply_json(struct http_request *req, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(body);
+	if (text == NULL) {
+		http_respond_error(req, 500, "cannot encode the response");
+		return;
+	}
+	size_t n = strlen(text);
+	text[n] = '\n'; /* json_dumps leaves room: overwrite the NUL, length n+1 */
+	http_respond(req, status, "application/json", NULL, 0, text, n + 1);
+	free(text);
+}
+
+void api_reply_error(struct http_request *req, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_respond_error(req, status, msg);
+}
+
+unsigned api_parse_version(const char *s, size_t len)
+{
+	unsigned major = 0, minor = 0;
+	size_t i = 0, digits = 0;
+	for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 3; i++, digits++)
+		major = major * 10 + (unsigned)(s[i] - '0');
+	if (digits == 0 || i >= len || s[i] != '.')
+		return 0;
+	i++;
+	digits = 0;
+	for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 2; i++, digits++)
+		minor = minor * 10 + (unsigned)(s[i] - '0');
+	if (digits == 0 || i != len)
+		return 0;
+	return major * 100 + minor;
+}
+
+/* Strips a "/vX.YZ" prefix. Returns the path without it, or NULL after
+ * answering a version we do not serve. */
+static const char *api_strip_version(struct http_request *req, unsigned *version)
+{
+	const char *path = req->path;
+	*version = 0;
+	if (strncmp(path, "/v", 2) != 0)
+		return path;
+	const char *end = strchr(path + 2, '/');
+	size_t len = end ? (size_t)(end - (path + 2)) : strlen(path + 2);
+	unsigned v = api_parse_version(path + 2, len);
+	if (v == 0)
+		return path; /* not a version prefix; routing will decide */
+	if (v > API_VERSION_NUM) {
+		api_reply_error(req, 400, "client version %.*s is too new. Maximum supported API version is %s",
+				(int)len, path + 2, API_VERSION);
+		return NULL;
+	}
+	if (v < API_MIN_VERSION_NUM) {
+		api_reply_error(req, 400, "client version %.*s is too old. Minimum supported API version is %s, "
+				"please upgrade your client to a newer version", (int)len, path + 2, API_MIN_VERSION);
+		return NULL;
+	}
+	*version = v;
+	return end ? end : "/";
+}
+
+/* Matches path against pattern, filling call->params with the decoded
+ * placeholders. Returns true on a match. */
+static bool api_match(const char *pattern, const char *path, struct api_call *call)
+{
+	char buf[2048];
+	size_t used = 0, nparams = 0;
+	const char *p = pattern, *s = path;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pend = strchr(p, '}');
+			const char *send = strchr(s, '/');
+			size_t n = send ? (size_t)(send - s) : strlen(s);
+			if (n == 0 || pend == NULL || nparams == 4 || used + n + 1 > sizeof(buf))
+				return false;
+			memcpy(buf + used, s, n);
+			buf[used + n] = '\0';
+			used += n + 1;
+			nparams++;
+			p = pend + 1;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	if (*p || *s)
+		return false;
+	free(call->param_buf);
+	call->param_buf = malloc(used ? used : 1);
+	if (call->param_buf == NULL)
+		abort();
+	/* Placeholders are percent-decoded: a name may carry ':' or spaces. */
+	size_t off = 0, out = 0;
+	for (size_t i = 0; i < nparams; i++) {
+		int n = 0;
+		char *dec = curl_easy_unescape(NULL, buf + off, 0, &n);
+		if (dec == NULL || memchr(dec, '\0', (size_t)n)) {
+			curl_free(dec);
+			return false;
+		}
+		memcpy(call->param_buf + out, dec, (size_t)n + 1);
+		call->params[i] = call->param_buf + out;
+		out += (size_t)n + 1;
+		off += strlen(buf + off) + 1;
+		curl_free(dec);
+	}
+	return true;
+}
+
+/* Docker checks the media type before decoding a body (CheckForJSON). */
+static bool api_is_json(const char *content_type)
+{
+	if (content_type == NULL)
+		return false;
+	size_t n = strcspn(content_type, ";");
+	while (n > 0 && content_type[n - 1] == ' ')
+		n--;
+	return n == 16 && strncasecmp(content_type, "application/json", 16) == 0;
+}
+
+static bool api_decode_body(struct http_request *req, struct api_call *call)
+{
+	if (req->body_len == 0)
+		return true;
+	const char *ct = http_request_header(req, "Content-Type");
+	if (!api_is_json(ct)) {
+		api_reply_error(req, 400, "unsupported Content-Type header (%s): must be 'application/json'",
+				ct ? ct : "");
+		return false;
+	}
+	json_error_t jerr;
+	call->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (call->body == NULL) {
+		api_reply_error(req, 400, "invalid JSON: %s at line %d column %d", jerr.text, jerr.line,
+				jerr.column);
+		return false;
+	}
+	return true;
+}
+
+static void api_route(struct api *api, struct http_request *req, struct api_call *call)
+{
+	const char *path = api_strip_version(req, &call->version);
+	if (path == NULL)
+		return;
+	const char *allowed = NULL;
+	for (size_t g = 0; g < sizeof(api_groups) / sizeof(api_groups[0]); g++) {
+		for (size_t i = 0; i < *api_groups[g].nroutes; i++) {
+			const struct api_route *r = &api_groups[g].routes[i];
+			if (!api_match(r->pattern, path, call))
+				continue;
+			if (strcmp(r->method, req->method) != 0) {
+				allowed = r->method;
+				continue;
+			}
+			if ((r->flags & API_JSON_BODY) && !api_decode_body(req, call))
+				return;
+			r->handler(api, req, call);
+			return;
+		}
+	}
+	if (allowed)
+		api_reply_error(req, 405, "method %s is not allowed on %s", req->method, path);
+	else
+		api_reply_error(req, 404, "page not found");
+}
+
+void api_handle(void *data, struct http_request *req)
+{
+	struct api *api = data;
+	struct api_call call = {0};
+	log_debug("api", "request", LF_STR("method", req->method), LF_STR("target", req->target));
+	api_route(api, req, &call);
+	json_decref(call.body);
+	free(call.param_buf);
+}

@@ -1,0 +1,212 @@
+/* daemon: the long-running node process; wires the loop, the control socket and (later) the cluster planes. */
+#include "swarmnode/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "sn_build_info.h"
+#include "swarmnode/api.h"
+#include "swarmnode/datadir.h"
+#include "swarmnode/http_server.h"
+#include "swarmnode/ids.h"
+#include "swarmnode/log.h"
+
+#define DAEMON_ENGINE_ID_FILE "engine-id"
+#define DAEMON_SOCKET_MODE 0660
+
+struct daemon {
+	const struct config *config;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct datadir datadir;
+	struct api api;
+	struct http_server http;
+	int signals_open;
+	int exit_code;
+};
+
+/* Loads this daemon's persistent id, creating it on first start. A damaged
+ * file stops the daemon rather than silently replacing its identity. */
+static int daemon_engine_id(struct daemon *d, char out[IDS_LEN + 1])
+{
+	char buf[128];
+	int n = datadir_read(&d->datadir, DAEMON_ENGINE_ID_FILE, buf, sizeof(buf));
+	if (n >= 0) {
+		if (!ids_valid(buf)) {
+			log_error("daemon", "engine id file is corrupt; move it away to create a new one",
+				  LF_STR("file", DAEMON_ENGINE_ID_FILE), LF_STR("dir", d->datadir.path));
+			return -EINVAL;
+		}
+		memcpy(out, buf, IDS_LEN + 1);
+		return 0;
+	}
+	if (n != -ENOENT) {
+		log_error("daemon", "cannot read engine id", LF_STR("error", strerror(-n)));
+		return n;
+	}
+	uint8_t entropy[IDS_ENTROPY];
+	randombytes_buf(entropy, sizeof(entropy));
+	ids_format(entropy, out);
+	char line[IDS_LEN + 2];
+	snprintf(line, sizeof(line), "%s\n", out);
+	int rc = datadir_write(&d->datadir, DAEMON_ENGINE_ID_FILE, line, IDS_LEN + 1);
+	if (rc != 0)
+		log_error("daemon", "cannot write engine id", LF_STR("error", strerror(-rc)));
+	return rc;
+}
+
+static int mkdir_for_socket(const char *path)
+{
+	char dir[CONFIG_SOCKET_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A socket file left by a crashed daemon is removed; one a live daemon
+ * answers on is refused, as is any path that is not a socket. */
+static int daemon_claim_socket(const char *path)
+{
+	struct stat st;
+	int rc = mkdir_for_socket(path);
+	if (rc != 0) {
+		log_error("daemon", "cannot create the socket's directory", LF_STR("socket", path),
+			  LF_STR("error", strerror(-rc)));
+		return rc;
+	}
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("daemon", "socket path exists and is not a socket", LF_STR("socket", path));
+		return -EEXIST;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int why = errno;
+	close(fd);
+	if (rc == 0) {
+		log_error("daemon", "socket is in use by a running daemon", LF_STR("socket", path));
+		return -EADDRINUSE;
+	}
+	if (why != ECONNREFUSED) {
+		log_error("daemon", "cannot check socket", LF_STR("socket", path), LF_STR("error", strerror(why)));
+		return -why;
+	}
+	if (unlink(path) != 0) {
+		log_error("daemon", "cannot remove stale socket", LF_STR("socket", path),
+			  LF_STR("error", strerror(errno)));
+		return -errno;
+	}
+	log_info("daemon", "removed stale socket", LF_STR("socket", path));
+	return 0;
+}
+
+static void daemon_signal_closed(uv_handle_t *h)
+{
+	struct daemon *d = h->data;
+	d->signals_open--;
+}
+
+static void daemon_http_closed(struct http_server *srv)
+{
+	struct daemon *d = srv->handler_data;
+	d->sigint.data = d->sigterm.data = d;
+	uv_close((uv_handle_t *)&d->sigint, daemon_signal_closed);
+	uv_close((uv_handle_t *)&d->sigterm, daemon_signal_closed);
+}
+
+static void daemon_on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	if (d->http.on_closed)
+		return; /* already shutting down */
+	log_info("daemon", "shutting down", LF_STR("signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
+	uv_signal_stop(&d->sigint);
+	uv_signal_stop(&d->sigterm);
+	http_server_close(&d->http, daemon_http_closed);
+}
+
+static int daemon_start(struct daemon *d)
+{
+	char err[512];
+	char engine_id[IDS_LEN + 1];
+	int rc = datadir_open(&d->datadir, d->config->data_dir, err, sizeof(err));
+	if (rc != 0) {
+		log_error("daemon", err);
+		return rc;
+	}
+	if ((rc = daemon_engine_id(d, engine_id)) != 0)
+		return rc;
+	if ((rc = daemon_claim_socket(d->config->socket_path)) != 0)
+		return rc;
+	api_init(&d->api, d->config, engine_id);
+	http_server_init(&d->http, &d->loop, api_handle, &d->api);
+	api_configure_http(&d->api, &d->http.config);
+	d->http.handler_data = &d->api;
+	rc = http_server_listen(&d->http, d->config->socket_path, DAEMON_SOCKET_MODE);
+	if (rc != 0) {
+		log_error("daemon", "cannot listen on the control socket", LF_STR("socket", d->config->socket_path),
+			  LF_STR("error", uv_strerror(rc)));
+		return rc;
+	}
+	return 0;
+}
+
+int daemon_run(const struct config *config)
+{
+	struct daemon d = {.config = config, .exit_code = 0};
+	d.datadir.lock_fd = -1;
+	log_configure(config->log_level, config->log_format, NULL);
+	if (sodium_init() < 0) {
+		log_error("daemon", "libsodium failed to initialise");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&d.loop);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	d.sigint.data = d.sigterm.data = &d;
+	d.signals_open = 2;
+	uv_signal_start(&d.sigint, daemon_on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, daemon_on_signal, SIGTERM);
+
+	if (daemon_start(&d) != 0) {
+		d.exit_code = 1;
+		uv_close((uv_handle_t *)&d.sigint, daemon_signal_closed);
+		uv_close((uv_handle_t *)&d.sigterm, daemon_signal_closed);
+	} else {
+		char listen[96], gossip[96];
+		addr_format(&config->listen_addr, listen, sizeof(listen));
+		addr_format(&config->gossip_addr, gossip, sizeof(gossip));
+		log_info("daemon", "started", LF_STR("version", SN_VERSION), LF_UINT("pid", getpid()),
+			 LF_STR("data_dir", config->data_dir), LF_STR("socket", config->socket_path),
+			 LF_STR("listen_addr", listen), LF_STR("gossip_addr", gossip),
+			 LF_STR("engine_id", d.api.engine_id));
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&d.loop);
+	if (rc != 0)
+		log_warn("daemon", "handles left open at exit", LF_STR("error", uv_strerror(rc)));
+	datadir_close(&d.datadir);
+	if (d.exit_code == 0)
+		log_info("daemon", "stopped");
+	return d.exit_code;
+}
