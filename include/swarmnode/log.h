@@ -11,6 +11,7 @@ enum log_level {
 	LOG_INFO,
 	LOG_WARN,
 	LOG_ERROR,
+	LOG_SILENT, /* as a minimum level: nothing is written */
 };
 
 enum log_format {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -127,7 +128,7 @@ static void daemon_signal_closed(uv_handle_t *h)
 
 static void daemon_http_closed(struct http_server *srv)
 {
-	struct daemon *d = srv->handler_data;
+	struct daemon *d = (struct daemon *)((char *)srv - offsetof(struct daemon, http));
 	d->sigint.data = d->sigterm.data = d;
 	uv_close((uv_handle_t *)&d->sigint, daemon_signal_closed);
 	uv_close((uv_handle_t *)&d->sigterm, daemon_signal_closed);
@@ -160,7 +161,6 @@ static int daemon_start(struct daemon *d)
 	api_init(&d->api, d->config, engine_id);
 	http_server_init(&d->http, &d->loop, api_handle, &d->api);
 	api_configure_http(&d->api, &d->http.config);
-	d->http.handler_data = &d->api;
 	rc = http_server_listen(&d->http, d->config->socket_path, DAEMON_SOCKET_MODE);
 	if (rc != 0) {
 		log_error("daemon", "cannot listen on the control socket", LF_STR("socket", d->config->socket_path),

@@ -1,0 +1,83 @@
+"""The stock docker CLI against swarmnode's control socket (DOCKER_HOST=unix://SOCKET)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Counter, Daemon  # noqa: E402
+
+DOCKER = shutil.which("docker")
+
+
+def docker(d, *args):
+    env = dict(os.environ, DOCKER_HOST="unix://" + d.socket)
+    env.pop("DOCKER_CONTEXT", None)
+    # A private config dir: no user contexts or credential helpers get involved.
+    env["DOCKER_CONFIG"] = os.path.join(d.dir, "docker-config")
+    return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=60)
+
+
+def with_daemon(fn):
+    def wrapper():
+        assert DOCKER, "no docker CLI on PATH: scripts/deps.sh installs Debian's docker.io"
+        d = Daemon().start()
+        try:
+            fn(d)
+            assert d.stop() == 0, d.logs()
+        finally:
+            d.cleanup()
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def project_version():
+    with open(os.path.join(os.path.dirname(__file__), "../../meson.build")) as f:
+        return re.search(r"version : '([^']+)'", f.read()).group(1)
+
+
+def field(text, name):
+    m = re.search(r"^\s*" + re.escape(name) + r":\s*(.*)$", text, re.M)
+    assert m, f"no {name!r} in:\n{text}"
+    return m.group(1).strip()
+
+
+@with_daemon
+def docker_version(d):
+    r = docker(d, "version")
+    assert r.returncode == 0, r.stderr
+    client, server = r.stdout.split("Server:", 1)
+    assert server.startswith(" swarmnode"), server
+    # The CLI negotiated 1.41 from our /_ping (it falls back to 1.24 without Api-Version).
+    assert field(client, "API version").startswith("1.41"), client
+    assert field(server, "API version") == "1.41 (minimum version 1.24)", server
+    assert field(server, "Version") == project_version(), server
+    assert field(server, "OS/Arch").startswith("linux/"), server
+
+
+@with_daemon
+def docker_info(d):
+    r = docker(d, "info")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert " Swarm: inactive" in out, out
+    assert field(out, "Server Version") == project_version(), out
+    assert f" Docker Root Dir: {d.data_dir}" in out, out
+    engine_id = open(os.path.join(d.data_dir, "engine-id")).read().strip()
+    assert f" ID: {engine_id}" in out, out
+    assert "ERROR" not in r.stderr and "error" not in out.lower(), (out, r.stderr)
+
+
+@with_daemon
+def docker_format_templates(d):
+    r = docker(d, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}")
+    assert r.returncode == 0 and r.stdout.strip() == "1.41 linux", (r.stdout, r.stderr)
+    r = docker(d, "info", "--format", "{{.Swarm.LocalNodeState}} {{.NCPU}}")
+    assert r.returncode == 0, r.stderr
+    state, ncpu = r.stdout.split()
+    assert state == "inactive" and int(ncpu) >= 1
+
+
+if __name__ == "__main__":
+    sys.exit(Counter().run([docker_version, docker_info, docker_format_templates]))
