@@ -1,0 +1,33 @@
+/* frame: length-prefixed messages on a byte stream (4-byte big-endian length, then the payload). */
+#ifndef SWARMNODE_FRAME_H
+#define SWARMNODE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_HEADER_LEN 4
+
+/* Reassembles frames from reads of any size. */
+struct frame_reader {
+	size_t max;                       /* largest payload accepted */
+	uint8_t header[FRAME_HEADER_LEN]; /* the length being read */
+	size_t header_have;
+	uint8_t *payload;                 /* the frame being read, malloc'd */
+	size_t payload_len, payload_have;
+};
+
+void frame_reader_init(struct frame_reader *fr, size_t max);
+void frame_reader_close(struct frame_reader *fr);
+
+/* Consumes bytes from data. Returns 1 when a whole frame is ready (*out and
+ * *out_len receive it; the caller owns and frees it), 0 when more bytes are
+ * needed, or -EMSGSIZE when the peer announced a frame larger than max (the
+ * stream is then unusable). *used tells how many bytes were consumed: call
+ * again with the rest after a frame. */
+int frame_reader_feed(struct frame_reader *fr, const uint8_t *data, size_t len, size_t *used,
+		      uint8_t **out, size_t *out_len);
+
+/* Writes the 4-byte header for a payload of len bytes. */
+void frame_header(uint8_t out[FRAME_HEADER_LEN], uint32_t len);
+
+#endif
