@@ -1,0 +1,260 @@
+/* mp_wire: bounds-checked msgpack reading and fixed-buffer writing for the core's codecs. */
+#include "mp_wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+bool mp_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err != NULL && errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+/* Reads a big-endian unsigned integer of n bytes (n <= 8). */
+static uint64_t be_read(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* The fixed header size of a type byte, and for the variable types the width
+ * of the length (lenw) or count (countw, with maps counting two per entry). */
+struct mp_type_info {
+	size_t head;    /* bytes of the header, type byte included, not counting a length field */
+	size_t lenw;    /* width of a payload length field (str, bin, ext), else 0 */
+	size_t fixed;   /* payload bytes for fixed-size types */
+	size_t countw;  /* width of an element count field (array, map), else 0 */
+	int per;        /* objects per counted element: 1 for arrays, 2 for maps */
+};
+
+static bool mp_type(uint8_t b, struct mp_type_info *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->head = 1;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return true;
+	if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90) {
+		/* fixmap / fixarray: the count is in the type byte, handled by the caller */
+		t->per = (b & 0xf0) == 0x80 ? 2 : 1;
+		return true;
+	}
+	if ((b & 0xe0) == 0xa0) {
+		t->fixed = b & 0x1f;
+		return true;
+	}
+	switch (b) {
+	case 0xc4: case 0xd9: t->lenw = 1; return true;
+	case 0xc5: case 0xda: t->lenw = 2; return true;
+	case 0xc6: case 0xdb: t->lenw = 4; return true;
+	case 0xc7: t->lenw = 1; t->fixed = 1; return true; /* ext8: len, type, data */
+	case 0xc8: t->lenw = 2; t->fixed = 1; return true;
+	case 0xc9: t->lenw = 4; t->fixed = 1; return true;
+	case 0xca: t->fixed = 4; return true;
+	case 0xcb: t->fixed = 8; return true;
+	case 0xcc: case 0xd0: t->fixed = 1; return true;
+	case 0xcd: case 0xd1: t->fixed = 2; return true;
+	case 0xce: case 0xd2: t->fixed = 4; return true;
+	case 0xcf: case 0xd3: t->fixed = 8; return true;
+	case 0xd4: t->fixed = 2; return true;
+	case 0xd5: t->fixed = 3; return true;
+	case 0xd6: t->fixed = 5; return true;
+	case 0xd7: t->fixed = 9; return true;
+	case 0xd8: t->fixed = 17; return true;
+	case 0xdc: t->countw = 2; t->per = 1; return true;
+	case 0xdd: t->countw = 4; t->per = 1; return true;
+	case 0xde: t->countw = 2; t->per = 2; return true;
+	case 0xdf: t->countw = 4; t->per = 2; return true;
+	default: return false; /* 0xc1 is reserved */
+	}
+}
+
+bool mp_check(const uint8_t *in, size_t len, const char *what, char *err, size_t errlen)
+{
+	/* pending[d] is how many objects the container open at depth d still owes. */
+	uint64_t pending[MP_MAX_DEPTH + 1];
+	int depth = 0;
+	size_t pos = 0;
+	pending[0] = 1;
+	while (depth >= 0) {
+		if (pending[depth] == 0) {
+			depth--;
+			continue;
+		}
+		pending[depth]--;
+		if (pos >= len)
+			return mp_fail(err, errlen, "%s: truncated at byte %zu", what, pos);
+		uint8_t b = in[pos];
+		struct mp_type_info t;
+		if (!mp_type(b, &t))
+			return mp_fail(err, errlen, "%s: invalid type byte 0x%02x at byte %zu", what, b, pos);
+		size_t at = pos;
+		pos += t.head;
+		uint64_t body = t.fixed, count = 0;
+		if (t.lenw > 0) {
+			if (len - pos < t.lenw)
+				return mp_fail(err, errlen, "%s: truncated length at byte %zu", what, at);
+			body += be_read(in + pos, t.lenw);
+			pos += t.lenw;
+		}
+		if (t.per > 0) {
+			if (t.countw > 0) {
+				if (len - pos < t.countw)
+					return mp_fail(err, errlen, "%s: truncated count at byte %zu", what, at);
+				count = be_read(in + pos, t.countw);
+				pos += t.countw;
+			} else {
+				count = b & 0x0f;
+			}
+			count *= (uint64_t)t.per;
+		}
+		if (body > len - pos)
+			return mp_fail(err, errlen, "%s: object at byte %zu runs past the end", what, at);
+		pos += (size_t)body;
+		if (count > 0) {
+			/* Every element takes at least one byte. */
+			if (count > len - pos)
+				return mp_fail(err, errlen,
+					       "%s: container at byte %zu claims %llu elements, only %zu bytes left",
+					       what, at, (unsigned long long)count, len - pos);
+			if (depth == MP_MAX_DEPTH)
+				return mp_fail(err, errlen, "%s: nested deeper than %d at byte %zu", what,
+					       MP_MAX_DEPTH, at);
+			pending[++depth] = count;
+		}
+	}
+	if (pos != len)
+		return mp_fail(err, errlen, "%s: %zu trailing bytes after the message", what, len - pos);
+	return true;
+}
+
+bool mp_unpack_exact(msgpack_zone *zone, const uint8_t *in, size_t len, msgpack_object *obj,
+		     const char *what, char *err, size_t errlen)
+{
+	if (!mp_check(in, len, what, err, errlen))
+		return false;
+	size_t off = 0;
+	msgpack_unpack_return r = msgpack_unpack((const char *)in, len, &off, zone, obj);
+	if (r == MSGPACK_UNPACK_SUCCESS && off == len)
+		return true;
+	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+		return mp_fail(err, errlen, "%s: out of memory", what);
+	return mp_fail(err, errlen, "%s: not valid msgpack", what);
+}
+
+static const char *mp_type_name(msgpack_object_type t)
+{
+	switch (t) {
+	case MSGPACK_OBJECT_NIL: return "nil";
+	case MSGPACK_OBJECT_BOOLEAN: return "boolean";
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "unsigned integer";
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative integer";
+	case MSGPACK_OBJECT_FLOAT32: case MSGPACK_OBJECT_FLOAT64: return "float";
+	case MSGPACK_OBJECT_STR: return "string";
+	case MSGPACK_OBJECT_ARRAY: return "array";
+	case MSGPACK_OBJECT_MAP: return "map";
+	case MSGPACK_OBJECT_BIN: return "binary";
+	case MSGPACK_OBJECT_EXT: return "extension";
+	}
+	return "unknown";
+}
+
+bool mp_get_array(const msgpack_object *o, uint32_t n, const char *what, char *err, size_t errlen)
+{
+	return mp_get_array_range(o, n, n, what, err, errlen);
+}
+
+bool mp_get_array_range(const msgpack_object *o, uint32_t min, uint32_t max, const char *what,
+			char *err, size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return mp_fail(err, errlen, "%s: expected an array, got %s", what, mp_type_name(o->type));
+	uint32_t n = o->via.array.size;
+	if (n < min || n > max) {
+		if (min == max)
+			return mp_fail(err, errlen, "%s: expected %u elements, got %u", what, min, n);
+		return mp_fail(err, errlen, "%s: expected %u to %u elements, got %u", what, min, max, n);
+	}
+	return true;
+}
+
+bool mp_get_uint(const msgpack_object *o, uint64_t min, uint64_t max, uint64_t *out,
+		 const char *what, char *err, size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return mp_fail(err, errlen, "%s: expected an unsigned integer, got %s", what,
+			       mp_type_name(o->type));
+	uint64_t v = o->via.u64;
+	if (v < min || v > max)
+		return mp_fail(err, errlen, "%s: %llu out of range [%llu, %llu]", what,
+			       (unsigned long long)v, (unsigned long long)min, (unsigned long long)max);
+	*out = v;
+	return true;
+}
+
+bool mp_get_bin_exact(const msgpack_object *o, uint8_t *out, size_t n, const char *what,
+		      char *err, size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_BIN)
+		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type));
+	if (o->via.bin.size != n)
+		return mp_fail(err, errlen, "%s: expected %zu bytes, got %u", what, n, o->via.bin.size);
+	memcpy(out, o->via.bin.ptr, n);
+	return true;
+}
+
+bool mp_get_bin(const msgpack_object *o, size_t max, const uint8_t **p, size_t *n,
+		const char *what, char *err, size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_BIN)
+		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type));
+	if (o->via.bin.size > max)
+		return mp_fail(err, errlen, "%s: %u bytes, at most %zu allowed", what, o->via.bin.size, max);
+	*p = (const uint8_t *)o->via.bin.ptr;
+	*n = o->via.bin.size;
+	return true;
+}
+
+bool mp_get_id(const msgpack_object *o, char out[IDS_LEN + 1], const char *what, char *err,
+	       size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type));
+	if (o->via.str.size != IDS_LEN)
+		return mp_fail(err, errlen, "%s: expected %d characters, got %u", what, IDS_LEN,
+			       o->via.str.size);
+	memcpy(out, o->via.str.ptr, IDS_LEN);
+	out[IDS_LEN] = '\0';
+	if (!ids_valid(out))
+		return mp_fail(err, errlen, "%s: not a base-36 id", what);
+	return true;
+}
+
+/* msgpack_packer write callback: appends to the fixed buffer or marks overflow. */
+static int mp_buf_write(void *data, const char *buf, size_t len)
+{
+	struct mp_buf *b = data;
+	if (b->overflow || len > b->cap - b->len) {
+		b->overflow = true;
+		return -1;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+void mp_buf_init(struct mp_buf *b, msgpack_packer *pk, uint8_t *data, size_t cap)
+{
+	b->data = data;
+	b->cap = cap;
+	b->len = 0;
+	b->overflow = false;
+	msgpack_packer_init(pk, b, mp_buf_write);
+}
