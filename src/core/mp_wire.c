@@ -237,6 +237,29 @@ bool mp_get_id(const msgpack_object *o, char out[IDS_LEN + 1], const char *what,
 	return true;
 }
 
+bool mp_get_str(const msgpack_object *o, char *out, size_t cap, const char *what, char *err,
+		size_t errlen)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type));
+	if (o->via.str.size >= cap)
+		return mp_fail(err, errlen, "%s: %u bytes exceeds the limit of %zu", what, o->via.str.size,
+			       cap - 1);
+	for (uint32_t i = 0; i < o->via.str.size; i++)
+		if (o->via.str.ptr[i] < 0x20 || o->via.str.ptr[i] > 0x7e)
+			return mp_fail(err, errlen, "%s: byte %u is not printable ASCII", what, i);
+	memcpy(out, o->via.str.ptr, o->via.str.size);
+	out[o->via.str.size] = '\0';
+	return true;
+}
+
+void mp_pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
 /* msgpack_packer write callback: appends to the fixed buffer or marks overflow. */
 static int mp_buf_write(void *data, const char *buf, size_t len)
 {

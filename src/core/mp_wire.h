@@ -48,6 +48,14 @@ bool mp_get_bin(const msgpack_object *o, size_t max, const uint8_t **p, size_t *
 bool mp_get_id(const msgpack_object *o, char out[IDS_LEN + 1], const char *what, char *err,
 	       size_t errlen);
 
+/* A str of printable ASCII (0x20..0x7e) and at most cap - 1 bytes, copied
+ * NUL-terminated into out. */
+bool mp_get_str(const msgpack_object *o, char *out, size_t cap, const char *what, char *err,
+		size_t errlen);
+
+/* Packs a NUL-terminated string. */
+void mp_pack_str(msgpack_packer *pk, const char *s);
+
 /* A msgpack writer into a caller-owned fixed buffer. Writes past cap are
  * dropped and remembered in overflow, so encoders check once at the end. */
 struct mp_buf {
