@@ -24,4 +24,7 @@ int datadir_read(const struct datadir *dd, const char *name, char *buf, size_t l
 /* Writes DIR/name atomically: temporary file, fsync, rename, fsync of the dir. */
 int datadir_write(const struct datadir *dd, const char *name, const char *data, size_t len);
 
+/* Removes DIR/name; an absent file is not an error. */
+int datadir_remove(const struct datadir *dd, const char *name);
+
 #endif

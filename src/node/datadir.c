@@ -138,3 +138,12 @@ int datadir_write(const struct datadir *dd, const char *name, const char *data, 
 	}
 	return rc;
 }
+
+int datadir_remove(const struct datadir *dd, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dd->path, name);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
