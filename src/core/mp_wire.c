@@ -241,6 +241,8 @@ bool mp_get_id(const msgpack_object *o, char out[IDS_LEN + 1], const char *what,
 static int mp_buf_write(void *data, const char *buf, size_t len)
 {
 	struct mp_buf *b = data;
+	if (len == 0)
+		return b->overflow ? -1 : 0; /* buf may be NULL: an empty bin or str */
 	if (b->overflow || len > b->cap - b->len) {
 		b->overflow = true;
 		return -1;
