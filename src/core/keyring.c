@@ -248,7 +248,7 @@ static bool keyring_parse(struct keyring *tmp, const uint8_t *in, size_t len, ch
 	tmp->count = f[2].via.array.size;
 	tmp->primary = (size_t)primary;
 	for (size_t i = 0; i < tmp->count; i++) {
-		char what[32];
+		char what[48];
 		snprintf(what, sizeof(what), "keyring key %zu", i);
 		struct keyring_slot *s = &tmp->slots[i];
 		if (!mp_get_bin_exact(&f[2].via.array.ptr[i], s->key, KEYRING_KEY_LEN, what, err, errlen))

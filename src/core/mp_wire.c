@@ -264,6 +264,8 @@ void mp_pack_str(msgpack_packer *pk, const char *s)
 static int mp_buf_write(void *data, const char *buf, size_t len)
 {
 	struct mp_buf *b = data;
+	if (len == 0)
+		return b->overflow ? -1 : 0; /* buf may be NULL: an empty bin or str */
 	if (b->overflow || len > b->cap - b->len) {
 		b->overflow = true;
 		return -1;

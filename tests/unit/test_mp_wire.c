@@ -224,6 +224,13 @@ static void buf_writer_marks_overflow(void **state)
 	assert_int_equal(b.len, 3);
 	msgpack_pack_nil(&pk); /* would fit, but the buffer stays failed */
 	assert_int_equal(b.len, 3);
+	/* An empty bin with no body pointer: the writer gets (NULL, 0). */
+	mp_buf_init(&b, &pk, out, sizeof(out));
+	msgpack_pack_bin_with_body(&pk, NULL, 0);
+	assert_false(b.overflow);
+	assert_int_equal(b.len, 2);
+	assert_int_equal(out[0], 0xc4);
+	assert_int_equal(out[1], 0x00);
 }
 
 int main(void)
