@@ -1,0 +1,695 @@
+/* swim: SWIM + Lifeguard gossip membership as a deterministic state machine without I/O. */
+#include "swim_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- small queues ------------------------------------------------------------- */
+
+static void fifo_init(struct swim_fifo *f, size_t esize)
+{
+	memset(f, 0, sizeof(*f));
+	f->esize = esize;
+}
+
+int swim_fifo_push(struct swim_fifo *f, const void *item)
+{
+	if (f->head + f->len == f->cap) {
+		if (f->head > 0) {
+			memmove(f->buf, f->buf + f->head * f->esize, f->len * f->esize);
+			f->head = 0;
+		}
+		if (f->len == f->cap) {
+			size_t ncap = f->cap ? f->cap * 2 : 16;
+			uint8_t *nb = realloc(f->buf, ncap * f->esize);
+			if (nb == NULL)
+				return -ENOMEM;
+			f->buf = nb;
+			f->cap = ncap;
+		}
+	}
+	memcpy(f->buf + (f->head + f->len) * f->esize, item, f->esize);
+	f->len++;
+	return 0;
+}
+
+static bool fifo_pop(struct swim_fifo *f, void *out)
+{
+	if (f->len == 0)
+		return false;
+	memcpy(out, f->buf + f->head * f->esize, f->esize);
+	f->head++;
+	if (--f->len == 0)
+		f->head = 0;
+	return true;
+}
+
+static void fifo_close(struct swim_fifo *f)
+{
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
+}
+
+/* --- configuration ------------------------------------------------------------ */
+
+void swim_config_default(struct swim_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->incarnation = 1;
+	cfg->max_meta = SWIM_META_DEFAULT_MAX;
+	cfg->probe_interval_ms = 1000;
+	cfg->probe_timeout_ms = 500;
+	cfg->indirect_checks = 3;
+	cfg->suspicion_mult = 4;
+	cfg->suspicion_max_timeout_mult = 6;
+	cfg->awareness_max_mult = 8;
+	cfg->retransmit_mult = 4;
+	cfg->gossip_interval_ms = 200;
+	cfg->gossip_nodes = 3;
+	cfg->gossip_to_dead_ms = 30000;
+	cfg->push_pull_interval_ms = 30000;
+	cfg->reconnect_interval_ms = 30000;
+	cfg->stream_timeout_ms = 10000;
+	cfg->reap_timeout_ms = 24ull * 3600 * 1000;
+	cfg->packet_budget = 1400;
+	cfg->max_pushpull_bytes = 8u << 20;
+	cfg->max_members = 65536;
+}
+
+static int cfg_fail(char *err, size_t len, const char *fmt, ...)
+{
+	if (err != NULL && len > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int swim_config_check(const struct swim_config *c, char *err, size_t len)
+{
+#define CHECK(cond, ...) \
+	do { if (!(cond)) return cfg_fail(err, len, __VA_ARGS__); } while (0)
+	CHECK(c->id != NULL && swim_id_valid(c->id), "id: must be 1..%d printable ASCII bytes", SWIM_ID_MAX);
+	CHECK(c->addr.family == SWIM_AF_INET4 || c->addr.family == SWIM_AF_INET6, "addr: no address family");
+	CHECK(c->addr.port != 0, "addr: port 0");
+	CHECK(c->max_meta <= SWIM_META_HARD_MAX, "max_meta: above %d", SWIM_META_HARD_MAX);
+	CHECK(c->meta_len <= c->max_meta, "meta: %zu bytes exceeds max_meta %zu", c->meta_len, c->max_meta);
+	CHECK(c->meta_len == 0 || c->meta != NULL, "meta: NULL with a length");
+	CHECK(c->probe_interval_ms >= 2, "probe_interval_ms: below 2");
+	CHECK(c->probe_timeout_ms >= 1 && c->probe_timeout_ms < c->probe_interval_ms,
+	      "probe_timeout_ms: must be 1..probe_interval_ms-1");
+	CHECK(c->indirect_checks <= SWIM_MAX_PICK, "indirect_checks: above %d", SWIM_MAX_PICK);
+	CHECK(c->suspicion_mult >= 1 && c->suspicion_mult <= SWIM_SUSPICION_MAX_K + 2,
+	      "suspicion_mult: must be 1..%d", SWIM_SUSPICION_MAX_K + 2);
+	CHECK(c->suspicion_max_timeout_mult >= 1, "suspicion_max_timeout_mult: zero");
+	CHECK(c->awareness_max_mult >= 1 && c->awareness_max_mult <= 64, "awareness_max_mult: must be 1..64");
+	CHECK(c->retransmit_mult >= 1 && c->retransmit_mult <= 10, "retransmit_mult: must be 1..10");
+	CHECK(c->gossip_nodes <= SWIM_MAX_PICK, "gossip_nodes: above %d", SWIM_MAX_PICK);
+	CHECK(c->gossip_interval_ms == 0 || c->gossip_nodes >= 1, "gossip_nodes: zero with gossip rounds on");
+	CHECK(c->stream_timeout_ms >= 1, "stream_timeout_ms: zero");
+	CHECK(c->reap_timeout_ms >= 1, "reap_timeout_ms: zero");
+	CHECK(c->packet_budget >= 256 && c->packet_budget <= 65507, "packet_budget: must be 256..65507");
+	CHECK(c->max_pushpull_bytes >= 1024, "max_pushpull_bytes: below 1024");
+	CHECK(c->max_members >= 1 && c->max_members <= (1u << 24), "max_members: must be 1..%u", 1u << 24);
+#undef CHECK
+	return 0;
+}
+
+/* --- lifecycle -------------------------------------------------------------------- */
+
+static int add_self(struct swim *s, uint64_t now)
+{
+	struct swim_member *self = swim_member_new(s->id, swim_table_hash(&s->tab, s->id, strlen(s->id)));
+	if (self == NULL)
+		return -ENOMEM;
+	if (swim_member_set_meta(self, s->cfg.meta, s->cfg.meta_len) != 0 ||
+	    swim_table_add(&s->tab, self, 0) != 0) {
+		swim_member_free(self);
+		return -ENOMEM;
+	}
+	self->addr = s->cfg.addr;
+	self->incarnation = s->cfg.incarnation;
+	self->state_change = now;
+	s->self = self;
+	s->counts[SWIM_ALIVE] = 1;
+	swim_bq_push(&s->bq, &self->bcast);
+	return 0;
+}
+
+/* Random phase for a periodic timer, so that nodes started together do not
+ * probe and gossip in lockstep. */
+static uint64_t stagger(struct swim *s, uint64_t now, uint32_t interval)
+{
+	return now + (interval ? swim_rng_below(&s->rng, interval) : 0);
+}
+
+int swim_new(const struct swim_config *cfg, uint64_t now, struct swim **out)
+{
+	int rc = swim_config_check(cfg, NULL, 0);
+	if (rc != 0)
+		return rc;
+	struct swim *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	snprintf(s->id, sizeof(s->id), "%s", cfg->id);
+	s->cfg.id = s->id;
+	swim_rng_seed(&s->rng, cfg->seed);
+	if (swim_table_init(&s->tab, swim_rng_next(&s->rng)) != 0)
+		goto err_after_alloc;
+	swim_bq_init(&s->bq);
+	swim_awareness_init(&s->aw, cfg->awareness_max_mult);
+	s->lim.max_meta = cfg->max_meta;
+	s->lim.max_members = cfg->max_members;
+	fifo_init(&s->out_packets, sizeof(struct swim_out_packet));
+	fifo_init(&s->out_streams, sizeof(struct swim_out_stream));
+	fifo_init(&s->out_events, sizeof(struct swim_event));
+	if (add_self(s, now) != 0)
+		goto err_after_table;
+	s->cfg.meta = NULL; /* the caller's buffer is not ours to keep */
+	s->next_probe_at = stagger(s, now, cfg->probe_interval_ms);
+	s->next_gossip_at = stagger(s, now, cfg->gossip_interval_ms);
+	s->next_pushpull_at = stagger(s, now, cfg->push_pull_interval_ms) + cfg->push_pull_interval_ms;
+	s->next_reconnect_at = stagger(s, now, cfg->reconnect_interval_ms) + cfg->reconnect_interval_ms;
+	*out = s;
+	return 0;
+
+err_after_table:
+	swim_table_close(&s->tab);
+err_after_alloc:
+	free(s);
+	return -ENOMEM;
+}
+
+void swim_free(struct swim *s)
+{
+	if (s == NULL)
+		return;
+	struct swim_out_packet p;
+	struct swim_out_stream st;
+	while (fifo_pop(&s->out_packets, &p))
+		free(p.data);
+	while (fifo_pop(&s->out_streams, &st))
+		free(st.data);
+	fifo_close(&s->out_packets);
+	fifo_close(&s->out_streams);
+	fifo_close(&s->out_events);
+	swim_table_close(&s->tab);
+	free(s->pending);
+	free(s);
+}
+
+uint32_t swim_live_count(const struct swim *s)
+{
+	return s->counts[SWIM_ALIVE] + s->counts[SWIM_SUSPECT];
+}
+
+/* --- push-pull ---------------------------------------------------------------------- */
+
+/* Encodes our whole view. When it exceeds max_pushpull_bytes the members that
+ * fit are sent: the list order is shuffled every probe round, so successive
+ * exchanges cover everyone. */
+static int encode_state(struct swim *s, uint8_t flags, uint8_t **out, size_t *len)
+{
+	struct swim_ppw w;
+	int rc = swim_ppw_init(&w, s->id, flags, s->cfg.max_pushpull_bytes);
+	if (rc != 0)
+		return rc;
+	for (uint32_t i = 0; i < s->tab.n; i++) {
+		const struct swim_member *m = s->tab.list[i];
+		struct swim_pp_member pm = {
+			.incarnation = m->incarnation, .state = m->state, .addr = m->addr,
+			.meta = m->meta, .meta_len = m->meta_len,
+		};
+		memcpy(pm.id, m->id, (size_t)m->id_len + 1);
+		rc = swim_ppw_add(&w, &pm);
+		if (rc == -EMSGSIZE)
+			break;
+		if (rc != 0) {
+			swim_ppw_close(&w);
+			return rc;
+		}
+	}
+	return swim_ppw_finish(&w, out, len);
+}
+
+static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to, uint8_t kind)
+{
+	if (s->n_pending == s->cap_pending) {
+		uint32_t ncap = s->cap_pending ? s->cap_pending * 2 : 4;
+		struct swim_pending *np = realloc(s->pending, ncap * sizeof(*np));
+		if (np == NULL)
+			return -ENOMEM;
+		s->pending = np;
+		s->cap_pending = ncap;
+	}
+	struct swim_out_stream st = {.to = *to};
+	int rc = encode_state(s, kind == SWIM_STREAM_JOIN ? SWIM_PP_JOIN : 0, &st.data, &st.len);
+	if (rc != 0)
+		return rc;
+	if (++s->next_stream_id == 0)
+		s->next_stream_id = 1;
+	st.id = s->next_stream_id;
+	if (swim_fifo_push(&s->out_streams, &st) != 0) {
+		free(st.data);
+		return -ENOMEM;
+	}
+	s->pending[s->n_pending++] = (struct swim_pending){
+		.id = st.id, .deadline = now + s->cfg.stream_timeout_ms, .kind = kind,
+	};
+	return 0;
+}
+
+/* Takes the pending stream with this id out of the list; false if none. */
+static bool pending_take(struct swim *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->n_pending; i++) {
+		if (s->pending[i].id == id) {
+			memmove(&s->pending[i], &s->pending[i + 1],
+				(s->n_pending - i - 1) * sizeof(s->pending[0]));
+			s->n_pending--;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void run_streams(struct swim *s, uint64_t now)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < s->n_pending; i++) {
+		if (s->pending[i].deadline <= now)
+			s->stats.pushpull_failed++;
+		else
+			s->pending[kept++] = s->pending[i];
+	}
+	s->n_pending = kept;
+}
+
+/* The periodic sync slows down above 32 members, doubling the interval each
+ * time the cluster doubles (memberlist's pushPullScale), so that the TCP load
+ * per node stays flat as the cluster grows. */
+static uint64_t pushpull_interval(const struct swim *s)
+{
+	uint32_t n = swim_live_count(s), mult = 1;
+	for (uint64_t v = 32; v < n; v *= 2)
+		mult++;
+	return (uint64_t)s->cfg.push_pull_interval_ms * mult;
+}
+
+static bool stream_pending(const struct swim *s, uint8_t kind)
+{
+	for (uint32_t i = 0; i < s->n_pending; i++)
+		if (s->pending[i].kind == kind)
+			return true;
+	return false;
+}
+
+/* Starts a push-pull of this kind with one member picked for `why`, unless
+ * one of the kind is still out. */
+static void sync_with_one(struct swim *s, uint64_t now, uint8_t kind, int why)
+{
+	struct swim_member *peer;
+	if (stream_pending(s, kind) || swim_pick(s, now, 1, why, NULL, &peer) != 1)
+		return;
+	if (stream_start(s, now, &peer->addr, kind) != 0)
+		s->drops[SWIM_DROP_NOMEM]++;
+}
+
+static void pushpull_round(struct swim *s, uint64_t now)
+{
+	s->next_pushpull_at = now + pushpull_interval(s);
+	sync_with_one(s, now, SWIM_STREAM_PERIODIC, SWIM_PICK_PUSHPULL);
+}
+
+/* Why reconnects: after a partition each side holds the other dead, and
+ * neither probes, gossips (past gossip_to_dead_ms) nor syncs with dead
+ * members, so the halves would stay apart for good. memberlist leaves this
+ * to Serf, which retries a random failed member every 30 s with probability
+ * dead / alive; this core is also the Serf layer, so it does the same. The
+ * exchange tells the dead member that it was declared dead, it refutes, and
+ * the refutations spread through both halves. */
+static void reconnect_round(struct swim *s, uint64_t now)
+{
+	s->next_reconnect_at = now + s->cfg.reconnect_interval_ms;
+	uint32_t dead = s->counts[SWIM_DEAD], alive = s->counts[SWIM_ALIVE];
+	if (dead == 0 || (dead < alive && swim_rng_below(&s->rng, alive) >= dead))
+		return;
+	sync_with_one(s, now, SWIM_STREAM_RECONNECT, SWIM_PICK_DEAD);
+}
+
+static int decode_pushpull(struct swim *s, const uint8_t *data, size_t len,
+			   struct swim_pushpull *pp, bool want_response)
+{
+	int rc = swim_proto_decode_pushpull(data, len, &s->lim, pp, s->last_error);
+	if (rc != 0) {
+		s->drops[rc == -ENOMEM ? SWIM_DROP_NOMEM : SWIM_DROP_PP_DECODE]++;
+		return rc;
+	}
+	if (strcmp(pp->sender, s->id) == 0) {
+		swim_proto_pushpull_free(pp);
+		s->drops[SWIM_DROP_FROM_SELF]++;
+		return -ELOOP;
+	}
+	if (((pp->flags & SWIM_PP_RESPONSE) != 0) != want_response) {
+		swim_proto_pushpull_free(pp);
+		snprintf(s->last_error, sizeof(s->last_error), "flags: %s where a %s was expected",
+			 want_response ? "request" : "response", want_response ? "response" : "request");
+		s->drops[SWIM_DROP_PP_UNEXPECTED]++;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int swim_pushpull_serve(struct swim *s, uint64_t now, const struct swim_addr *from,
+			const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len)
+{
+	(void)from;
+	struct swim_pushpull pp;
+	int rc = decode_pushpull(s, req, len, &pp, false);
+	if (rc != 0)
+		return rc;
+	swim_merge(s, now, &pp);
+	swim_proto_pushpull_free(&pp);
+	rc = encode_state(s, SWIM_PP_RESPONSE, reply, reply_len);
+	if (rc == 0)
+		s->stats.pushpull_ok++;
+	return rc;
+}
+
+int swim_pushpull_response(struct swim *s, uint64_t now, uint32_t stream,
+			   const uint8_t *data, size_t len)
+{
+	if (!pending_take(s, stream)) {
+		s->drops[SWIM_DROP_PP_UNEXPECTED]++;
+		return -ENOENT;
+	}
+	struct swim_pushpull pp;
+	int rc = decode_pushpull(s, data, len, &pp, true);
+	if (rc != 0) {
+		s->stats.pushpull_failed++;
+		return rc;
+	}
+	swim_merge(s, now, &pp);
+	swim_proto_pushpull_free(&pp);
+	s->stats.pushpull_ok++;
+	return 0;
+}
+
+void swim_pushpull_failed(struct swim *s, uint64_t now, uint32_t stream)
+{
+	(void)now;
+	if (pending_take(s, stream))
+		s->stats.pushpull_failed++;
+}
+
+/* --- inputs ---------------------------------------------------------------------------- */
+
+int swim_join(struct swim *s, uint64_t now, const struct swim_addr *seeds, size_t n)
+{
+	int started = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (swim_addr_equal(&seeds[i], &s->self->addr))
+			continue;
+		int rc = stream_start(s, now, &seeds[i], SWIM_STREAM_JOIN);
+		if (rc != 0)
+			return rc;
+		started++;
+	}
+	return started;
+}
+
+int swim_leave(struct swim *s, uint64_t now)
+{
+	if (s->leaving)
+		return -EALREADY;
+	s->leaving = true;
+	s->probe.active = false;
+	swim_set_state(s, s->self, SWIM_LEFT, now);
+	swim_bq_push(&s->bq, &s->self->bcast);
+	/* Tell a few members now rather than at the next gossip round. */
+	struct swim_member *peers[SWIM_MAX_PICK];
+	size_t k = swim_pick(s, now, s->cfg.gossip_nodes ? s->cfg.gossip_nodes : 3,
+			     SWIM_PICK_GOSSIP, NULL, peers);
+	for (size_t i = 0; i < k; i++)
+		swim_send(s, &peers[i]->addr, NULL, 0, true);
+	return 0;
+}
+
+bool swim_leave_done(const struct swim *s)
+{
+	if (!s->leaving)
+		return false;
+	return !s->self->bcast.queued || swim_live_count(s) == 0;
+}
+
+int swim_set_meta(struct swim *s, uint64_t now, const uint8_t *meta, size_t len)
+{
+	(void)now;
+	if (len > s->cfg.max_meta)
+		return -EMSGSIZE;
+	if (len > 0 && meta == NULL)
+		return -EINVAL;
+	if (swim_member_set_meta(s->self, meta, len) != 0)
+		return -ENOMEM;
+	s->self->incarnation++;
+	swim_bq_push(&s->bq, &s->self->bcast);
+	return 0;
+}
+
+/* Why this is not in the paper: a node we hold dead that still sends us
+ * packets is alive and does not know it was declared dead (it restarted with
+ * an incarnation that is too low, or it was cut off while the cluster gave up
+ * on it). Telling it directly lets it refute within one round trip instead of
+ * waiting for a push-pull to carry the news. */
+static void tell_dead_sender(struct swim *s, const struct swim_addr *from, const char *sender)
+{
+	struct swim_member *m = swim_table_find(&s->tab, sender);
+	if (m == NULL || m->state != SWIM_DEAD)
+		return;
+	struct swim_msg msg;
+	swim_member_msg(s, m, &msg);
+	swim_send(s, from, &msg, 1, false);
+}
+
+static void handle_msg(struct swim *s, uint64_t now, const struct swim_addr *from,
+		       const struct swim_msg *m)
+{
+	switch (m->type) {
+	case SWIM_MSG_PING:
+		swim_on_ping(s, from, m);
+		break;
+	case SWIM_MSG_PING_REQ:
+		swim_on_ping_req(s, now, from, m);
+		break;
+	case SWIM_MSG_ACK:
+		swim_on_ack(s, m);
+		break;
+	case SWIM_MSG_NACK:
+		swim_on_nack(s, m);
+		break;
+	default:
+		swim_apply_msg(s, now, m);
+		break;
+	}
+}
+
+int swim_recv(struct swim *s, uint64_t now, const struct swim_addr *from,
+	      const uint8_t *data, size_t len)
+{
+	struct swim_packet pkt;
+	s->stats.packets_in++;
+	int rc = swim_proto_decode_packet(data, len, &s->lim, &pkt, s->last_error);
+	if (rc != 0) {
+		s->drops[rc == -EPROTONOSUPPORT ? SWIM_DROP_VERSION :
+			 rc == -ENOMEM ? SWIM_DROP_NOMEM : SWIM_DROP_DECODE]++;
+		return rc;
+	}
+	if (strcmp(pkt.sender, s->id) == 0) {
+		s->drops[SWIM_DROP_FROM_SELF]++;
+		return -ELOOP;
+	}
+	for (size_t i = 0; i < pkt.n_msgs; i++)
+		handle_msg(s, now, from, &pkt.msgs[i]);
+	tell_dead_sender(s, from, pkt.sender);
+	return 0;
+}
+
+int swim_tick(struct swim *s, uint64_t now)
+{
+	swim_run_member_timers(s, now);
+	swim_run_relays(s, now);
+	run_streams(s, now);
+	swim_run_probe(s, now);
+	if (s->cfg.gossip_interval_ms > 0 && now >= s->next_gossip_at)
+		swim_gossip_round(s, now);
+	if (s->cfg.push_pull_interval_ms > 0 && !s->leaving && now >= s->next_pushpull_at)
+		pushpull_round(s, now);
+	if (s->cfg.reconnect_interval_ms > 0 && !s->leaving && now >= s->next_reconnect_at)
+		reconnect_round(s, now);
+	return 0;
+}
+
+/* --- outputs ------------------------------------------------------------------------------ */
+
+bool swim_pop_packet(struct swim *s, struct swim_out_packet *out)
+{
+	return fifo_pop(&s->out_packets, out);
+}
+
+bool swim_pop_stream(struct swim *s, struct swim_out_stream *out)
+{
+	return fifo_pop(&s->out_streams, out);
+}
+
+bool swim_pop_event(struct swim *s, struct swim_event *out)
+{
+	return fifo_pop(&s->out_events, out);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t swim_next_deadline(const struct swim *s)
+{
+	uint64_t d = UINT64_MAX;
+	const struct swim_member *m = swim_timer_min(&s->tab);
+	if (m != NULL)
+		d = m->timer_at;
+	for (uint32_t i = 0; i < s->n_relays; i++)
+		d = min_u64(d, s->relays[i].deadline);
+	for (uint32_t i = 0; i < s->n_pending; i++)
+		d = min_u64(d, s->pending[i].deadline);
+	if (s->probe.active)
+		d = min_u64(d, s->probe.indirect ? s->probe.end : s->probe.ack_deadline);
+	else if (!s->leaving)
+		d = min_u64(d, s->next_probe_at);
+	if (s->cfg.gossip_interval_ms > 0 && s->bq.len > 0)
+		d = min_u64(d, s->next_gossip_at);
+	if (s->cfg.push_pull_interval_ms > 0 && !s->leaving)
+		d = min_u64(d, s->next_pushpull_at);
+	if (s->cfg.reconnect_interval_ms > 0 && !s->leaving && s->counts[SWIM_DEAD] > 0)
+		d = min_u64(d, s->next_reconnect_at);
+	return d;
+}
+
+/* --- queries ------------------------------------------------------------------------------- */
+
+static void member_info(const struct swim *s, const struct swim_member *m,
+			struct swim_member_info *out)
+{
+	out->id = m->id;
+	out->addr = m->addr;
+	out->state = m->state;
+	out->incarnation = m->incarnation;
+	out->meta = m->meta;
+	out->meta_len = m->meta_len;
+	out->state_change_ms = m->state_change;
+	out->suspect_deadline_ms = m->state == SWIM_SUSPECT ? m->timer_at : 0;
+	out->is_self = m == s->self;
+}
+
+size_t swim_member_count(const struct swim *s)
+{
+	return s->tab.n;
+}
+
+int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
+{
+	if (i >= s->tab.n)
+		return -ENOENT;
+	member_info(s, s->tab.list[i], out);
+	return 0;
+}
+
+int swim_member_find(const struct swim *s, const char *id, struct swim_member_info *out)
+{
+	const struct swim_member *m = swim_table_find(&s->tab, id);
+	if (m == NULL)
+		return -ENOENT;
+	member_info(s, m, out);
+	return 0;
+}
+
+void swim_counts(const struct swim *s, struct swim_counts *out)
+{
+	out->alive = s->counts[SWIM_ALIVE];
+	out->suspect = s->counts[SWIM_SUSPECT];
+	out->dead = s->counts[SWIM_DEAD];
+	out->left = s->counts[SWIM_LEFT];
+}
+
+const char *swim_self_id(const struct swim *s)
+{
+	return s->id;
+}
+
+uint64_t swim_self_incarnation(const struct swim *s)
+{
+	return s->self->incarnation;
+}
+
+uint32_t swim_health_score(const struct swim *s)
+{
+	return s->aw.score;
+}
+
+uint64_t swim_dropped(const struct swim *s, enum swim_drop why)
+{
+	return (unsigned)why < SWIM_DROP__COUNT ? s->drops[why] : 0;
+}
+
+void swim_stats(const struct swim *s, struct swim_stats *out)
+{
+	*out = s->stats;
+}
+
+const char *swim_last_error(const struct swim *s)
+{
+	return s->last_error;
+}
+
+const char *swim_state_str(uint8_t state)
+{
+	static const char *const names[] = {"alive", "suspect", "dead", "left"};
+	return state < 4 ? names[state] : "unknown";
+}
+
+const char *swim_event_str(uint8_t type)
+{
+	static const char *const names[] = {
+		[SWIM_EV_JOINED] = "joined", [SWIM_EV_UPDATED] = "updated",
+		[SWIM_EV_SUSPECT] = "suspect", [SWIM_EV_ALIVE] = "alive",
+		[SWIM_EV_DEAD] = "dead", [SWIM_EV_LEFT] = "left",
+		[SWIM_EV_REAPED] = "reaped", [SWIM_EV_REFUTED] = "refuted",
+	};
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+/* One row per drop reason: the enum order, the name used in logs and metrics. */
+#define SWIM_DROP_MAP(X)                        \
+	X(SWIM_DROP_DECODE, "decode")             \
+	X(SWIM_DROP_VERSION, "version")           \
+	X(SWIM_DROP_FROM_SELF, "from_self")       \
+	X(SWIM_DROP_WRONG_TARGET, "wrong_target") \
+	X(SWIM_DROP_STALE_ACK, "stale_ack")       \
+	X(SWIM_DROP_RELAY_FULL, "relay_full")     \
+	X(SWIM_DROP_TABLE_FULL, "table_full")     \
+	X(SWIM_DROP_PP_DECODE, "pushpull_decode") \
+	X(SWIM_DROP_PP_UNEXPECTED, "pushpull_unexpected") \
+	X(SWIM_DROP_NOMEM, "nomem")
+
+const char *swim_drop_str(enum swim_drop why)
+{
+#define X(code, name) [code] = name,
+	static const char *const names[SWIM_DROP__COUNT] = {SWIM_DROP_MAP(X)};
+#undef X
+	return (unsigned)why < SWIM_DROP__COUNT ? names[why] : "unknown";
+}

@@ -1,0 +1,73 @@
+/* swim_broadcast: the transmit-limited queue of member updates waiting to be piggybacked. */
+#include "swim_broadcast.h"
+
+#include <string.h>
+
+void swim_bq_init(struct swim_bq *q)
+{
+	memset(q, 0, sizeof(*q));
+}
+
+/* a is newer than b; wrap-safe while fewer than 2^31 pushes separate them. */
+static bool newer(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+/* Links b into bucket b->transmits at its place by seq (newest first). The
+ * walk is short in practice: entries reach a bucket roughly in seq order. */
+static void link_sorted(struct swim_bq *q, struct swim_bnode *b)
+{
+	struct swim_bnode **head = &q->head[b->transmits];
+	struct swim_bnode *prev = NULL, *cur = *head;
+	while (cur != NULL && newer(cur->seq, b->seq)) {
+		prev = cur;
+		cur = cur->next;
+	}
+	b->prev = prev;
+	b->next = cur;
+	if (cur != NULL)
+		cur->prev = b;
+	if (prev != NULL)
+		prev->next = b;
+	else
+		*head = b;
+	b->queued = true;
+	q->len++;
+}
+
+void swim_bq_remove(struct swim_bq *q, struct swim_bnode *b)
+{
+	if (!b->queued)
+		return;
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		q->head[b->transmits] = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	b->prev = b->next = NULL;
+	b->queued = false;
+	q->len--;
+}
+
+void swim_bq_push(struct swim_bq *q, struct swim_bnode *b)
+{
+	swim_bq_remove(q, b);
+	b->transmits = 0;
+	b->seq = q->next_seq++;
+	link_sorted(q, b);
+}
+
+void swim_bq_sent(struct swim_bq *q, struct swim_bnode *b, uint32_t limit)
+{
+	swim_bq_remove(q, b);
+	if (limit > SWIM_BQ_BUCKETS)
+		limit = SWIM_BQ_BUCKETS;
+	if ((uint32_t)b->transmits + 1 >= limit) {
+		b->transmits = (uint8_t)limit;
+		return;
+	}
+	b->transmits++;
+	link_sorted(q, b);
+}

@@ -1,0 +1,908 @@
+/* swim_proto: the SWIM gossip wire format (msgpack), encoders with a byte budget and checked decoders. */
+#include "swarmnode/swim_proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+/* Deepest nesting any version-1 message needs is 4 (packet, msgs, msg, addr). */
+#define MP_MAX_DEPTH 8
+
+/* Largest packet header: fixarray, version, str8 header + id, array16 header. */
+#define PW_HEADER_MAX (1 + 1 + 2 + SWIM_ID_MAX + 3)
+
+void swim_proto_limits_default(struct swim_proto_limits *lim)
+{
+	lim->max_meta = SWIM_META_DEFAULT_MAX;
+	lim->max_members = 65536;
+}
+
+const char *swim_msg_type_str(uint8_t type)
+{
+	static const char *const names[] = {
+		[SWIM_MSG_PING] = "ping",       [SWIM_MSG_ACK] = "ack",
+		[SWIM_MSG_PING_REQ] = "ping-req", [SWIM_MSG_NACK] = "nack",
+		[SWIM_MSG_ALIVE] = "alive",     [SWIM_MSG_SUSPECT] = "suspect",
+		[SWIM_MSG_DEAD] = "dead",       [SWIM_MSG_LEFT] = "left",
+	};
+	if (type >= sizeof(names) / sizeof(names[0]) || names[type] == NULL)
+		return "unknown";
+	return names[type];
+}
+
+/* --- addresses and ids ---------------------------------------------------- */
+
+static size_t addr_ip_len(uint8_t family)
+{
+	return family == SWIM_AF_INET4 ? 4 : family == SWIM_AF_INET6 ? 16 : 0;
+}
+
+bool swim_addr_equal(const struct swim_addr *a, const struct swim_addr *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->ip, b->ip, addr_ip_len(a->family)) == 0;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v == 0 || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int swim_addr_parse(const char *s, struct swim_addr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port;
+	struct swim_addr a = {0};
+	size_t n;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		n = (size_t)(close - s - 1);
+		port = close + 2;
+		a.family = SWIM_AF_INET6;
+		s++;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		n = (size_t)(colon - s);
+		port = colon + 1;
+		a.family = SWIM_AF_INET4;
+	}
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(a.family == SWIM_AF_INET4 ? AF_INET : AF_INET6, host, a.ip) != 1)
+		return -EINVAL;
+	if (parse_port(port, &a.port) != 0)
+		return -EINVAL;
+	*out = a;
+	return 0;
+}
+
+const char *swim_addr_format(const struct swim_addr *addr, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	if (addr->family == SWIM_AF_INET4 && inet_ntop(AF_INET, addr->ip, host, sizeof(host)))
+		snprintf(buf, len, "%s:%u", host, addr->port);
+	else if (addr->family == SWIM_AF_INET6 && inet_ntop(AF_INET6, addr->ip, host, sizeof(host)))
+		snprintf(buf, len, "[%s]:%u", host, addr->port);
+	else
+		snprintf(buf, len, "<no address>");
+	return buf;
+}
+
+static bool id_bytes_valid(const char *p, size_t n)
+{
+	if (n == 0 || n > SWIM_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+bool swim_id_valid(const char *id)
+{
+	return id_bytes_valid(id, strnlen(id, SWIM_ID_MAX + 1));
+}
+
+static bool addr_valid(const struct swim_addr *a)
+{
+	return addr_ip_len(a->family) != 0 && a->port != 0;
+}
+
+/* --- bounded buffer used as the msgpack write target ---------------------- */
+
+static int buf_write(void *data, const char *p, size_t n)
+{
+	struct swim_buf *b = data;
+	if (n > b->limit - b->len) {
+		b->err = -ENOSPC;
+		return -1;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		if (cap > b->limit)
+			cap = b->limit;
+		uint8_t *grown = realloc(b->data, cap);
+		if (grown == NULL) {
+			b->err = -ENOMEM;
+			return -1;
+		}
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static void buf_free(struct swim_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Prepends hdr to the bytes of b and hands the result to the caller. */
+static int buf_take_with_header(struct swim_buf *b, const uint8_t *hdr, size_t hlen,
+				uint8_t **out, size_t *len)
+{
+	uint8_t *p = realloc(b->data, hlen + b->len);
+	if (p == NULL)
+		return -ENOMEM;
+	memmove(p + hlen, p, b->len);
+	memcpy(p, hdr, hlen);
+	*out = p;
+	*len = hlen + b->len;
+	b->data = NULL;
+	buf_free(b);
+	return 0;
+}
+
+/* --- encoding --------------------------------------------------------------- */
+
+static size_t mp_arr_hdr(size_t n)
+{
+	return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+
+static size_t mp_str_hdr(size_t n)
+{
+	return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+
+/* Header bytes (version and sender) in front of the trailing array. */
+static size_t header_base(const char *sender, size_t fixed)
+{
+	size_t n = strlen(sender);
+	return fixed + mp_str_hdr(n) + n;
+}
+
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+	return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static int pack_addr(msgpack_packer *pk, const struct swim_addr *a)
+{
+	if (msgpack_pack_array(pk, 3) != 0 || msgpack_pack_uint8(pk, a->family) != 0 ||
+	    msgpack_pack_bin_with_body(pk, a->ip, addr_ip_len(a->family)) != 0)
+		return -1;
+	return msgpack_pack_uint16(pk, a->port);
+}
+
+static bool msg_valid(const struct swim_msg *m)
+{
+	switch (m->type) {
+	case SWIM_MSG_PING:
+		return swim_id_valid(m->id);
+	case SWIM_MSG_ACK:
+	case SWIM_MSG_NACK:
+		return true;
+	case SWIM_MSG_PING_REQ:
+		return swim_id_valid(m->id) && addr_valid(&m->addr);
+	case SWIM_MSG_ALIVE:
+		return swim_id_valid(m->id) && addr_valid(&m->addr) &&
+		       m->meta_len <= SWIM_META_HARD_MAX && (m->meta_len == 0 || m->meta != NULL);
+	case SWIM_MSG_SUSPECT:
+	case SWIM_MSG_DEAD:
+		return swim_id_valid(m->id) && swim_id_valid(m->from);
+	case SWIM_MSG_LEFT:
+		return swim_id_valid(m->id);
+	default:
+		return false;
+	}
+}
+
+static int pack_msg(msgpack_packer *pk, const struct swim_msg *m)
+{
+	int rc;
+	switch (m->type) {
+	case SWIM_MSG_PING:
+		rc = msgpack_pack_array(pk, 3) || msgpack_pack_uint8(pk, m->type) ||
+		     msgpack_pack_uint32(pk, m->seq) || pack_str(pk, m->id);
+		break;
+	case SWIM_MSG_ACK:
+	case SWIM_MSG_NACK:
+		rc = msgpack_pack_array(pk, 2) || msgpack_pack_uint8(pk, m->type) ||
+		     msgpack_pack_uint32(pk, m->seq);
+		break;
+	case SWIM_MSG_PING_REQ:
+		rc = msgpack_pack_array(pk, 4) || msgpack_pack_uint8(pk, m->type) ||
+		     msgpack_pack_uint32(pk, m->seq) || pack_str(pk, m->id) ||
+		     pack_addr(pk, &m->addr);
+		break;
+	case SWIM_MSG_ALIVE:
+		rc = msgpack_pack_array(pk, 5) || msgpack_pack_uint8(pk, m->type) ||
+		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
+		     pack_addr(pk, &m->addr) ||
+		     msgpack_pack_bin_with_body(pk, m->meta_len ? m->meta : (const uint8_t *)"", m->meta_len);
+		break;
+	case SWIM_MSG_SUSPECT:
+	case SWIM_MSG_DEAD:
+		rc = msgpack_pack_array(pk, 4) || msgpack_pack_uint8(pk, m->type) ||
+		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
+		     pack_str(pk, m->from);
+		break;
+	default: /* SWIM_MSG_LEFT; msg_valid() ruled out the rest */
+		rc = msgpack_pack_array(pk, 3) || msgpack_pack_uint8(pk, m->type) ||
+		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation);
+		break;
+	}
+	return rc ? -1 : 0;
+}
+
+int swim_pw_init(struct swim_pw *w, const char *sender, size_t budget)
+{
+	memset(w, 0, sizeof(*w));
+	if (!swim_id_valid(sender))
+		return -EINVAL;
+	w->header_base = header_base(sender, 2);
+	/* The smallest message (an ack) takes 3 bytes. */
+	if (budget < w->header_base + 1 + 3)
+		return -EMSGSIZE;
+	w->budget = budget;
+	w->body.limit = budget - w->header_base - 1;
+	snprintf(w->sender, sizeof(w->sender), "%s", sender);
+	return 0;
+}
+
+size_t swim_pw_size(const struct swim_pw *w)
+{
+	return w->header_base + mp_arr_hdr(w->n_msgs) + w->body.len;
+}
+
+size_t swim_pw_room(const struct swim_pw *w)
+{
+	size_t used = w->header_base + mp_arr_hdr(w->n_msgs + 1) + w->body.len;
+	return used >= w->budget ? 0 : w->budget - used;
+}
+
+int swim_pw_add(struct swim_pw *w, const struct swim_msg *m)
+{
+	if (!msg_valid(m))
+		return -EINVAL;
+	if (w->n_msgs >= SWIM_PROTO_MAX_MSGS)
+		return -ENOSPC;
+	size_t mark = w->body.len;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &w->body, buf_write);
+	if (pack_msg(&pk, m) != 0) {
+		w->body.len = mark;
+		return w->body.err;
+	}
+	if (w->header_base + mp_arr_hdr(w->n_msgs + 1) + w->body.len > w->budget) {
+		w->body.len = mark;
+		return -ENOSPC;
+	}
+	w->n_msgs++;
+	return 0;
+}
+
+void swim_pw_close(struct swim_pw *w)
+{
+	buf_free(&w->body);
+	w->n_msgs = 0;
+}
+
+/* Writes a header: fixarray(nfields), version, sender, [flags], array(n). */
+static size_t write_header(uint8_t *hdr, size_t nfields, const char *sender,
+			   int flags, size_t n)
+{
+	size_t pos = 0, idlen = strlen(sender);
+	hdr[pos++] = (uint8_t)(0x90 | nfields);
+	hdr[pos++] = SWIM_PROTO_VERSION;
+	if (idlen < 32) {
+		hdr[pos++] = (uint8_t)(0xa0 | idlen);
+	} else {
+		hdr[pos++] = 0xd9;
+		hdr[pos++] = (uint8_t)idlen;
+	}
+	memcpy(hdr + pos, sender, idlen);
+	pos += idlen;
+	if (flags >= 0)
+		hdr[pos++] = (uint8_t)flags;
+	if (n < 16) {
+		hdr[pos++] = (uint8_t)(0x90 | n);
+	} else if (n < 65536) {
+		hdr[pos++] = 0xdc;
+		hdr[pos++] = (uint8_t)(n >> 8);
+		hdr[pos++] = (uint8_t)n;
+	} else {
+		hdr[pos++] = 0xdd;
+		for (int shift = 24; shift >= 0; shift -= 8)
+			hdr[pos++] = (uint8_t)(n >> shift);
+	}
+	return pos;
+}
+
+int swim_pw_finish(struct swim_pw *w, uint8_t **out, size_t *len)
+{
+	uint8_t hdr[PW_HEADER_MAX + 2];
+	int rc = -ENODATA;
+	if (w->n_msgs > 0) {
+		size_t hlen = write_header(hdr, 3, w->sender, -1, w->n_msgs);
+		rc = buf_take_with_header(&w->body, hdr, hlen, out, len);
+	}
+	swim_pw_close(w);
+	return rc;
+}
+
+int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t max_bytes)
+{
+	memset(w, 0, sizeof(*w));
+	if (!swim_id_valid(sender) || (flags & ~(SWIM_PP_RESPONSE | SWIM_PP_JOIN)) != 0)
+		return -EINVAL;
+	size_t base = header_base(sender, 3);
+	if (max_bytes < base + 1)
+		return -EMSGSIZE;
+	w->max_bytes = max_bytes;
+	w->body.limit = max_bytes - base - 1;
+	w->flags = flags;
+	snprintf(w->sender, sizeof(w->sender), "%s", sender);
+	return 0;
+}
+
+static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m)
+{
+	if (msgpack_pack_array(pk, 5) || pack_str(pk, m->id) ||
+	    msgpack_pack_uint64(pk, m->incarnation) || msgpack_pack_uint8(pk, m->state) ||
+	    pack_addr(pk, &m->addr))
+		return -1;
+	return msgpack_pack_bin_with_body(pk, m->meta_len ? m->meta : (const uint8_t *)"",
+					  m->meta_len);
+}
+
+int swim_ppw_add(struct swim_ppw *w, const struct swim_pp_member *m)
+{
+	if (!swim_id_valid(m->id) || m->state > SWIM_LEFT || !addr_valid(&m->addr) ||
+	    m->meta_len > SWIM_META_HARD_MAX || (m->meta_len > 0 && m->meta == NULL))
+		return -EINVAL;
+	size_t mark = w->body.len;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &w->body, buf_write);
+	if (pack_pp_member(&pk, m) != 0) {
+		w->body.len = mark;
+		return w->body.err == -ENOSPC ? -EMSGSIZE : w->body.err;
+	}
+	if (header_base(w->sender, 3) + mp_arr_hdr(w->n + 1) + w->body.len > w->max_bytes) {
+		w->body.len = mark;
+		return -EMSGSIZE;
+	}
+	w->n++;
+	return 0;
+}
+
+void swim_ppw_close(struct swim_ppw *w)
+{
+	buf_free(&w->body);
+	w->n = 0;
+}
+
+int swim_ppw_finish(struct swim_ppw *w, uint8_t **out, size_t *len)
+{
+	uint8_t hdr[PW_HEADER_MAX + 8];
+	size_t hlen = write_header(hdr, 4, w->sender, w->flags, w->n);
+	int rc = buf_take_with_header(&w->body, hdr, hlen, out, len);
+	swim_ppw_close(w);
+	return rc;
+}
+
+/* --- decoding: structural pre-scan ------------------------------------------ */
+
+/* Why a pre-scan: msgpack-c's unpacker allocates a container's element array
+ * from the count in its header before reading any element, so a five-byte
+ * "array of 4 billion" would ask for 64 GiB. This walk reads only headers,
+ * checks that each declared count fits in the bytes that remain (every
+ * element takes at least one byte), bounds the nesting, and finds the end of
+ * the object, so msgpack-c only ever sees input it can represent in memory
+ * proportional to the input's size. */
+
+static int fail(char *err, int rc, const char *fmt, ...)
+{
+	if (err != NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, SWIM_PROTO_ERR_MAX, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static uint64_t be_read(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* For format byte b: bytes of length field (*lenb), fixed payload (*fixed),
+ * whether the length counts payload bytes (*is_raw) or elements (*per_elem,
+ * 1 for arrays, 2 for maps), and the count carried in the byte itself. */
+struct mp_fmt {
+	uint8_t lenb;     /* bytes of big-endian length after the format byte */
+	uint8_t fixed;    /* payload bytes independent of any length */
+	uint8_t per_elem; /* 0 for scalars/raw, 1 array, 2 map */
+	bool raw;         /* length counts payload bytes (str, bin, ext) */
+	bool bad;         /* 0xc1, never used */
+	uint32_t inline_n; /* count or length encoded in the format byte */
+};
+
+static struct mp_fmt mp_classify(uint8_t b)
+{
+	struct mp_fmt f = {0};
+	if (b <= 0x7f || b >= 0xe0)
+		return f;
+	if (b <= 0x8f) {
+		f.per_elem = 2;
+		f.inline_n = b & 0x0f;
+	} else if (b <= 0x9f) {
+		f.per_elem = 1;
+		f.inline_n = b & 0x0f;
+	} else if (b <= 0xbf) {
+		f.raw = true;
+		f.inline_n = b & 0x1f;
+	} else {
+		switch (b) {
+		case 0xc0: case 0xc2: case 0xc3: break;
+		case 0xc1: f.bad = true; break;
+		case 0xc4: case 0xd9: f.raw = true; f.lenb = 1; break;
+		case 0xc5: case 0xda: f.raw = true; f.lenb = 2; break;
+		case 0xc6: case 0xdb: f.raw = true; f.lenb = 4; break;
+		case 0xc7: f.raw = true; f.lenb = 1; f.fixed = 1; break;
+		case 0xc8: f.raw = true; f.lenb = 2; f.fixed = 1; break;
+		case 0xc9: f.raw = true; f.lenb = 4; f.fixed = 1; break;
+		case 0xca: f.fixed = 4; break;
+		case 0xcb: f.fixed = 8; break;
+		case 0xcc: case 0xd0: f.fixed = 1; break;
+		case 0xcd: case 0xd1: f.fixed = 2; break;
+		case 0xce: case 0xd2: f.fixed = 4; break;
+		case 0xcf: case 0xd3: f.fixed = 8; break;
+		case 0xd4: f.fixed = 2; break;
+		case 0xd5: f.fixed = 3; break;
+		case 0xd6: f.fixed = 5; break;
+		case 0xd7: f.fixed = 9; break;
+		case 0xd8: f.fixed = 17; break;
+		case 0xdc: f.per_elem = 1; f.lenb = 2; break;
+		case 0xdd: f.per_elem = 1; f.lenb = 4; break;
+		case 0xde: f.per_elem = 2; f.lenb = 2; break;
+		default:   f.per_elem = 2; f.lenb = 4; break; /* 0xdf */
+		}
+	}
+	return f;
+}
+
+static int mp_scan(const uint8_t *buf, size_t len, const char *what, size_t *used, char *err)
+{
+	uint64_t pending[MP_MAX_DEPTH + 1];
+	int depth = 0;
+	size_t pos = 0;
+
+	pending[0] = 1;
+	while (depth >= 0) {
+		if (pending[depth] == 0) {
+			depth--;
+			continue;
+		}
+		pending[depth]--;
+		if (pos >= len)
+			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
+		size_t at = pos;
+		struct mp_fmt f = mp_classify(buf[pos++]);
+		if (f.bad)
+			return fail(err, -EBADMSG, "%s: byte 0xc1 at %zu is not msgpack", what, at);
+		if (f.lenb > len - pos)
+			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
+		uint64_t n = f.lenb ? be_read(buf + pos, f.lenb) : f.inline_n;
+		pos += f.lenb;
+		if (f.per_elem != 0) {
+			uint64_t elems = n * f.per_elem;
+			if (elems > len - pos)
+				return fail(err, -EBADMSG,
+					    "%s: truncated: container at byte %zu declares %" PRIu64
+					    " elements but %zu bytes remain", what, at, elems, len - pos);
+			if (elems == 0)
+				continue;
+			if (depth == MP_MAX_DEPTH)
+				return fail(err, -EBADMSG, "%s: nested deeper than %d at byte %zu",
+					    what, MP_MAX_DEPTH, at);
+			pending[++depth] = elems;
+			continue;
+		}
+		uint64_t skip = (f.raw ? n : 0) + f.fixed;
+		if (skip > len - pos)
+			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
+		pos += (size_t)skip;
+	}
+	*used = pos;
+	return 0;
+}
+
+/* Runs the pre-scan and msgpack-c on buf; the caller destroys *u. */
+static int mp_parse(const uint8_t *buf, size_t len, const char *what,
+		    msgpack_unpacked *u, char *err)
+{
+	size_t used = 0, off = 0;
+	int rc = mp_scan(buf, len, what, &used, err);
+	if (rc != 0)
+		return rc;
+	if (used != len)
+		return fail(err, -EBADMSG, "%s: %zu trailing bytes after the message", what,
+			    len - used);
+	msgpack_unpack_return r = msgpack_unpack_next(u, (const char *)buf, len, &off);
+	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+		return fail(err, -ENOMEM, "%s: out of memory", what);
+	if (r != MSGPACK_UNPACK_SUCCESS || off != len)
+		return fail(err, -EBADMSG, "%s: not valid msgpack", what);
+	return 0;
+}
+
+/* --- decoding: typed fields ------------------------------------------------- */
+
+static const char *mp_type_name(msgpack_object_type t)
+{
+	switch (t) {
+	case MSGPACK_OBJECT_NIL: return "nil";
+	case MSGPACK_OBJECT_BOOLEAN: return "bool";
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "uint";
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative int";
+	case MSGPACK_OBJECT_FLOAT32: return "float32";
+	case MSGPACK_OBJECT_FLOAT64: return "float64";
+	case MSGPACK_OBJECT_STR: return "str";
+	case MSGPACK_OBJECT_ARRAY: return "array";
+	case MSGPACK_OBJECT_MAP: return "map";
+	case MSGPACK_OBJECT_BIN: return "bin";
+	default: return "ext";
+	}
+}
+
+static int want_type(const msgpack_object *o, msgpack_object_type t, const char *path, char *err)
+{
+	if (o->type != t)
+		return fail(err, -EBADMSG, "%s: expected %s, got %s", path, mp_type_name(t),
+			    mp_type_name(o->type));
+	return 0;
+}
+
+static int want_uint(const msgpack_object *o, uint64_t max, uint64_t *v, const char *path, char *err)
+{
+	int rc = want_type(o, MSGPACK_OBJECT_POSITIVE_INTEGER, path, err);
+	if (rc != 0)
+		return rc;
+	if (o->via.u64 > max)
+		return fail(err, -EBADMSG, "%s: %" PRIu64 " exceeds %" PRIu64, path, o->via.u64, max);
+	*v = o->via.u64;
+	return 0;
+}
+
+/* Checks that o is an array of exactly n elements. */
+static int want_tuple(const msgpack_object *o, uint32_t n, const char *path, char *err)
+{
+	int rc = want_type(o, MSGPACK_OBJECT_ARRAY, path, err);
+	if (rc != 0)
+		return rc;
+	if (o->via.array.size != n)
+		return fail(err, -EBADMSG, "%s: %" PRIu32 " elements, expected %" PRIu32, path,
+			    o->via.array.size, n);
+	return 0;
+}
+
+static int want_id(const msgpack_object *o, char out[SWIM_ID_MAX + 1], const char *path, char *err)
+{
+	int rc = want_type(o, MSGPACK_OBJECT_STR, path, err);
+	if (rc != 0)
+		return rc;
+	uint32_t n = o->via.str.size;
+	if (n == 0)
+		return fail(err, -EBADMSG, "%s: empty id", path);
+	if (n > SWIM_ID_MAX)
+		return fail(err, -EBADMSG, "%s: id of %" PRIu32 " bytes exceeds %d", path, n, SWIM_ID_MAX);
+	if (!id_bytes_valid(o->via.str.ptr, n))
+		return fail(err, -EBADMSG, "%s: id has a byte outside printable ASCII", path);
+	memcpy(out, o->via.str.ptr, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int want_meta(const msgpack_object *o, size_t max, const uint8_t **p, size_t *n,
+		     const char *path, char *err)
+{
+	int rc = want_type(o, MSGPACK_OBJECT_BIN, path, err);
+	if (rc != 0)
+		return rc;
+	if (o->via.bin.size > max)
+		return fail(err, -EBADMSG, "%s: %" PRIu32 " bytes exceeds the limit of %zu", path,
+			    o->via.bin.size, max);
+	*p = o->via.bin.size ? (const uint8_t *)o->via.bin.ptr : NULL;
+	*n = o->via.bin.size;
+	return 0;
+}
+
+static int want_addr(const msgpack_object *o, struct swim_addr *a, const char *path, char *err)
+{
+	char sub[64];
+	uint64_t v;
+	int rc = want_tuple(o, 3, path, err);
+	if (rc != 0)
+		return rc;
+	const msgpack_object *f = o->via.array.ptr;
+	memset(a, 0, sizeof(*a));
+
+	snprintf(sub, sizeof(sub), "%s.family", path);
+	if ((rc = want_uint(&f[0], 255, &v, sub, err)) != 0)
+		return rc;
+	if (v != SWIM_AF_INET4 && v != SWIM_AF_INET6)
+		return fail(err, -EBADMSG, "%s: %" PRIu64 " is not 4 or 6", sub, v);
+	a->family = (uint8_t)v;
+
+	snprintf(sub, sizeof(sub), "%s.ip", path);
+	if ((rc = want_type(&f[1], MSGPACK_OBJECT_BIN, sub, err)) != 0)
+		return rc;
+	if (f[1].via.bin.size != addr_ip_len(a->family))
+		return fail(err, -EBADMSG, "%s: %" PRIu32 " bytes for IPv%u", sub,
+			    f[1].via.bin.size, a->family);
+	memcpy(a->ip, f[1].via.bin.ptr, f[1].via.bin.size);
+
+	snprintf(sub, sizeof(sub), "%s.port", path);
+	if ((rc = want_uint(&f[2], UINT16_MAX, &v, sub, err)) != 0)
+		return rc;
+	if (v == 0)
+		return fail(err, -EBADMSG, "%s: zero", sub);
+	a->port = (uint16_t)v;
+	return 0;
+}
+
+/* Element count each message type has on the wire. */
+static uint32_t msg_arity(uint64_t type)
+{
+	static const uint8_t arity[] = {
+		[SWIM_MSG_PING] = 3, [SWIM_MSG_ACK] = 2, [SWIM_MSG_PING_REQ] = 4,
+		[SWIM_MSG_NACK] = 2, [SWIM_MSG_ALIVE] = 5, [SWIM_MSG_SUSPECT] = 4,
+		[SWIM_MSG_DEAD] = 4, [SWIM_MSG_LEFT] = 3,
+	};
+	return type < sizeof(arity) ? arity[type] : 0;
+}
+
+/* Decodes the fields after the type; f points at element [1]. */
+static int decode_msg_fields(const msgpack_object *f, struct swim_msg *m,
+			     const struct swim_proto_limits *lim, const char *path, char *err)
+{
+	char sub[64];
+	uint64_t v;
+	int rc = 0;
+#define SUB(name) (snprintf(sub, sizeof(sub), "%s.%s", path, name), sub)
+	switch (m->type) {
+	case SWIM_MSG_PING:
+	case SWIM_MSG_PING_REQ:
+		if ((rc = want_uint(&f[0], UINT32_MAX, &v, SUB("seq"), err)) != 0)
+			return rc;
+		m->seq = (uint32_t)v;
+		if ((rc = want_id(&f[1], m->id, SUB("target"), err)) != 0)
+			return rc;
+		if (m->type == SWIM_MSG_PING_REQ)
+			rc = want_addr(&f[2], &m->addr, SUB("target_addr"), err);
+		return rc;
+	case SWIM_MSG_ACK:
+	case SWIM_MSG_NACK:
+		if ((rc = want_uint(&f[0], UINT32_MAX, &v, SUB("seq"), err)) != 0)
+			return rc;
+		m->seq = (uint32_t)v;
+		return 0;
+	default:
+		break;
+	}
+	/* alive, suspect, dead, left: id and incarnation first */
+	if ((rc = want_id(&f[0], m->id, SUB("id"), err)) != 0)
+		return rc;
+	if ((rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, SUB("incarnation"), err)) != 0)
+		return rc;
+	if (m->type == SWIM_MSG_ALIVE) {
+		if ((rc = want_addr(&f[2], &m->addr, SUB("addr"), err)) != 0)
+			return rc;
+		return want_meta(&f[3], lim->max_meta, &m->meta, &m->meta_len, SUB("meta"), err);
+	}
+	if (m->type == SWIM_MSG_SUSPECT || m->type == SWIM_MSG_DEAD)
+		return want_id(&f[2], m->from, SUB("from"), err);
+	return 0;
+#undef SUB
+}
+
+static int decode_msg(const msgpack_object *o, size_t idx, struct swim_msg *m,
+		      const struct swim_proto_limits *lim, char *err)
+{
+	char path[32], sub[48];
+	uint64_t type;
+	int rc;
+
+	snprintf(path, sizeof(path), "msgs[%zu]", idx);
+	memset(m, 0, sizeof(*m));
+	if ((rc = want_type(o, MSGPACK_OBJECT_ARRAY, path, err)) != 0)
+		return rc;
+	if (o->via.array.size == 0)
+		return fail(err, -EBADMSG, "%s: empty message", path);
+	snprintf(sub, sizeof(sub), "%s.type", path);
+	if ((rc = want_uint(&o->via.array.ptr[0], 255, &type, sub, err)) != 0)
+		return rc;
+	if (msg_arity(type) == 0)
+		return fail(err, -EBADMSG, "%s: unknown message type %" PRIu64, sub, type);
+	m->type = (uint8_t)type;
+	if ((rc = want_tuple(o, msg_arity(type), path, err)) != 0)
+		return rc;
+	return decode_msg_fields(o->via.array.ptr + 1, m, lim, path, err);
+}
+
+/* Checks the outer array and version of a packet or push-pull message. */
+static int decode_envelope(const msgpack_object *root, uint32_t nfields, const char *what,
+			   char sender[SWIM_ID_MAX + 1], char *err)
+{
+	char path[32];
+	uint64_t version;
+	int rc = want_type(root, MSGPACK_OBJECT_ARRAY, what, err);
+	if (rc != 0)
+		return rc;
+	if (root->via.array.size == 0)
+		return fail(err, -EBADMSG, "%s: empty array", what);
+	snprintf(path, sizeof(path), "%s.version", what);
+	if ((rc = want_uint(&root->via.array.ptr[0], UINT64_MAX, &version, path, err)) != 0)
+		return rc;
+	if (version != SWIM_PROTO_VERSION)
+		return fail(err, -EPROTONOSUPPORT, "%s: %" PRIu64 " is not supported (want %d)",
+			    path, version, SWIM_PROTO_VERSION);
+	if ((rc = want_tuple(root, nfields, what, err)) != 0)
+		return rc;
+	return want_id(&root->via.array.ptr[1], sender, "sender", err);
+}
+
+int swim_proto_decode_packet(const uint8_t *buf, size_t len,
+			     const struct swim_proto_limits *lim,
+			     struct swim_packet *out, char *err)
+{
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	out->n_msgs = 0;
+	int rc = mp_parse(buf, len, "packet", &u, err);
+	if (rc != 0)
+		goto out_unpacked;
+	const msgpack_object *root = &u.data;
+	if ((rc = decode_envelope(root, 3, "packet", out->sender, err)) != 0)
+		goto out_unpacked;
+	const msgpack_object *msgs = &root->via.array.ptr[2];
+	if ((rc = want_type(msgs, MSGPACK_OBJECT_ARRAY, "msgs", err)) != 0)
+		goto out_unpacked;
+	if (msgs->via.array.size == 0 || msgs->via.array.size > SWIM_PROTO_MAX_MSGS) {
+		rc = fail(err, -EBADMSG, "msgs: %" PRIu32 " messages, expected 1..%d",
+			  msgs->via.array.size, SWIM_PROTO_MAX_MSGS);
+		goto out_unpacked;
+	}
+	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
+		rc = decode_msg(&msgs->via.array.ptr[i], i, &out->msgs[i], lim, err);
+		if (rc != 0)
+			goto out_unpacked;
+	}
+	out->n_msgs = msgs->via.array.size;
+out_unpacked:
+	if (rc != 0)
+		out->n_msgs = 0;
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
+static int decode_pp_member(const msgpack_object *o, size_t idx, struct swim_pp_member *m,
+			    const struct swim_proto_limits *lim, char *err)
+{
+	char path[40], sub[64];
+	uint64_t v;
+	int rc;
+
+	snprintf(path, sizeof(path), "members[%zu]", idx);
+	if ((rc = want_tuple(o, 5, path, err)) != 0)
+		return rc;
+	const msgpack_object *f = o->via.array.ptr;
+	memset(m, 0, sizeof(*m));
+#define SUB(name) (snprintf(sub, sizeof(sub), "%s.%s", path, name), sub)
+	if ((rc = want_id(&f[0], m->id, SUB("id"), err)) != 0 ||
+	    (rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, SUB("incarnation"), err)) != 0 ||
+	    (rc = want_uint(&f[2], SWIM_LEFT, &v, SUB("state"), err)) != 0 ||
+	    (rc = want_addr(&f[3], &m->addr, SUB("addr"), err)) != 0 ||
+	    (rc = want_meta(&f[4], lim->max_meta, &m->meta, &m->meta_len, SUB("meta"), err)) != 0)
+		return rc;
+#undef SUB
+	m->state = (uint8_t)v;
+	return 0;
+}
+
+static int decode_pp_members(const msgpack_object *arr, const struct swim_proto_limits *lim,
+			     struct swim_pushpull *out, char *err)
+{
+	int rc = want_type(arr, MSGPACK_OBJECT_ARRAY, "members", err);
+	if (rc != 0)
+		return rc;
+	uint32_t n = arr->via.array.size;
+	if (n > lim->max_members)
+		return fail(err, -EBADMSG, "members: %" PRIu32 " exceeds the limit of %zu", n,
+			    lim->max_members);
+	if (n == 0)
+		return 0;
+	out->members = calloc(n, sizeof(*out->members));
+	if (out->members == NULL)
+		return fail(err, -ENOMEM, "members: out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		rc = decode_pp_member(&arr->via.array.ptr[i], i, &out->members[i], lim, err);
+		if (rc != 0)
+			return rc;
+	}
+	out->n_members = n;
+	return 0;
+}
+
+int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
+			       const struct swim_proto_limits *lim,
+			       struct swim_pushpull *out, char *err)
+{
+	msgpack_unpacked u;
+	uint64_t flags;
+	memset(out, 0, sizeof(*out));
+	msgpack_unpacked_init(&u);
+	int rc = mp_parse(buf, len, "pushpull", &u, err);
+	if (rc != 0)
+		goto out_unpacked;
+	const msgpack_object *root = &u.data;
+	if ((rc = decode_envelope(root, 4, "pushpull", out->sender, err)) != 0)
+		goto out_unpacked;
+	if ((rc = want_uint(&root->via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags,
+			    "flags", err)) != 0)
+		goto out_unpacked;
+	out->flags = (uint8_t)flags;
+	rc = decode_pp_members(&root->via.array.ptr[3], lim, out, err);
+out_unpacked:
+	if (rc != 0)
+		swim_proto_pushpull_free(out);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
+void swim_proto_pushpull_free(struct swim_pushpull *pp)
+{
+	free(pp->members);
+	pp->members = NULL;
+	pp->n_members = 0;
+}
