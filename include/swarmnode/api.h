@@ -3,6 +3,7 @@
 #ifndef SWARMNODE_API_H
 #define SWARMNODE_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -29,8 +30,11 @@ struct api_host {
 	uint64_t mem_total;
 };
 
+struct swarm;
+
 struct api {
 	const struct config *config;  /* not owned */
+	struct swarm *swarm;          /* not owned: this node's swarm membership */
 	char engine_id[64];           /* this daemon's persistent identity */
 	struct api_host host;
 	struct http_header always[4]; /* headers on every response */
@@ -45,8 +49,9 @@ struct api_call {
 	char *param_buf;        /* storage for params (owned by the router) */
 };
 
-/* Prepares api for serving; gathers the host facts. config must outlive api. */
-void api_init(struct api *api, const struct config *config, const char *engine_id);
+/* Prepares api for serving; gathers the host facts. config and swarm must
+ * outlive api. */
+void api_init(struct api *api, const struct config *config, struct swarm *swarm, const char *engine_id);
 
 /* The http_handler_fn of the control socket; data is the struct api. */
 void api_handle(void *data, struct http_request *req);
@@ -59,6 +64,16 @@ void api_configure_http(struct api *api, struct http_config *config);
 void api_reply_json(struct http_request *req, int status, json_t *body);
 __attribute__((format(printf, 3, 4)))
 void api_reply_error(struct http_request *req, int status, const char *fmt, ...);
+
+/* Formats a wall-clock time in ms as Docker prints times (RFC 3339, ns). */
+void api_format_time(uint64_t ms, char *buf, size_t len);
+
+/* Looks up a query parameter, percent-decoded into buf. Returns true when
+ * present (with an empty value too). */
+bool api_query(const struct http_request *req, const char *name, char *buf, size_t len);
+
+/* Docker's boolean query values: anything but "", "0", "no", "false", "none". */
+bool api_query_bool(const struct http_request *req, const char *name);
 
 /* Parses "1.41" into 141; returns 0 for anything else. */
 unsigned api_parse_version(const char *s, size_t len);

@@ -46,7 +46,9 @@ void join_server_close(struct join_server *js, void (*on_closed)(struct join_ser
 struct join_client;
 
 /* Called once: status 0 with the handshake DONE (read its results from
- * join_client_handshake), or negative with a sentence in message. The client
+ * join_client_handshake), or with a sentence in message: -EACCES when the
+ * manager refused or failed to prove itself, -EHOSTUNREACH when it could not
+ * be reached, -ETIMEDOUT, -ECANCELED. The client
  * is freed by the caller with join_client_free, from the callback or later. */
 typedef void (*join_client_done_fn)(struct join_client *jc, int status, const char *message, void *data);
 

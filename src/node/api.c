@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -20,12 +21,14 @@ struct api_route_group {
 
 static const struct api_route_group api_groups[] = {
 	{api_system_routes, &api_system_nroutes},
+	{api_swarm_routes, &api_swarm_nroutes},
 };
 
-void api_init(struct api *api, const struct config *config, const char *engine_id)
+void api_init(struct api *api, const struct config *config, struct swarm *swarm, const char *engine_id)
 {
 	memset(api, 0, sizeof(*api));
 	api->config = config;
+	api->swarm = swarm;
 	snprintf(api->engine_id, sizeof(api->engine_id), "%s", engine_id);
 	api_host_gather(&api->host);
 	snprintf(api->server_header, sizeof(api->server_header), "swarmnode/%s (linux)", SN_VERSION);
@@ -63,6 +66,46 @@ void api_reply_error(struct http_request *req, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	http_respond_error(req, status, msg);
+}
+
+void api_format_time(uint64_t ms, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09uZ", (unsigned)(ms % 1000) * 1000000u);
+}
+
+bool api_query(const struct http_request *req, const char *name, char *buf, size_t len)
+{
+	size_t nlen = strlen(name);
+	for (const char *p = req->query; *p;) {
+		const char *end = p + strcspn(p, "&");
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *kend = eq ? eq : end;
+		if ((size_t)(kend - p) == nlen && strncmp(p, name, nlen) == 0) {
+			int n = 0;
+			const char *v = eq ? eq + 1 : end;
+			char *dec = curl_easy_unescape(NULL, v, (int)(end - v), &n);
+			snprintf(buf, len, "%s", dec ? dec : "");
+			curl_free(dec);
+			return true;
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (len)
+		buf[0] = '\0';
+	return false;
+}
+
+bool api_query_bool(const struct http_request *req, const char *name)
+{
+	char v[16];
+	if (!api_query(req, name, v, sizeof(v)))
+		return false;
+	return !(v[0] == '\0' || strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+		 strcasecmp(v, "none") == 0);
 }
 
 unsigned api_parse_version(const char *s, size_t len)

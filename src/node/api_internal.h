@@ -22,4 +22,11 @@ extern const struct api_route api_system_routes[];
 extern const size_t api_system_nroutes;
 void api_host_gather(struct api_host *host);
 
+/* api_swarm.c */
+extern const struct api_route api_swarm_routes[];
+extern const size_t api_swarm_nroutes;
+/* The "Swarm" object of GET /info, and the value of the Swarm header of /_ping. */
+json_t *api_swarm_info(struct api *api);
+const char *api_swarm_ping_state(struct api *api);
+
 #endif

@@ -70,12 +70,10 @@ void api_host_gather(struct api_host *host)
 
 static void h_ping(struct api *api, struct http_request *req, struct api_call *call)
 {
-	(void)api;
-	(void)call;
-	static const struct http_header ping_headers[] = {
+	const struct http_header ping_headers[] = {
 		{"Cache-Control", "no-cache, no-store, must-revalidate"},
 		{"Pragma", "no-cache"},
-		{"Swarm", "inactive"},
+		{"Swarm", api_swarm_ping_state(api)},
 	};
 	const char *body = req->head ? "" : "OK";
 	http_respond(req, 200, "text/plain; charset=utf-8", ping_headers,
@@ -99,17 +97,6 @@ static void h_version(struct api *api, struct http_request *req, struct api_call
 	api_reply_json(req, 200, v);
 }
 
-/* Go's RFC 3339 with nanoseconds, as Docker prints SystemTime. */
-static void rfc3339_now(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
-}
-
 static int count_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -128,10 +115,10 @@ static void h_info(struct api *api, struct http_request *req, struct api_call *c
 	(void)call;
 	const struct api_host *h = &api->host;
 	char now[48];
-	rfc3339_now(now, sizeof(now));
-	json_t *swarm = json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}",
-		"NodeID", "", "NodeAddr", "", "LocalNodeState", "inactive",
-		"ControlAvailable", 0, "Error", "", "RemoteManagers");
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	api_format_time((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, now, sizeof(now));
+	json_t *swarm = api_swarm_info(api);
 	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s,"
 				 " s:b, s:i, s:s, s:[], s:b, s:o}",
 		"ID", api->engine_id, "Name", h->hostname, "ServerVersion", SN_VERSION,

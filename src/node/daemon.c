@@ -20,6 +20,7 @@
 #include "swarmnode/http_server.h"
 #include "swarmnode/ids.h"
 #include "swarmnode/log.h"
+#include "swarmnode/swarm.h"
 
 #define DAEMON_ENGINE_ID_FILE "engine-id"
 #define DAEMON_SOCKET_MODE 0660
@@ -30,8 +31,11 @@ struct daemon {
 	uv_signal_t sigint, sigterm;
 	struct datadir datadir;
 	struct api api;
+	struct swarm swarm;
+	bool swarm_started;
 	struct http_server http;
 	int signals_open;
+	bool shutting_down;
 	int exit_code;
 };
 
@@ -134,15 +138,24 @@ static void daemon_http_closed(struct http_server *srv)
 	uv_close((uv_handle_t *)&d->sigterm, daemon_signal_closed);
 }
 
+/* The swarm answers API calls it had in flight (a join, a leave) as it
+ * closes, so the control socket closes after it. */
+static void daemon_swarm_closed(struct swarm *sw)
+{
+	struct daemon *d = (struct daemon *)((char *)sw - offsetof(struct daemon, swarm));
+	http_server_close(&d->http, daemon_http_closed);
+}
+
 static void daemon_on_signal(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
-	if (d->http.on_closed)
-		return; /* already shutting down */
+	if (d->shutting_down)
+		return;
 	log_info("daemon", "shutting down", LF_STR("signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sigterm);
-	http_server_close(&d->http, daemon_http_closed);
+	d->shutting_down = true;
+	swarm_close(&d->swarm, daemon_swarm_closed);
 }
 
 static int daemon_start(struct daemon *d)
@@ -158,7 +171,14 @@ static int daemon_start(struct daemon *d)
 		return rc;
 	if ((rc = daemon_claim_socket(d->config->socket_path)) != 0)
 		return rc;
-	api_init(&d->api, d->config, engine_id);
+	api_init(&d->api, d->config, &d->swarm, engine_id);
+	const struct swarm_host host = {
+		.hostname = d->api.host.hostname, .os = "linux", .arch = d->api.host.arch_uname,
+		.ncpu = d->api.host.ncpu, .memory = d->api.host.mem_total,
+	};
+	if ((rc = swarm_start(&d->swarm, &d->loop, d->config, &d->datadir, &host)) != 0)
+		return rc;
+	d->swarm_started = true;
 	http_server_init(&d->http, &d->loop, api_handle, &d->api);
 	api_configure_http(&d->api, &d->http.config);
 	rc = http_server_listen(&d->http, d->config->socket_path, DAEMON_SOCKET_MODE);
@@ -190,6 +210,9 @@ int daemon_run(const struct config *config)
 
 	if (daemon_start(&d) != 0) {
 		d.exit_code = 1;
+		d.shutting_down = true;
+		if (d.swarm_started)
+			swarm_close(&d.swarm, NULL);
 		uv_close((uv_handle_t *)&d.sigint, daemon_signal_closed);
 		uv_close((uv_handle_t *)&d.sigterm, daemon_signal_closed);
 	} else {

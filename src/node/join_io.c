@@ -319,9 +319,10 @@ static void client_finish(struct join_client *jc, int status, const char *fmt, .
 	jc->done(jc, status, msg, jc->data);
 }
 
+/* The manager answered but the handshake failed: refused, not unreachable. */
 static void client_failed(struct join_client *jc, int rc)
 {
-	client_finish(jc, rc, "%s", handshake_error(jc->hs));
+	client_finish(jc, -EACCES, "%s", handshake_error(jc->hs));
 }
 
 static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -346,7 +347,7 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if ((rc = join_flush(jc->hs, &jc->tcp)) != 0)
-		client_finish(jc, rc, "cannot send to manager at %s: %s", jc->manager, uv_strerror(rc));
+		client_finish(jc, -EHOSTUNREACH, "cannot send to manager at %s: %s", jc->manager, uv_strerror(rc));
 }
 
 static void client_connected(uv_connect_t *req, int status)
@@ -355,20 +356,20 @@ static void client_connected(uv_connect_t *req, int status)
 	if (jc->finished)
 		return;
 	if (status < 0) {
-		client_finish(jc, status, "cannot reach manager at %s: %s", jc->manager, uv_strerror(status));
+		client_finish(jc, -EHOSTUNREACH, "cannot reach manager at %s: %s", jc->manager, uv_strerror(status));
 		return;
 	}
 	int rc = join_flush(jc->hs, &jc->tcp);
 	if (rc == 0)
 		rc = uv_read_start((uv_stream_t *)&jc->tcp, join_alloc, client_read);
 	if (rc != 0)
-		client_finish(jc, rc, "cannot talk to manager at %s: %s", jc->manager, uv_strerror(rc));
+		client_finish(jc, -EHOSTUNREACH, "cannot talk to manager at %s: %s", jc->manager, uv_strerror(rc));
 }
 
 static void client_timeout(uv_timer_t *t)
 {
 	struct join_client *jc = t->data;
-	client_finish(jc, UV_ETIMEDOUT, "timed out after %d s joining through manager at %s",
+	client_finish(jc, -ETIMEDOUT, "timed out after %d s joining through manager at %s",
 		      JOIN_IO_TIMEOUT_MS / 1000, jc->manager);
 }
 
@@ -410,6 +411,6 @@ const struct handshake *join_client_handshake(const struct join_client *jc)
 void join_client_free(struct join_client *jc)
 {
 	if (!jc->finished)
-		client_finish(jc, UV_ECANCELED, "join cancelled");
+		client_finish(jc, -ECANCELED, "join cancelled");
 	client_close_handles(jc);
 }

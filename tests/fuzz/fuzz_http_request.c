@@ -7,6 +7,7 @@
 
 #include "swarmnode/api.h"
 #include "swarmnode/log.h"
+#include "swarmnode/swarm.h"
 
 struct sink {
 	size_t bytes;
@@ -38,12 +39,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config config;
 	static struct api api;
+	static struct swarm swarm; /* never started: requests that would change it are refused */
 	static struct http_config http_config;
 	static int ready;
 	if (!ready) {
 		log_configure(LOG_SILENT, LOG_FORMAT_LOGFMT, NULL);
 		config_defaults(&config);
-		api_init(&api, &config, "0000000000000000000000000");
+		api_init(&api, &config, &swarm, "0000000000000000000000000");
 		http_config.max_header_bytes = 4096;
 		http_config.max_body_bytes = 4096;
 		api_configure_http(&api, &http_config);

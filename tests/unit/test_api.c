@@ -9,11 +9,13 @@
 
 #include "swarmnode/api.h"
 #include "swarmnode/log.h"
+#include "swarmnode/swarm.h"
 
 #include "fake_transport.h"
 
 struct fixture {
 	struct config config;
+	struct swarm swarm; /* never started: this node is in no swarm */
 	struct api api;
 	struct http_config http_config;
 	struct http_conn conn;
@@ -25,7 +27,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	config_defaults(&f->config);
 	snprintf(f->config.data_dir, sizeof(f->config.data_dir), "/srv/test-data");
-	api_init(&f->api, &f->config, "2aub0zn8p2ddq69kofu7b69sr");
+	api_init(&f->api, &f->config, &f->swarm, "2aub0zn8p2ddq69kofu7b69sr");
 	f->http_config.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
 	f->http_config.max_body_bytes = HTTP_DEFAULT_MAX_BODY_BYTES;
 	api_configure_http(&f->api, &f->http_config);

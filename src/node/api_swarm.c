@@ -1,0 +1,351 @@
+/* api_swarm: the /swarm endpoints, /nodes and swarmnode's /swarmnode/members, from this
+ * node's swarm membership and its gossip view. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "api_internal.h"
+#include "swarmnode/swarm.h"
+
+/* Docker's words for a node that cannot answer cluster questions. */
+#define MSG_NOT_MANAGER_INACTIVE                                                                       \
+	"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect " \
+	"this node to swarm and try again."
+#define MSG_NOT_MANAGER_WORKER                                                                         \
+	"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. "  \
+	"Please run this command on a manager node or promote the current node to a manager."
+#define MSG_NOT_IN_SWARM "This node is not part of a swarm"
+#define MSG_LEAVE_MANAGER                                                                              \
+	"You are attempting to leave the swarm on a node that is participating as a manager. Removing "  \
+	"the last manager erases all current state of the swarm. Use `--force` to ignore this message."
+
+/* Answers 503 unless this node is an active manager. */
+static bool require_manager(struct api *api, struct http_request *req)
+{
+	if (swarm_is_manager(api->swarm))
+		return true;
+	http_respond_error(req, 503, api->swarm->state == SWARM_ACTIVE ? MSG_NOT_MANAGER_WORKER
+									: MSG_NOT_MANAGER_INACTIVE);
+	return false;
+}
+
+static const char *local_state_name(enum swarm_local_state s)
+{
+	switch (s) {
+	case SWARM_ACTIVE: return "active";
+	case SWARM_PENDING: return "pending";
+	case SWARM_LEAVING: return "active";
+	default: return "inactive";
+	}
+}
+
+const char *api_swarm_ping_state(struct api *api)
+{
+	if (api->swarm->state != SWARM_ACTIVE)
+		return api->swarm->state == SWARM_PENDING ? "pending" : "inactive";
+	return swarm_is_manager(api->swarm) ? "active/manager" : "active/worker";
+}
+
+/* The IP part of "IP:PORT" or "[IP]:PORT". */
+static void addr_ip(const char *addr, char *out, size_t len)
+{
+	struct addr a;
+	char why[128];
+	if (addr_parse(addr, 1, &a, why, sizeof(why)) == 0)
+		snprintf(out, len, "%s", a.host);
+	else
+		snprintf(out, len, "%s", addr);
+}
+
+/* --- JSON objects --------------------------------------------------------------- */
+
+/* The root key as a PEM public key (Ed25519 SubjectPublicKeyInfo), where
+ * Docker shows its root CA certificate. */
+static void root_key_pem(const uint8_t pk[32], char *pem, size_t pemlen, char *spki_b64, size_t b64len)
+{
+	static const uint8_t prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+	uint8_t der[44];
+	memcpy(der, prefix, sizeof(prefix));
+	memcpy(der + sizeof(prefix), pk, 32);
+	sodium_bin2base64(spki_b64, b64len, der, sizeof(der), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(pem, pemlen, "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n", spki_b64);
+}
+
+static json_t *tls_info_json(const struct swarm *sw)
+{
+	char pem[256], b64[128];
+	root_key_pem(sw->st.root_pk, pem, sizeof(pem), b64, sizeof(b64));
+	return json_pack("{s:s, s:s, s:s}", "TrustRoot", pem, "CertIssuerSubject", "", "CertIssuerPublicKey", b64);
+}
+
+/* The spec fields swarmnode honours; the rest arrive with the features. */
+static json_t *swarm_spec_json(void)
+{
+	return json_pack("{s:s, s:{}, s:{s:I}, s:{s:b}}", "Name", "default", "Labels",
+			 "CAConfig", "NodeCertExpiry", (json_int_t)(90ll * 24 * 3600 * 1000000000ll),
+			 "EncryptionConfig", "AutoLockManagers", 0);
+}
+
+static json_t *cluster_json(const struct swarm *sw)
+{
+	char created[48], updated[48];
+	api_format_time(sw->st.cluster_created_at_ms, created, sizeof(created));
+	api_format_time(sw->st.manager.updated_at_ms, updated, sizeof(updated));
+	return json_pack("{s:s, s:{s:I}, s:s, s:s, s:o, s:o, s:b, s:n, s:i, s:i}",
+		"ID", sw->st.cluster_id, "Version", "Index", (json_int_t)sw->st.manager.version,
+		"CreatedAt", created, "UpdatedAt", updated, "Spec", swarm_spec_json(),
+		"TLSInfo", tls_info_json(sw), "RootRotationInProgress", 0, "DefaultAddrPool",
+		"SubnetSize", 24, "DataPathPort", 4789);
+}
+
+static const char *node_status(uint8_t swim_state)
+{
+	switch (swim_state) {
+	case SWIM_ALIVE: return "ready";
+	case SWIM_SUSPECT: return "disconnected"; /* Docker's state for "not heard from lately" */
+	default: return "down";
+	}
+}
+
+static json_t *node_json(const struct swarm *sw, const struct swarm_node *n)
+{
+	const struct node_meta *m = &n->meta;
+	char created[48], updated[48], ip[64];
+	api_format_time(m->created_at_ms, created, sizeof(created));
+	api_format_time(n->changed_at_ms, updated, sizeof(updated));
+	addr_ip(n->gossip_addr, ip, sizeof(ip));
+	json_t *j = json_pack("{s:s, s:{s:I}, s:s, s:s, s:{s:{}, s:s, s:s},"
+			      " s:{s:s, s:{s:s, s:s}, s:{s:I, s:I}, s:{s:s}, s:o}, s:{s:s, s:s}}",
+		"ID", n->id, "Version", "Index", (json_int_t)n->incarnation, "CreatedAt", created, "UpdatedAt", updated,
+		"Spec", "Labels", "Role", node_role_name(m->role), "Availability", node_availability_name(m->availability),
+		"Description", "Hostname", m->hostname, "Platform", "Architecture", m->arch, "OS", m->os,
+		"Resources", "NanoCPUs", (json_int_t)m->ncpu * 1000000000, "MemoryBytes", (json_int_t)m->memory,
+		"Engine", "EngineVersion", m->engine_version, "TLSInfo", tls_info_json(sw),
+		"Status", "State", node_status(n->state), "Addr", ip);
+	if (m->role == NODE_ROLE_MANAGER)
+		json_object_set_new(j, "ManagerStatus", json_pack("{s:b, s:s, s:s}", "Leader", 0, "Reachability",
+			n->state == SWIM_ALIVE ? "reachable" : "unreachable", "Addr", m->cluster_addr));
+	return j;
+}
+
+json_t *api_swarm_info(struct api *api)
+{
+	struct swarm *sw = api->swarm;
+	if (sw->state != SWARM_ACTIVE && sw->state != SWARM_LEAVING)
+		return json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr", "", "LocalNodeState",
+				 local_state_name(sw->state), "ControlAvailable", 0, "Error", "", "RemoteManagers");
+	json_t *remotes = json_array();
+	int nodes = 0, managers = 0;
+	struct swarm_node n;
+	for (size_t i = 0; swarm_node_at(sw, i, &n) == 0; i++) {
+		if (!n.has_meta || n.state == SWIM_LEFT || n.state == SWIM_DEAD)
+			continue;
+		nodes++;
+		if (n.meta.role == NODE_ROLE_MANAGER) {
+			managers++;
+			json_array_append_new(remotes, json_pack("{s:s, s:s}", "NodeID", n.id, "Addr", n.meta.cluster_addr));
+		}
+	}
+	char ip[64];
+	addr_ip(sw->st.advertise_addr, ip, sizeof(ip));
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:i, s:i}", "NodeID", sw->st.node_id, "NodeAddr", ip,
+			      "LocalNodeState", local_state_name(sw->state), "ControlAvailable",
+			      swarm_is_manager(sw), "Error", "", "RemoteManagers", remotes, "Nodes", nodes,
+			      "Managers", managers);
+	if (swarm_is_manager(sw))
+		json_object_set_new(j, "Cluster", cluster_json(sw));
+	return j;
+}
+
+/* --- /swarm ---------------------------------------------------------------------- */
+
+static const char *body_str(struct api_call *call, const char *key)
+{
+	return call->body ? json_string_value(json_object_get(call->body, key)) : NULL;
+}
+
+static void h_swarm_init(struct api *api, struct http_request *req, struct api_call *call)
+{
+	char node_id[IDS_LEN + 1], err[512];
+	if (call->body == NULL || !json_is_object(call->body)) {
+		api_reply_error(req, 400, "a JSON object with the swarm's settings is required");
+		return;
+	}
+	if (json_is_true(json_object_get(call->body, "ForceNewCluster"))) {
+		api_reply_error(req, 400, "ForceNewCluster is not supported yet: it arrives with the managers' Raft log");
+		return;
+	}
+	int rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), node_id, err,
+			    sizeof(err));
+	if (rc != 0) {
+		api_reply_error(req, rc == -EALREADY ? 503 : rc == -EINVAL ? 400 : 500, "%s", err);
+		return;
+	}
+	api_reply_json(req, 200, json_string(node_id));
+}
+
+static void join_done(void *data, int status, const char *message)
+{
+	struct http_request *req = data;
+	if (status == 0) {
+		http_respond(req, 200, "application/json", NULL, 0, "", 0);
+		return;
+	}
+	int code = status == -EACCES ? 403 : status == -EHOSTUNREACH || status == -ETIMEDOUT ? 503 : 500;
+	api_reply_error(req, code, "%s", message);
+}
+
+static void h_swarm_join(struct api *api, struct http_request *req, struct api_call *call)
+{
+	const char *remotes[8];
+	size_t n = 0;
+	char err[512];
+	json_t *r = call->body ? json_object_get(call->body, "RemoteAddrs") : NULL;
+	if (!json_is_array(r) || json_array_size(r) == 0 || json_array_size(r) > 8) {
+		api_reply_error(req, 400, "RemoteAddrs: give between 1 and 8 manager addresses");
+		return;
+	}
+	for (; n < json_array_size(r); n++) {
+		remotes[n] = json_string_value(json_array_get(r, n));
+		if (remotes[n] == NULL) {
+			api_reply_error(req, 400, "RemoteAddrs[%zu]: expected a string", n);
+			return;
+		}
+	}
+	int rc = swarm_join(api->swarm, body_str(call, "JoinToken"), remotes, n, body_str(call, "ListenAddr"),
+			    body_str(call, "AdvertiseAddr"), join_done, req, err, sizeof(err));
+	if (rc != 0)
+		api_reply_error(req, rc == -EALREADY || rc == -EHOSTUNREACH ? 503 : 400, "%s", err);
+}
+
+static void leave_done(void *data, int status, const char *message)
+{
+	struct http_request *req = data;
+	if (status == 0)
+		http_respond(req, 200, "application/json", NULL, 0, "", 0);
+	else
+		api_reply_error(req, 500, "%s", message);
+}
+
+static void h_swarm_leave(struct api *api, struct http_request *req, struct api_call *call)
+{
+	int rc = swarm_leave(api->swarm, api_query_bool(req, "force"), leave_done, req);
+	if (rc == -ENOTCONN)
+		http_respond_error(req, 503, MSG_NOT_IN_SWARM);
+	else if (rc == -EPERM)
+		http_respond_error(req, 503, MSG_LEAVE_MANAGER);
+	else if (rc != 0)
+		api_reply_error(req, 500, "cannot leave: %s", strerror(-rc));
+}
+
+static void h_swarm_inspect(struct api *api, struct http_request *req, struct api_call *call)
+{
+	char worker[TOKEN_STR_LEN + 1], manager[TOKEN_STR_LEN + 1];
+	if (!require_manager(api, req))
+		return;
+	json_t *j = cluster_json(api->swarm);
+	swarm_tokens(api->swarm, worker, manager);
+	json_object_set_new(j, "JoinTokens", json_pack("{s:s, s:s}", "Worker", worker, "Manager", manager));
+	sodium_memzero(worker, sizeof(worker));
+	sodium_memzero(manager, sizeof(manager));
+	api_reply_json(req, 200, j);
+}
+
+static void h_swarm_update(struct api *api, struct http_request *req, struct api_call *call)
+{
+	char v[32];
+	if (!require_manager(api, req))
+		return;
+	if (!api_query(req, "version", v, sizeof(v)) || *v == '\0') {
+		api_reply_error(req, 400, "version is required: the Version.Index of the swarm being updated");
+		return;
+	}
+	char *end;
+	unsigned long long version = strtoull(v, &end, 10);
+	if (*end != '\0') {
+		api_reply_error(req, 400, "invalid version \"%s\"", v);
+		return;
+	}
+	if (version != api->swarm->st.manager.version) {
+		api_reply_error(req, 409, "update out of sequence");
+		return;
+	}
+	if (call->body && !json_is_object(call->body)) {
+		api_reply_error(req, 400, "the swarm spec must be a JSON object");
+		return;
+	}
+	int rc = swarm_rotate_tokens(api->swarm, api_query_bool(req, "rotateWorkerToken"),
+				     api_query_bool(req, "rotateManagerToken"));
+	if (rc != 0)
+		api_reply_error(req, 500, "cannot save the swarm: %s", strerror(-rc));
+	else
+		http_respond(req, 200, "application/json", NULL, 0, "", 0);
+}
+
+/* --- /nodes ---------------------------------------------------------------------- */
+
+static void h_nodes_list(struct api *api, struct http_request *req, struct api_call *call)
+{
+	struct swarm_node n;
+	if (!require_manager(api, req))
+		return;
+	json_t *list = json_array();
+	for (size_t i = 0; swarm_node_at(api->swarm, i, &n) == 0; i++)
+		if (n.has_meta)
+			json_array_append_new(list, node_json(api->swarm, &n));
+	api_reply_json(req, 200, list);
+}
+
+static void h_node_inspect(struct api *api, struct http_request *req, struct api_call *call)
+{
+	struct swarm_node n;
+	if (!require_manager(api, req))
+		return;
+	int rc = swarm_node_find(api->swarm, call->params[0], &n);
+	if (rc == -EEXIST)
+		api_reply_error(req, 400, "node %s is ambiguous (more than one node matches)", call->params[0]);
+	else if (rc != 0 || !n.has_meta)
+		api_reply_error(req, 404, "node %s not found", call->params[0]);
+	else
+		api_reply_json(req, 200, node_json(api->swarm, &n));
+}
+
+/* --- /swarmnode/members: the raw gossip view ---------------------------------------- */
+
+static void h_members(struct api *api, struct http_request *req, struct api_call *call)
+{
+	struct swarm *sw = api->swarm;
+	struct swarm_node n;
+	char changed[48];
+	if (sw->state != SWARM_ACTIVE && sw->state != SWARM_LEAVING) {
+		http_respond_error(req, 503, MSG_NOT_IN_SWARM);
+		return;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; swarm_node_at(sw, i, &n) == 0; i++) {
+		api_format_time(n.changed_at_ms, changed, sizeof(changed));
+		json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:b, s:s}", "ID", n.id, "State", swim_state_str(n.state),
+				      "Incarnation", (json_int_t)n.incarnation, "Addr", n.gossip_addr, "Self", n.self,
+				      "StateChangedAt", changed);
+		if (n.has_meta)
+			json_object_set_new(m, "Meta", json_pack("{s:s, s:s, s:s, s:s}", "Role", node_role_name(n.meta.role),
+				"Hostname", n.meta.hostname, "ClusterAddr", n.meta.cluster_addr,
+				"EngineVersion", n.meta.engine_version));
+		json_array_append_new(list, m);
+	}
+	api_reply_json(req, 200, list);
+}
+
+const struct api_route api_swarm_routes[] = {
+	{"POST", "/swarm/init", h_swarm_init, API_JSON_BODY},
+	{"POST", "/swarm/join", h_swarm_join, API_JSON_BODY},
+	{"POST", "/swarm/leave", h_swarm_leave, 0},
+	{"GET", "/swarm", h_swarm_inspect, 0},
+	{"POST", "/swarm/update", h_swarm_update, API_JSON_BODY},
+	{"GET", "/nodes", h_nodes_list, 0},
+	{"GET", "/nodes/{id}", h_node_inspect, 0},
+	{"GET", "/swarmnode/members", h_members, 0},
+};
+const size_t api_swarm_nroutes = sizeof(api_swarm_routes) / sizeof(api_swarm_routes[0]);
