@@ -26,4 +26,7 @@ void table_add_row(struct table *t, const char *const *cells);
  * column unpadded, then frees the table. */
 void table_print(struct table *t, FILE *out);
 
+/* Frees the table without printing it. */
+void table_discard(struct table *t);
+
 #endif

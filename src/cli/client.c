@@ -82,7 +82,7 @@ static long client_result(struct client *c, CURLcode cc, struct client_buf *b, j
 	}
 	if (out && b->len > 0) {
 		json_error_t jerr;
-		*out = json_loadb(b->data, b->len, 0, &jerr);
+		*out = json_loadb(b->data, b->len, JSON_DECODE_ANY, &jerr);
 		if (*out == NULL) {
 			snprintf(c->error, sizeof(c->error), "invalid answer from the daemon: %s", jerr.text);
 			return CLIENT_EDECODE;

@@ -48,9 +48,19 @@ static void print_swarm(json_t *swarm)
 	printf(" Swarm: %s\n", *state ? state : "inactive");
 	if (strcmp(state, "active") != 0)
 		return;
+	bool manager = json_is_true(json_object_get(swarm, "ControlAvailable"));
 	printf("  NodeID: %s\n", jstr(swarm, "NodeID"));
-	printf("  Is Manager: %s\n", json_is_true(json_object_get(swarm, "ControlAvailable")) ? "true" : "false");
+	printf("  Is Manager: %s\n", manager ? "true" : "false");
+	if (manager) {
+		printf("  ClusterID: %s\n", jstr(json_object_get(swarm, "Cluster"), "ID"));
+		printf("  Managers: %lld\n", (long long)json_integer_value(json_object_get(swarm, "Managers")));
+		printf("  Nodes: %lld\n", (long long)json_integer_value(json_object_get(swarm, "Nodes")));
+	}
 	printf("  Node Address: %s\n", jstr(swarm, "NodeAddr"));
+	json_t *remotes = json_object_get(swarm, "RemoteManagers");
+	printf("  Manager Addresses:\n");
+	for (size_t i = 0; i < json_array_size(remotes); i++)
+		printf("   %s\n", jstr(json_array_get(remotes, i), "Addr"));
 }
 
 static int cmd_info(struct cli *cli, const struct cli_args *args)

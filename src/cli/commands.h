@@ -9,5 +9,11 @@ extern const struct cli_command cmd_version_def;
 extern const struct cli_command cmd_info_def;
 extern const struct cli_command cmd_log_level_def;
 extern const struct cli_command cmd_system_def;
+extern const struct cli_command cmd_init_def;
+extern const struct cli_command cmd_join_def;
+extern const struct cli_command cmd_join_token_def;
+extern const struct cli_command cmd_leave_def;
+extern const struct cli_command cmd_swarm_def;
+extern const struct cli_command cmd_node_def;
 
 #endif

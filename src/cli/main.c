@@ -3,6 +3,12 @@
 
 static const struct cli_command *const root_commands[] = {
 	&cmd_daemon_def,
+	&cmd_init_def,
+	&cmd_join_def,
+	&cmd_join_token_def,
+	&cmd_leave_def,
+	&cmd_node_def,
+	&cmd_swarm_def,
 	&cmd_info_def,
 	&cmd_version_def,
 	&cmd_system_def,

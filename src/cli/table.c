@@ -60,3 +60,11 @@ void table_print(struct table *t, FILE *out)
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
 }
+
+void table_discard(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}

@@ -95,6 +95,10 @@ static int swarm_addresses(struct swarm *sw, const char *listen_text, const char
 {
 	char why[256];
 	*listen = sw->config->listen_addr;
+	/* The docker CLI always sends its default listen address; the daemon's own
+	 * --listen-addr is the operator's choice and wins over that default. */
+	if (listen_text && strcmp(listen_text, "0.0.0.0:2377") == 0)
+		listen_text = NULL;
 	if (listen_text && *listen_text &&
 	    addr_parse(listen_text, CONFIG_CLUSTER_PORT, listen, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "invalid listen address: %s", why);

@@ -1,0 +1,194 @@
+/* cmd_node: node ls and node inspect, as docker prints them. */
+#include "commands.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "swarmnode/table.h"
+
+static const char *jstr(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+static const char *jpath(json_t *obj, const char *a, const char *b)
+{
+	return jstr(json_object_get(obj, a), b);
+}
+
+/* "ready" -> "Ready", as the docker CLI shows states. */
+static void title(const char *s, char *out, size_t len)
+{
+	snprintf(out, len, "%s", s);
+	if (out[0])
+		out[0] = (char)toupper((unsigned char)out[0]);
+}
+
+static int self_id(struct cli *cli, char *out, size_t len)
+{
+	json_t *info;
+	int rc = cli_call(cli, "GET", "/info", NULL, &info);
+	if (rc == CLI_OK)
+		snprintf(out, len, "%s", jpath(info, "Swarm", "NodeID"));
+	json_decref(info);
+	return rc;
+}
+
+static int node_order(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c = strcmp(jpath(x, "Description", "Hostname"), jpath(y, "Description", "Hostname"));
+	return c ? c : strcmp(jstr(x, "ID"), jstr(y, "ID"));
+}
+
+static void manager_status(json_t *node, char *out, size_t len)
+{
+	json_t *ms = json_object_get(node, "ManagerStatus");
+	if (ms == NULL)
+		out[0] = '\0';
+	else if (json_is_true(json_object_get(ms, "Leader")))
+		snprintf(out, len, "Leader");
+	else
+		title(jstr(ms, "Reachability"), out, len);
+}
+
+static int cmd_node_ls(struct cli *cli, const struct cli_args *args)
+{
+	static const char *const headers[] = {"ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS",
+					      "ENGINE VERSION"};
+	json_t *nodes;
+	char self[64];
+	int rc = cli_call(cli, "GET", "/nodes", NULL, &nodes);
+	if (rc != CLI_OK || (rc = self_id(cli, self, sizeof(self))) != CLI_OK) {
+		json_decref(nodes);
+		return rc;
+	}
+	size_t n = json_array_size(nodes);
+	json_t **sorted = calloc(n + 1, sizeof(*sorted));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = json_array_get(nodes, i);
+	qsort(sorted, n, sizeof(*sorted), node_order);
+	struct table t;
+	table_init(&t, 6, headers);
+	for (size_t i = 0; i < n; i++) {
+		char id[64], status[32], avail[32], mgr[32];
+		const char *nid = jstr(sorted[i], "ID");
+		snprintf(id, sizeof(id), "%s%s", nid, strcmp(nid, self) == 0 ? " *" : "");
+		title(jpath(sorted[i], "Status", "State"), status, sizeof(status));
+		title(jpath(sorted[i], "Spec", "Availability"), avail, sizeof(avail));
+		manager_status(sorted[i], mgr, sizeof(mgr));
+		const char *row[] = {id, jpath(sorted[i], "Description", "Hostname"), status, avail, mgr,
+				     jstr(json_object_get(json_object_get(sorted[i], "Description"), "Engine"),
+					  "EngineVersion")};
+		table_add_row(&t, row);
+	}
+	if (args->value[0]) {
+		table_discard(&t);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", jstr(sorted[i], "ID"));
+	} else {
+		table_print(&t, stdout);
+	}
+	free(sorted);
+	json_decref(nodes);
+	return CLI_OK;
+}
+
+static void print_pretty(json_t *n)
+{
+	char state[32], avail[32], mem[32];
+	json_t *desc = json_object_get(n, "Description");
+	json_t *ms = json_object_get(n, "ManagerStatus");
+	title(jpath(n, "Status", "State"), state, sizeof(state));
+	title(jpath(n, "Spec", "Availability"), avail, sizeof(avail));
+	json_int_t cpus = json_integer_value(json_object_get(json_object_get(desc, "Resources"), "NanoCPUs"));
+	cli_format_bytes((double)json_integer_value(json_object_get(json_object_get(desc, "Resources"),
+								      "MemoryBytes")), mem, sizeof(mem));
+	printf("ID:\t\t\t%s\n", jstr(n, "ID"));
+	printf("Hostname:              \t%s\n", jstr(desc, "Hostname"));
+	printf("Joined at:             \t%s\n", jstr(n, "CreatedAt"));
+	printf("Status:\n State:\t\t\t%s\n Availability:         \t%s\n Address:\t\t%s\n", state, avail,
+	       jpath(n, "Status", "Addr"));
+	if (ms)
+		printf("Manager Status:\n Address:\t\t%s\n Raft Status:\t\t%s\n Leader:\t\t%s\n", jstr(ms, "Addr"),
+		       json_is_true(json_object_get(ms, "Leader")) ? "Reachable"
+		       : strcmp(jstr(ms, "Reachability"), "reachable") == 0 ? "Reachable" : "Unreachable",
+		       json_is_true(json_object_get(ms, "Leader")) ? "Yes" : "No");
+	printf("Platform:\n Operating System:\t%s\n Architecture:\t\t%s\n", jpath(desc, "Platform", "OS"),
+	       jpath(desc, "Platform", "Architecture"));
+	printf("Resources:\n CPUs:\t\t\t%lld\n Memory:\t\t%s\n", (long long)(cpus / 1000000000), mem);
+	printf("Engine Version:\t\t%s\n", jpath(desc, "Engine", "EngineVersion"));
+	printf("TLS Info:\n TrustRoot:\n%s\n Issuer Public Key:\t%s\n",
+	       jpath(desc, "TLSInfo", "TrustRoot"), jpath(desc, "TLSInfo", "CertIssuerPublicKey"));
+}
+
+static int cmd_node_inspect(struct cli *cli, const struct cli_args *args)
+{
+	json_t *all = json_array();
+	int rc = CLI_OK;
+	for (int i = 0; i < args->argc; i++) {
+		char id[128], path[160];
+		json_t *n;
+		if (strcmp(args->argv[i], "self") == 0) {
+			if ((rc = self_id(cli, id, sizeof(id))) != CLI_OK)
+				break;
+		} else {
+			snprintf(id, sizeof(id), "%s", args->argv[i]);
+		}
+		char *esc = curl_escape(id, 0);
+		snprintf(path, sizeof(path), "/nodes/%s", esc);
+		curl_free(esc);
+		if ((rc = cli_call(cli, "GET", path, NULL, &n)) != CLI_OK)
+			break;
+		if (args->value[0]) {
+			if (i > 0)
+				printf("\n\n");
+			print_pretty(n);
+			json_decref(n);
+		} else {
+			json_array_append_new(all, n);
+		}
+	}
+	if (!args->value[0] && json_array_size(all) > 0) {
+		char *text = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		printf("%s\n", text);
+		free(text);
+	}
+	json_decref(all);
+	return rc;
+}
+
+static const struct cli_option ls_options[] = {
+	{"quiet", 'q', NULL, "only print node ids"},
+	{0},
+};
+
+static const struct cli_option inspect_options[] = {
+	{"pretty", 0, NULL, "print a human-readable summary instead of JSON"},
+	{0},
+};
+
+static const struct cli_command cmd_node_ls_def = {
+	.name = "ls", .args = "", .summary = "List the nodes of the swarm", .max_args = 0,
+	.options = ls_options, .run = cmd_node_ls,
+};
+
+static const struct cli_command cmd_node_inspect_def = {
+	.name = "inspect", .args = "self|NODE [NODE...]", .summary = "Show details of one or more nodes",
+	.min_args = 1, .max_args = -1, .options = inspect_options, .run = cmd_node_inspect,
+};
+
+static const struct cli_command *const node_commands[] = {
+	&cmd_node_ls_def,
+	&cmd_node_inspect_def,
+	NULL,
+};
+
+const struct cli_command cmd_node_def = {
+	.name = "node", .summary = "Manage the swarm's nodes", .sub = node_commands,
+};
