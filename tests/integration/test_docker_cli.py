@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon  # noqa: E402
+from harness import Counter, Daemon, wait_for  # noqa: E402
 
 DOCKER = shutil.which("docker")
 
@@ -79,5 +79,52 @@ def docker_format_templates(d):
     assert state == "inactive" and int(ncpu) >= 1
 
 
+def swarm_node(i):
+    a = f"127.0.0.{60 + i}"
+    return Daemon(extra_args=["--listen-addr", f"{a}:2377", "--gossip-addr", f"{a}:7946", "--advertise-addr", a])
+
+
+def docker_swarm_commands():
+    """The seed's swarm commands through the stock docker CLI."""
+    assert DOCKER, "no docker CLI on PATH: scripts/deps.sh installs Debian's docker.io"
+    m, w = swarm_node(0).start(), swarm_node(1).start()
+    try:
+        r = docker(m, "node", "ls")
+        assert r.returncode == 1 and "This node is not a swarm manager" in r.stderr, r
+        r = docker(m, "swarm", "init", "--advertise-addr", "127.0.0.60")
+        assert r.returncode == 0, r.stderr
+        assert "Swarm initialized: current node (" in r.stdout and "docker swarm join --token SWMTKN-1-" in r.stdout
+        assert "127.0.0.60:2377" in r.stdout, r.stdout
+        r = docker(m, "swarm", "init", "--advertise-addr", "127.0.0.60")
+        assert r.returncode == 1 and "already part of a swarm" in r.stderr, r
+        token = docker(m, "swarm", "join-token", "-q", "worker").stdout.strip()
+        assert token.startswith("SWMTKN-1-"), token
+        r = docker(m, "swarm", "join-token", "manager")
+        assert r.returncode == 0 and "To add a manager to this swarm" in r.stdout, r
+        r = docker(w, "swarm", "join", "--token", token, "127.0.0.60:2377")
+        assert r.returncode == 0 and "This node joined a swarm as a worker." in r.stdout, (r.stdout, r.stderr)
+        wait_for(lambda: docker(m, "node", "ls").stdout.count(" Ready ") == 2, 30, "two ready nodes")
+        ls = docker(m, "node", "ls").stdout.splitlines()
+        assert ls[0].split() == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE", "VERSION"]
+        assert any(" * " in line and "Reachable" in line for line in ls[1:]), ls
+        r = docker(m, "node", "inspect", "self", "--pretty")
+        assert r.returncode == 0 and "Manager Status:" in r.stdout and "127.0.0.60:2377" in r.stdout, r
+        r = docker(m, "node", "inspect", "nope")
+        assert r.returncode == 1 and "nope" in r.stderr, r
+        info = docker(m, "info").stdout
+        assert " Swarm: active" in info and " Is Manager: true" in info and " Nodes: 2" in info, info
+        r = docker(w, "swarm", "leave")
+        assert r.returncode == 0 and "Node left the swarm." in r.stdout, r
+        r = docker(m, "swarm", "leave")
+        assert r.returncode == 1 and "--force" in r.stderr, r
+        r = docker(m, "swarm", "leave", "--force")
+        assert r.returncode == 0, r
+        assert " Swarm: inactive" in docker(m, "info").stdout
+        assert m.stop() == 0 and w.stop() == 0
+    finally:
+        m.cleanup()
+        w.cleanup()
+
+
 if __name__ == "__main__":
-    sys.exit(Counter().run([docker_version, docker_info, docker_format_templates]))
+    sys.exit(Counter().run([docker_version, docker_info, docker_format_templates, docker_swarm_commands]))

@@ -1,0 +1,160 @@
+"""Real multi-process clusters on 127.0.0.x: init, joins, gossip convergence,
+kill -9 detection, restart on the same data dir, leave, and refused joins."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Counter, Daemon, request, wait_for  # noqa: E402
+
+# Loopback addresses this file uses; other test files use other ranges.
+BASE = int(os.environ.get("SN_TEST_IP_BASE", "40"))
+
+
+def ip(i):
+    return f"127.0.0.{BASE + i}"
+
+
+def node(i, **kw):
+    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
+                              "--advertise-addr", ip(i)], **kw)
+
+
+def members(d):
+    s = d.connect()
+    status, _, body = request(s, "GET", "/v1.41/swarmnode/members")
+    s.close()
+    assert status == 200, body
+    return {m["ID"]: m for m in json.loads(body)}
+
+
+def states(d):
+    return {k: v["State"] for k, v in members(d).items()}
+
+
+def node_id(d):
+    s = d.connect()
+    status, _, body = request(s, "GET", "/v1.41/info")
+    s.close()
+    return json.loads(body)["Swarm"]["NodeID"]
+
+
+def ok(r):
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+class Cluster:
+    def __init__(self, n):
+        self.nodes = [node(i).start() for i in range(n)]
+
+    def init(self):
+        out = ok(self.nodes[0].cli("init", "--advertise-addr", ip(0)))
+        assert "Swarm initialized: current node (" in out, out
+        self.worker = ok(self.nodes[0].cli("join-token", "-q", "worker")).strip()
+        self.manager = ok(self.nodes[0].cli("join-token", "-q", "manager")).strip()
+
+    def join(self, i, token=None):
+        return self.nodes[i].cli("join", "--token", token or self.worker, f"{ip(0)}:2377")
+
+    def all_see(self, n_alive, nodes=None, timeout=60):
+        nodes = nodes if nodes is not None else self.nodes
+        wait_for(lambda: all(list(states(d).values()).count("alive") == n_alive for d in nodes),
+                 timeout, f"every node to see {n_alive} alive")
+
+    def stop(self):
+        codes = [d.stop() for d in self.nodes]
+        for d in self.nodes:
+            d.cleanup()
+        return codes
+
+
+def twenty_nodes_converge_detect_and_rejoin():
+    c = Cluster(20)
+    try:
+        c.init()
+        for i in range(1, 20):
+            out = ok(c.join(i))
+            assert out == "This node joined a swarm as a worker.\n", out
+        c.all_see(20)
+        # kill -9 one worker: everyone else sees it dead
+        victim = c.nodes[7]
+        vid = node_id(victim)
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        others = [d for d in c.nodes if d is not victim]
+        wait_for(lambda: all(states(d).get(vid) == "dead" for d in others), 90, "all to mark the killed node dead")
+        assert "member dead" in c.nodes[0].logs() and f"node={vid}" in c.nodes[0].logs()
+        # restart on the same data dir: alive again everywhere, same id
+        victim.start()
+        assert node_id(victim) == vid
+        c.all_see(20, timeout=60)
+        # node ls on the manager lists all 20, the restarted one Ready
+        out = ok(c.nodes[0].cli("node", "ls"))
+        assert len(out.strip().splitlines()) == 21, out
+        assert all(" Ready " in line for line in out.strip().splitlines()[1:]), out
+        codes = c.stop()
+        assert codes == [0] * 20, codes
+    finally:
+        for d in c.nodes:
+            d.cleanup()
+
+
+def refused_joins_join_nothing():
+    c = Cluster(3)
+    other = node(5).start()
+    try:
+        c.init()
+        ok(other.cli("init", "--advertise-addr", ip(5)))
+        foreign = ok(other.cli("join-token", "-q", "worker")).strip()
+        d = c.nodes[1]
+
+        def refused(token, addr, expect):
+            r = d.cli("join", "--token", token, addr)
+            assert r.returncode == 1, r
+            assert expect in r.stderr, r.stderr
+            info = ok(d.cli("info"))
+            assert " Swarm: inactive" in info, info
+            assert not os.path.exists(os.path.join(d.data_dir, "swarm-state.json"))
+
+        wrong = c.worker[:-5] + ("00000" if not c.worker.endswith("00000") else "11111")
+        refused(wrong, f"{ip(0)}:2377", "invalid join token secret")
+        refused(foreign, f"{ip(0)}:2377", "token does not match this cluster")
+        refused("SWMTKN-1-nonsense", f"{ip(0)}:2377", "invalid join token")
+        refused(c.worker, f"{ip(9)}:2377", f"cannot reach manager at {ip(9)}:2377")
+        old = c.worker
+        out = ok(c.nodes[0].cli("join-token", "--rotate", "worker"))
+        assert "Successfully rotated worker join token." in out
+        refused(old, f"{ip(0)}:2377", "invalid join token secret")
+        # the new token works, and the manager token makes a manager
+        new = ok(c.nodes[0].cli("join-token", "-q", "worker")).strip()
+        assert ok(c.join(1, new)) == "This node joined a swarm as a worker.\n"
+        assert ok(c.join(2, c.manager)) == "This node joined a swarm as a manager.\n"
+        c.all_see(3, timeout=30)
+        ls = ok(c.nodes[2].cli("node", "ls"))
+        assert ls.count("Reachable") == 2, ls
+        r = c.nodes[1].cli("node", "ls")
+        assert r.returncode == 1 and "Worker nodes can't be used" in r.stderr
+        # joining twice is refused with Docker's message
+        r = c.join(1, new)
+        assert r.returncode == 1 and "already part of a swarm" in r.stderr
+        # leave: a worker leaves, the others see it left; a manager needs --force
+        wid = node_id(c.nodes[1])
+        assert ok(c.nodes[1].cli("leave")) == "Node left the swarm.\n"
+        wait_for(lambda: states(c.nodes[0]).get(wid) == "left", 20, "the manager to see the worker left")
+        r = c.nodes[2].cli("leave")
+        assert r.returncode == 1 and "Use `--force`" in r.stderr
+        assert ok(c.nodes[2].cli("leave", "--force")) == "Node left the swarm.\n"
+        r = c.nodes[2].cli("leave")
+        assert r.returncode == 1 and "not part of a swarm" in r.stderr
+        assert c.stop() == [0, 0, 0]
+        assert other.stop() == 0
+    finally:
+        for d in c.nodes + [other]:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(Counter().run([refused_joins_join_nothing, twenty_nodes_converge_detect_and_rejoin]))
