@@ -54,21 +54,26 @@ fi
 
 # 2. Fuzz targets (clang + libFuzzer): each runs its seed corpus, then fuzzes.
 if CC=clang setup build-fuzz -Dfuzz=true -Dtests=true && ninja -C build-fuzz; then
+	seeds=$(mktemp -d)
+	build-fuzz/tests/fuzz/fuzz_seeds "$seeds" >/dev/null
 	for exe in build-fuzz/tests/fuzz/fuzz_*; do
 		[ -f "$exe" ] && [ -x "$exe" ] || continue
-		name=$(basename "$exe" | sed 's/^fuzz_//')
+		name=$(basename "$exe")
+		[ "$name" = fuzz_seeds ] && continue
 		corpus=$(mktemp -d)
+		[ -d "$seeds/$name" ] && cp -r "$seeds/$name/." "$corpus/"
 		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
 		if (cd "$corpus" && "$ROOT/$exe" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 . \
 			>"$corpus.log" 2>&1); then
 			passed=$((passed + 1))
-			echo "fuzz $name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$corpus.log" | tail -1)"
+			echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$corpus.log" | tail -1)"
 		else
-			fail "fuzz $name (log follows)"
+			fail "$name (log follows)"
 			tail -40 "$corpus.log"
 		fi
 		rm -rf "$corpus" "$corpus.log"
 	done
+	rm -rf "$seeds"
 else
 	fail "fuzz build"
 fi

@@ -1,4 +1,6 @@
 /* handshake: the sans-I/O join handshake a new node runs with a manager over TCP 2377. */
+/* No I/O, clock or randomness inside: the caller moves the bytes, passes the
+ * wall clock and fresh random seeds, and calls sodium_init() once at startup. */
 #ifndef SWARMNODE_HANDSHAKE_H
 #define SWARMNODE_HANDSHAKE_H
 

@@ -1,4 +1,7 @@
 /* keyring: the gossip keyring and the XChaCha20-Poly1305 envelope of every gossip packet. */
+/* Like every crypto module of the core it uses libsodium and no randomness of
+ * its own; the process calls sodium_init() once at startup so that libsodium
+ * picks its fast implementations (without it the portable ones run). */
 #ifndef SWARMNODE_KEYRING_H
 #define SWARMNODE_KEYRING_H
 
@@ -83,7 +86,8 @@ int keyring_remove(struct keyring *kr, const uint8_t key[KEYRING_KEY_LEN]);
 size_t keyring_count(const struct keyring *kr);
 
 /* Copies key i (0 <= i < keyring_count) into key and says whether it is the
- * primary. Returns 0 or KEYRING_E_NOT_FOUND. Order is installation order. */
+ * primary (primary may be NULL). Returns 0 or KEYRING_E_NOT_FOUND. Order is
+ * installation order. The copy is the caller's to wipe (sodium_memzero). */
 int keyring_get(const struct keyring *kr, size_t i, uint8_t key[KEYRING_KEY_LEN], bool *primary);
 
 /* The envelope key id of a key. */
