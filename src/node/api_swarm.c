@@ -338,7 +338,45 @@ static void h_members(struct api *api, struct http_request *req, struct api_call
 	api_reply_json(req, 200, list);
 }
 
+/* Counters of the gossip layer: what was dropped and why, traffic, health. */
+static void h_gossip(struct api *api, struct http_request *req, struct api_call *call)
+{
+	struct swarm *sw = api->swarm;
+	if (!sw->gossip_open) {
+		http_respond_error(req, 503, MSG_NOT_IN_SWARM);
+		return;
+	}
+	const struct swim *s = sw->gossip.swim;
+	const struct gossip_drops *d = &sw->gossip.drops;
+	struct swim_counts c;
+	struct swim_stats st;
+	swim_counts(s, &c);
+	swim_stats(s, &st);
+	json_t *dropped = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "Envelope", (json_int_t)d->envelope,
+		"UnknownKey", (json_int_t)d->unknown_key, "Authentication", (json_int_t)d->auth,
+		"Oversize", (json_int_t)d->oversize, "SendFailed", (json_int_t)d->send_failed,
+		"StreamFailed", (json_int_t)d->stream_failed);
+	json_t *core = json_object();
+	for (int why = 0; why < SWIM_DROP__COUNT; why++)
+		json_object_set_new(core, swim_drop_str((enum swim_drop)why),
+				    json_integer((json_int_t)swim_dropped(s, (enum swim_drop)why)));
+	json_object_set_new(dropped, "Protocol", core);
+	json_t *traffic = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"PacketsIn", (json_int_t)st.packets_in, "PacketsOut", (json_int_t)st.packets_out,
+		"BytesOut", (json_int_t)st.bytes_out, "UpdatesSent", (json_int_t)st.updates_sent,
+		"Probes", (json_int_t)st.probes, "ProbesFailed", (json_int_t)st.probes_failed,
+		"IndirectProbes", (json_int_t)st.indirect_probes, "NacksSent", (json_int_t)st.nacks_sent,
+		"Refutes", (json_int_t)st.refutes, "PushPullOK", (json_int_t)st.pushpull_ok,
+		"PushPullFailed", (json_int_t)st.pushpull_failed);
+	api_reply_json(req, 200, json_pack("{s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i}, s:o, s:o, s:s}",
+		"NodeID", swim_self_id(s), "Incarnation", (json_int_t)swim_self_incarnation(s),
+		"Health", (int)swim_health_score(s), "Members", "Alive", (int)c.alive, "Suspect", (int)c.suspect,
+		"Dead", (int)c.dead, "Left", (int)c.left, "Dropped", dropped, "Traffic", traffic,
+		"LastError", swim_last_error(s)));
+}
+
 const struct api_route api_swarm_routes[] = {
+	{"GET", "/swarmnode/gossip", h_gossip, 0},
 	{"POST", "/swarm/init", h_swarm_init, API_JSON_BODY},
 	{"POST", "/swarm/join", h_swarm_join, API_JSON_BODY},
 	{"POST", "/swarm/leave", h_swarm_leave, 0},

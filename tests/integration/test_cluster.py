@@ -156,5 +156,56 @@ def refused_joins_join_nothing():
             d.cleanup()
 
 
+def gossip_counters(d):
+    s = d.connect()
+    status, _, body = request(s, "GET", "/v1.41/swarmnode/gossip")
+    s.close()
+    assert status == 200, body
+    return json.loads(body)
+
+
+def forged_packets_are_dropped_and_counted():
+    """Garbage, unknown keys and forged tags on the gossip and join ports are
+    dropped and counted; the cluster keeps working."""
+    import base64
+    import hashlib
+    import socket as so
+    c = Cluster(2)
+    try:
+        c.init()
+        ok(c.join(1))
+        c.all_see(2, timeout=30)
+        target = c.nodes[0]
+        state = json.load(open(os.path.join(target.data_dir, "swarm-state.json")))
+        keyring = base64.b64decode(state["Keyring"])
+        key = keyring[keyring.index(b"\xc4\x20") + 2:][:32]  # the first bin(32) is the key
+        key_id = hashlib.blake2b(b"swarmnode-gossip-key-id" + key, digest_size=32).digest()[:4]
+        u = so.socket(so.AF_INET, so.SOCK_DGRAM)
+        dest = (ip(0), 7946)
+        for _ in range(5):
+            u.sendto(b"\x01", dest)                                           # too short
+            u.sendto(b"\x09" + os.urandom(80), dest)                          # unknown version
+            u.sendto(b"\x01" + b"\xee\xee\xee\xee" + os.urandom(80), dest)   # unknown key
+            u.sendto(b"\x01" + key_id + os.urandom(80), dest)                 # forged tag
+        u.close()
+        for port in (7946, 2377):  # garbage on the push-pull and join streams
+            t = so.create_connection((ip(0), port), timeout=5)
+            t.sendall(b"\xff\xff\xff\xff" + os.urandom(64))
+            t.close()
+
+        def counted():
+            d = gossip_counters(target)["Dropped"]
+            return d["Envelope"] >= 10 and d["UnknownKey"] >= 5 and d["Authentication"] >= 5 and d["Oversize"] >= 1
+        wait_for(counted, 10, "the forged packets to be counted")
+        wait_for(lambda: "msg=\"join refused\"" in target.logs(), 10, "the join server to refuse the garbage")
+        assert list(states(target).values()).count("alive") == 2
+        assert ok(c.nodes[0].cli("node", "ls")).count(" Ready ") == 2
+        assert c.stop() == [0, 0]
+    finally:
+        for d in c.nodes:
+            d.cleanup()
+
+
 if __name__ == "__main__":
-    sys.exit(Counter().run([refused_joins_join_nothing, twenty_nodes_converge_detect_and_rejoin]))
+    sys.exit(Counter().run([refused_joins_join_nothing, forged_packets_are_dropped_and_counted,
+                            twenty_nodes_converge_detect_and_rejoin]))
