@@ -14,13 +14,17 @@ enum client_error {
 	CLIENT_EDECODE = -3,  /* the daemon's answer was not the JSON expected */
 };
 
+struct curl_dl;
+
 struct client {
+	const struct curl_dl *curl_fns; /* libcurl, loaded on first use */
 	void *curl;                   /* CURL easy handle, reused: one keep-alive connection */
 	char socket_path[108];
 	char error[256];              /* what went wrong, for the user */
 };
 
-/* Prepares a client for the socket; connects lazily on the first call. */
+/* Prepares a client for the socket; connects lazily on the first call.
+ * Returns 0, or -1 with the reason in c->error (e.g. libcurl missing). */
 int client_init(struct client *c, const char *socket_path);
 void client_close(struct client *c);
 

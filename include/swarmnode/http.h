@@ -125,4 +125,9 @@ void http_respond_error(struct http_request *req, int status, const char *messag
 
 const char *http_status_text(int status);
 
+/* Decodes %XX escapes (and, when plus_is_space, '+' as in query strings) of
+ * in[0..len) into out (cap bytes, NUL-terminated). Returns the decoded length,
+ * or -1 for a malformed escape, an escaped NUL, or too little room. */
+int http_percent_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t cap);
+
 #endif

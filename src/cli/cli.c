@@ -250,7 +250,7 @@ struct client *cli_client(struct cli *cli)
 {
 	if (!cli->client_ready) {
 		if (client_init(&cli->client, cli->socket_path) != 0) {
-			cli_errorf("cannot initialise the HTTP client");
+			cli_errorf("%s", cli->client.error);
 			exit(CLI_ERROR);
 		}
 		cli->client_ready = true;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "swarmnode/curl_dl.h"
 
 #include "sn_build_info.h"
 #include "swarmnode/api.h"
@@ -32,20 +32,31 @@ static size_t client_collect(char *ptr, size_t size, size_t nmemb, void *userdat
 int client_init(struct client *c, const char *socket_path)
 {
 	memset(c, 0, sizeof(*c));
-	if (strlen(socket_path) >= sizeof(c->socket_path))
+	if (strlen(socket_path) >= sizeof(c->socket_path)) {
+		snprintf(c->error, sizeof(c->error), "socket path too long: %s", socket_path);
 		return -1;
+	}
 	strcpy(c->socket_path, socket_path);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	c->curl = curl_easy_init();
-	return c->curl ? 0 : -1;
+	c->curl_fns = curl_dl_get(c->error, sizeof(c->error));
+	if (c->curl_fns == NULL)
+		return -1;
+	c->curl_fns->global_init(CURL_GLOBAL_DEFAULT);
+	c->curl = c->curl_fns->easy_init();
+	if (c->curl == NULL) {
+		snprintf(c->error, sizeof(c->error), "cannot create an HTTP client");
+		return -1;
+	}
+	return 0;
 }
 
 void client_close(struct client *c)
 {
+	if (c->curl_fns == NULL)
+		return;
 	if (c->curl)
-		curl_easy_cleanup(c->curl);
+		c->curl_fns->easy_cleanup(c->curl);
 	c->curl = NULL;
-	curl_global_cleanup();
+	c->curl_fns->global_cleanup();
 }
 
 /* Takes the daemon's {"message": ...} into c->error, or the raw text. */
@@ -72,10 +83,10 @@ static long client_result(struct client *c, CURLcode cc, struct client_buf *b, j
 	}
 	if (cc != CURLE_OK) {
 		snprintf(c->error, sizeof(c->error), "request to swarmnode at unix://%s failed: %s",
-			 c->socket_path, curl_easy_strerror(cc));
+			 c->socket_path, c->curl_fns->easy_strerror(cc));
 		return CLIENT_ETRANSFER;
 	}
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	c->curl_fns->easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 400) {
 		client_take_error(c, status, b);
 		return status;
@@ -100,28 +111,29 @@ long client_call(struct client *c, const char *method, const char *path, json_t 
 	if (out)
 		*out = NULL;
 	snprintf(url, sizeof(url), "http://localhost/v%s%s", API_VERSION, path);
+	const struct curl_dl *cu = c->curl_fns;
 	CURL *h = c->curl;
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "swarmnode-cli/" SN_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_reset(h);
+	cu->easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	cu->easy_setopt(h, CURLOPT_URL, url);
+	cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	cu->easy_setopt(h, CURLOPT_USERAGENT, "swarmnode-cli/" SN_VERSION);
+	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
+	cu->easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		cu->easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (body) {
 		payload = json_dumps(body, JSON_COMPACT);
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+		headers = cu->slist_append(headers, "Content-Type: application/json");
+		cu->easy_setopt(h, CURLOPT_POSTFIELDS, payload);
 	} else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		cu->easy_setopt(h, CURLOPT_POSTFIELDS, "");
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	CURLcode cc = curl_easy_perform(h);
+	cu->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	CURLcode cc = cu->easy_perform(h);
 	long rc = client_result(c, cc, &resp, out);
-	curl_slist_free_all(headers);
+	cu->slist_free_all(headers);
 	free(payload);
 	free(resp.data);
 	return rc;

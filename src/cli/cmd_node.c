@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "swarmnode/curl_dl.h"
 #include "swarmnode/table.h"
 
 static const char *jstr(json_t *obj, const char *key)
@@ -140,9 +139,10 @@ static int cmd_node_inspect(struct cli *cli, const struct cli_args *args)
 		} else {
 			snprintf(id, sizeof(id), "%s", args->argv[i]);
 		}
-		char *esc = curl_escape(id, 0);
-		snprintf(path, sizeof(path), "/nodes/%s", esc);
-		curl_free(esc);
+		struct client *c = cli_client(cli);
+		char *esc = c->curl_fns->easy_escape(c->curl, id, 0);
+		snprintf(path, sizeof(path), "/nodes/%s", esc ? esc : id);
+		c->curl_fns->free(esc);
 		if ((rc = cli_call(cli, "GET", path, NULL, &n)) != CLI_OK)
 			break;
 		if (args->value[0]) {

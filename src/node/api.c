@@ -8,8 +8,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "api_internal.h"
 #include "sn_build_info.h"
 #include "swarmnode/log.h"
@@ -85,11 +83,9 @@ bool api_query(const struct http_request *req, const char *name, char *buf, size
 		const char *eq = memchr(p, '=', (size_t)(end - p));
 		const char *kend = eq ? eq : end;
 		if ((size_t)(kend - p) == nlen && strncmp(p, name, nlen) == 0) {
-			int n = 0;
 			const char *v = eq ? eq + 1 : end;
-			char *dec = curl_easy_unescape(NULL, v, (int)(end - v), &n);
-			snprintf(buf, len, "%s", dec ? dec : "");
-			curl_free(dec);
+			if (http_percent_decode(v, (size_t)(end - v), true, buf, len) < 0 && len)
+				buf[0] = '\0';
 			return true;
 		}
 		p = *end ? end + 1 : end;
@@ -185,20 +181,15 @@ static bool api_match(const char *pattern, const char *path, struct api_call *ca
 	call->param_buf = malloc(used ? used : 1);
 	if (call->param_buf == NULL)
 		abort();
-	/* Placeholders are percent-decoded: a name may carry ':' or spaces. */
-	size_t off = 0, out = 0;
+	/* Placeholders are percent-decoded: a name may carry ':' or spaces. Decoding
+	 * never lengthens a string, so each fits where its encoded form was. */
+	size_t off = 0;
 	for (size_t i = 0; i < nparams; i++) {
-		int n = 0;
-		char *dec = curl_easy_unescape(NULL, buf + off, 0, &n);
-		if (dec == NULL || memchr(dec, '\0', (size_t)n)) {
-			curl_free(dec);
+		size_t enc = strlen(buf + off);
+		if (http_percent_decode(buf + off, enc, false, call->param_buf + off, enc + 1) < 0)
 			return false;
-		}
-		memcpy(call->param_buf + out, dec, (size_t)n + 1);
-		call->params[i] = call->param_buf + out;
-		out += (size_t)n + 1;
-		off += strlen(buf + off) + 1;
-		curl_free(dec);
+		call->params[i] = call->param_buf + off;
+		off += enc + 1;
 	}
 	return true;
 }

@@ -180,7 +180,7 @@ static void h_swarm_init(struct api *api, struct http_request *req, struct api_c
 	int rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), node_id, err,
 			    sizeof(err));
 	if (rc != 0) {
-		api_reply_error(req, rc == -EALREADY ? 503 : rc == -EINVAL ? 400 : 500, "%s", err);
+		api_reply_error(req, rc == -EALREADY || rc == -ENOTCONN ? 503 : rc == -EINVAL ? 400 : 500, "%s", err);
 		return;
 	}
 	api_reply_json(req, 200, json_string(node_id));
@@ -217,7 +217,7 @@ static void h_swarm_join(struct api *api, struct http_request *req, struct api_c
 	int rc = swarm_join(api->swarm, body_str(call, "JoinToken"), remotes, n, body_str(call, "ListenAddr"),
 			    body_str(call, "AdvertiseAddr"), join_done, req, err, sizeof(err));
 	if (rc != 0)
-		api_reply_error(req, rc == -EALREADY || rc == -EHOSTUNREACH ? 503 : 400, "%s", err);
+		api_reply_error(req, rc == -EALREADY || rc == -EHOSTUNREACH || rc == -ENOTCONN ? 503 : 400, "%s", err);
 }
 
 static void leave_done(void *data, int status, const char *message)

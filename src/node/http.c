@@ -554,3 +554,39 @@ bool http_conn_busy(const struct http_conn *conn)
 {
 	return conn->in_flight;
 }
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_percent_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '%') {
+			int hi = i + 1 < len ? hex_value(in[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_value(in[i + 2]) : -1;
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (n + 1 >= cap)
+			return -1;
+		out[n++] = c;
+	}
+	if (cap == 0)
+		return -1;
+	out[n] = '\0';
+	return (int)n;
+}

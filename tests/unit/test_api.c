@@ -190,6 +190,47 @@ static void log_level_changes(void **state)
 	json_decref(j);
 }
 
+static void query_parameters(void **state)
+{
+	struct fixture *f = *state;
+	/* /swarm/leave answers from the query: force=1 vs absent, decoded per Go's rules */
+	json_t *j = call(f, "POST /v1.41/swarm/leave?force=false HTTP/1.1\r\n\r\n");
+	assert_error(f, j, 503, "not part of a swarm");
+	struct http_request req = {.query = "a=1&force=true&f%20g=x%2By&empty&bad=%zz"};
+	char v[32];
+	assert_true(api_query_bool(&req, "force"));
+	assert_true(api_query(&req, "a", v, sizeof(v)));
+	assert_string_equal(v, "1");
+	assert_true(api_query(&req, "f%20g", v, sizeof(v)));
+	assert_string_equal(v, "x+y");
+	assert_true(api_query(&req, "empty", v, sizeof(v)));
+	assert_string_equal(v, "");
+	assert_false(api_query_bool(&req, "empty"));
+	assert_true(api_query(&req, "bad", v, sizeof(v)));
+	assert_string_equal(v, "");
+	assert_false(api_query(&req, "missing", v, sizeof(v)));
+	struct http_request no = {.query = "force=0"};
+	assert_false(api_query_bool(&no, "force"));
+	struct http_request yes = {.query = "force=1"};
+	assert_true(api_query_bool(&yes, "force"));
+}
+
+static void swarm_routes_when_not_in_a_swarm(void **state)
+{
+	struct fixture *f = *state;
+	assert_error(f, call(f, "GET /v1.41/nodes HTTP/1.1\r\n\r\n"), 503, "This node is not a swarm manager. Use");
+	assert_error(f, call(f, "GET /v1.41/nodes/some%20node HTTP/1.1\r\n\r\n"), 503, "not a swarm manager");
+	assert_error(f, call(f, "GET /v1.41/swarm HTTP/1.1\r\n\r\n"), 503, "not a swarm manager");
+	assert_error(f, call(f, "GET /v1.41/swarmnode/members HTTP/1.1\r\n\r\n"), 503, "not part of a swarm");
+	assert_error(f, call(f, "POST /v1.41/swarm/join HTTP/1.1\r\nContent-Type: application/json\r\n"
+				"Content-Length: 2\r\n\r\n{}"), 400, "RemoteAddrs");
+	assert_error(f, call(f, "POST /v1.41/swarm/join HTTP/1.1\r\nContent-Type: application/json\r\n"
+				"Content-Length: 52\r\n\r\n{\"RemoteAddrs\":[\"10.0.0.1:2377\"],\"JoinToken\":\"nope\"}"),
+		     400, "invalid join token");
+	call(f, "HEAD /_ping HTTP/1.1\r\n\r\n");
+	assert_non_null(strstr(f->output.data, "Swarm: inactive\r\n"));
+}
+
 static void version_parse(void **state)
 {
 	(void)state;
@@ -212,6 +253,8 @@ int main(void)
 		T(unknown_route_and_method),
 		T(json_body_checks),
 		T(log_level_changes),
+		T(query_parameters),
+		T(swarm_routes_when_not_in_a_swarm),
 		cmocka_unit_test(version_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -314,6 +314,24 @@ static void pipelining_flood_is_cut_off(void **state)
 	assert_int_equal(f->output.closes, 1);
 }
 
+static void percent_decoding(void **state)
+{
+	(void)state;
+	char out[32];
+	assert_int_equal(http_percent_decode("a%20b%3Ac", 9, false, out, sizeof(out)), 5);
+	assert_string_equal(out, "a b:c");
+	assert_int_equal(http_percent_decode("%7B%22x%22%7D+y", 15, true, out, sizeof(out)), 7);
+	assert_string_equal(out, "{\"x\"} y");
+	assert_int_equal(http_percent_decode("a+b", 3, false, out, sizeof(out)), 3);
+	assert_string_equal(out, "a+b");
+	assert_int_equal(http_percent_decode("%zz", 3, false, out, sizeof(out)), -1);
+	assert_int_equal(http_percent_decode("%2", 2, false, out, sizeof(out)), -1);
+	assert_int_equal(http_percent_decode("%", 1, false, out, sizeof(out)), -1);
+	assert_int_equal(http_percent_decode("a%00b", 5, false, out, sizeof(out)), -1);
+	assert_int_equal(http_percent_decode("abcd", 4, false, out, 4), -1); /* no room for the NUL */
+	assert_int_equal(http_percent_decode("", 0, false, out, 1), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -339,6 +357,7 @@ int main(void)
 		T(always_headers_and_error_body),
 		T(invalid_utf8_error_message_is_replaced),
 		T(pipelining_flood_is_cut_off),
+		cmocka_unit_test(percent_decoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
