@@ -588,10 +588,6 @@ int swarm_join(struct swarm *sw, const char *token, const char *const *remotes, 
 	       const char *listen_addr, const char *advertise_addr, swarm_done_fn done, void *data,
 	       char *err, size_t errlen)
 {
-	if (sw->loop == NULL) {
-		snprintf(err, errlen, "the swarm layer is not running");
-		return -ENOTCONN;
-	}
 	if (sw->state != SWARM_INACTIVE) {
 		snprintf(err, errlen, "This node is already part of a swarm. Use \"docker swarm leave\" to leave "
 			 "this swarm and join another one.");
@@ -601,6 +597,10 @@ int swarm_join(struct swarm *sw, const char *token, const char *const *remotes, 
 	if (jp == NULL)
 		return -ENOMEM;
 	int rc = swarm_join_prepare(sw, jp, token, remotes, nremotes, listen_addr, advertise_addr, err, errlen);
+	if (rc == 0 && sw->loop == NULL) {
+		snprintf(err, errlen, "the swarm layer is not running");
+		rc = -ENOTCONN;
+	}
 	if (rc != 0) {
 		free(jp);
 		return rc;
