@@ -196,6 +196,10 @@ struct swim_pw {
  * -ENOMEM. On error nothing needs closing. */
 int swim_pw_init(struct swim_pw *w, const char *sender, size_t budget);
 
+/* Exact bytes m takes inside a packet (0 when m is malformed), so a caller
+ * can skip what does not fit without encoding it. */
+size_t swim_proto_msg_size(const struct swim_msg *m);
+
 /* Appends m. Returns 0; -ENOSPC when it would exceed the budget or
  * SWIM_PROTO_MAX_MSGS (the packet is unchanged and later, smaller messages may
  * still fit); -EINVAL when m is malformed (bad type, id, address); -ENOMEM. */

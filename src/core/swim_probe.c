@@ -39,11 +39,12 @@ static void fill_broadcasts(struct swim *s, struct swim_pw *w)
 				swim_bq_remove(&s->bq, node);
 				continue;
 			}
-			if (swim_pw_room(w) < BCAST_MIN_ROOM || w->n_msgs >= SWIM_PROTO_MAX_MSGS)
+			size_t room = swim_pw_room(w);
+			if (room < BCAST_MIN_ROOM || w->n_msgs >= SWIM_PROTO_MAX_MSGS)
 				goto full;
 			struct swim_msg msg;
 			swim_member_msg(s, (const struct swim_member *)node, &msg);
-			if (swim_pw_add(w, &msg) == 0)
+			if (swim_proto_msg_size(&msg) <= room && swim_pw_add(w, &msg) == 0)
 				taken[nt++] = node;
 		}
 	}

@@ -41,6 +41,13 @@ void swim_set_state(struct swim *s, struct swim_member *m, uint8_t state, uint64
 		swim_timer_set(&s->tab, m, now + s->cfg.reap_timeout_ms);
 }
 
+/* Copies a valid id (at most SWIM_ID_MAX bytes) with its NUL. */
+static void copy_id(char dst[SWIM_ID_MAX + 1], const char *src)
+{
+	memcpy(dst, src, strnlen(src, SWIM_ID_MAX) + 1);
+	dst[SWIM_ID_MAX] = '\0';
+}
+
 void swim_member_msg(const struct swim *s, const struct swim_member *m, struct swim_msg *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -55,11 +62,11 @@ void swim_member_msg(const struct swim *s, const struct swim_member *m, struct s
 		break;
 	case SWIM_SUSPECT:
 		out->type = SWIM_MSG_SUSPECT;
-		snprintf(out->from, sizeof(out->from), "%s", m->susp ? m->susp->from : s->id);
+		copy_id(out->from, m->susp ? m->susp->from : s->id);
 		break;
 	case SWIM_DEAD:
 		out->type = SWIM_MSG_DEAD;
-		snprintf(out->from, sizeof(out->from), "%s", s->id);
+		copy_id(out->from, s->id);
 		break;
 	default:
 		out->type = SWIM_MSG_LEFT;
@@ -171,7 +178,7 @@ static void confirm_suspicion(struct swim *s, struct swim_member *m, uint64_t in
 	uint64_t h = swim_table_hash(&s->tab, from, strlen(from));
 	if (!swim_suspicion_confirm(m->susp, h))
 		return;
-	snprintf(m->susp->from, sizeof(m->susp->from), "%s", from);
+	copy_id(m->susp->from, from);
 	swim_timer_set(&s->tab, m, swim_suspicion_deadline(m->susp));
 	queue_update(s, m);
 }
