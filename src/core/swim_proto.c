@@ -207,12 +207,6 @@ static size_t mp_bin_hdr(size_t n)
 	return n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5;
 }
 
-static size_t str_size(const char *s)
-{
-	size_t n = strlen(s);
-	return mp_str_hdr(n) + n;
-}
-
 static size_t addr_size(const struct swim_addr *a)
 {
 	size_t ip = addr_ip_len(a->family);
@@ -293,27 +287,42 @@ static int pack_msg(msgpack_packer *pk, const struct swim_msg *m)
 	return rc ? -1 : 0;
 }
 
-size_t swim_proto_msg_size(const struct swim_msg *m)
+static size_t id_size(size_t n)
 {
-	if (!msg_valid(m))
-		return 0;
-	size_t n = 1 + 1; /* fixarray header, type */
-	switch (m->type) {
-	case SWIM_MSG_PING:
-		return n + mp_uint_size(m->seq) + str_size(m->id);
-	case SWIM_MSG_ACK:
-	case SWIM_MSG_NACK:
-		return n + mp_uint_size(m->seq);
-	case SWIM_MSG_PING_REQ:
-		return n + mp_uint_size(m->seq) + str_size(m->id) + addr_size(&m->addr);
+	return mp_str_hdr(n) + n;
+}
+
+size_t swim_proto_update_size(uint8_t type, size_t id_len, uint64_t incarnation,
+			      const struct swim_addr *addr, size_t meta_len, size_t from_len)
+{
+	size_t n = 1 + 1 + id_size(id_len) + mp_uint_size(incarnation); /* fixarray, type, id, inc */
+	switch (type) {
 	case SWIM_MSG_ALIVE:
-		return n + str_size(m->id) + mp_uint_size(m->incarnation) + addr_size(&m->addr) +
-		       mp_bin_hdr(m->meta_len) + m->meta_len;
+		return n + addr_size(addr) + mp_bin_hdr(meta_len) + meta_len;
 	case SWIM_MSG_SUSPECT:
 	case SWIM_MSG_DEAD:
-		return n + str_size(m->id) + mp_uint_size(m->incarnation) + str_size(m->from);
+		return n + id_size(from_len);
+	case SWIM_MSG_LEFT:
+		return n;
 	default:
-		return n + str_size(m->id) + mp_uint_size(m->incarnation);
+		return 0;
+	}
+}
+
+size_t swim_proto_msg_size(const struct swim_msg *m)
+{
+	size_t id = strnlen(m->id, SWIM_ID_MAX);
+	switch (m->type) {
+	case SWIM_MSG_PING:
+		return 2 + mp_uint_size(m->seq) + id_size(id);
+	case SWIM_MSG_ACK:
+	case SWIM_MSG_NACK:
+		return 2 + mp_uint_size(m->seq);
+	case SWIM_MSG_PING_REQ:
+		return 2 + mp_uint_size(m->seq) + id_size(id) + addr_size(&m->addr);
+	default:
+		return swim_proto_update_size(m->type, id, m->incarnation, &m->addr, m->meta_len,
+					      strnlen(m->from, SWIM_ID_MAX));
 	}
 }
 

@@ -176,6 +176,7 @@ static void msg_size_is_exact(void **state)
 	}
 	struct swim_msg bad = {.type = 42};
 	assert_int_equal(swim_proto_msg_size(&bad), 0);
+	assert_int_equal(swim_proto_update_size(SWIM_MSG_PING, 3, 1, NULL, 0, 0), 0);
 }
 
 static void roundtrip_alive_without_meta(void **state)
