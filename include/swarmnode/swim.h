@@ -238,6 +238,7 @@ struct swim_stats {
 	uint64_t indirect_probes;  /* ping-req messages sent */
 	uint64_t nacks_sent;       /* nacks sent as a relay */
 	uint64_t refutes;          /* times we refuted a claim about ourselves */
+	uint64_t corrections;      /* packets sent to correct a sender's stale suspect/dead gossip */
 	uint64_t pushpull_ok;      /* push-pull exchanges completed (either side) */
 	uint64_t pushpull_failed;  /* outgoing push-pulls failed or timed out */
 };

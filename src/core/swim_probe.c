@@ -175,10 +175,45 @@ static void shuffle(struct swim *s)
 		swim_table_swap(&s->tab, i - 1, swim_rng_below(&s->rng, i));
 }
 
-/* Randomized round-robin: walk the list, reshuffle it at the end of each round. */
+/* Why suspects are probed early: Lifeguard tells a suspect about the
+ * suspicion in the next probe of it, but in round-robin order that probe may
+ * come a whole round later, long after the suspicion timed out. A node that
+ * missed the suspect's refutation then declares a live member dead. Probing
+ * a new suspect early lets it refute to us directly in the ack (or confirms
+ * a real failure sooner). Early and round-robin probes alternate, so the
+ * probe rate is unchanged and every member is still probed each other round. */
+void swim_probe_soon(struct swim *s, const struct swim_member *m)
+{
+	if (s->n_urgent >= SWIM_MAX_URGENT || m == s->self)
+		return;
+	memcpy(s->urgent[s->n_urgent++], m->id, (size_t)m->id_len + 1);
+}
+
+/* The oldest queued suspect that is still suspect, or NULL. */
+static struct swim_member *next_urgent(struct swim *s)
+{
+	while (s->n_urgent > 0) {
+		struct swim_member *m = swim_table_find(&s->tab, s->urgent[0]);
+		memmove(s->urgent[0], s->urgent[1], (size_t)(--s->n_urgent) * sizeof(s->urgent[0]));
+		if (m != NULL && m->state == SWIM_SUSPECT)
+			return m;
+	}
+	return NULL;
+}
+
+/* Randomized round-robin: walk the list, reshuffle it at the end of each
+ * round; every other probe may go to a queued suspect instead. */
 static struct swim_member *next_target(struct swim *s)
 {
 	struct swim_table *t = &s->tab;
+	if (!s->last_urgent) {
+		struct swim_member *m = next_urgent(s);
+		if (m != NULL) {
+			s->last_urgent = true;
+			return m;
+		}
+	}
+	s->last_urgent = false;
 	for (uint32_t tries = 0; tries <= t->n; tries++) {
 		if (t->probe_idx >= t->n) {
 			shuffle(s);

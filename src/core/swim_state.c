@@ -171,10 +171,8 @@ void swim_apply_alive(struct swim *s, uint64_t now, const char *id, uint64_t inc
 
 /* A further node suspects m: count it once, and gossip the confirmation so
  * that the others' timers shrink as well (Lifeguard). */
-static void confirm_suspicion(struct swim *s, struct swim_member *m, uint64_t inc, const char *from)
+static void confirm_suspicion(struct swim *s, struct swim_member *m, const char *from)
 {
-	if (inc > m->incarnation)
-		m->incarnation = inc;
 	uint64_t h = swim_table_hash(&s->tab, from, strlen(from));
 	if (!swim_suspicion_confirm(m->susp, h))
 		return;
@@ -187,7 +185,8 @@ static void confirm_suspicion(struct swim *s, struct swim_member *m, uint64_t in
 static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m, uint64_t inc,
 			    const char *from)
 {
-	struct swim_suspicion *susp = malloc(sizeof(*susp));
+	struct swim_suspicion *susp = m->susp ? m->susp : malloc(sizeof(*susp));
+	m->susp = NULL;
 	if (susp == NULL) {
 		s->drops[SWIM_DROP_NOMEM]++;
 		return;
@@ -207,6 +206,7 @@ static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m,
 	m->susp = susp;
 	swim_timer_set(&s->tab, m, swim_suspicion_deadline(susp));
 	queue_update(s, m);
+	swim_probe_soon(s, m);
 	swim_emit(s, now, SWIM_EV_SUSPECT, m);
 }
 
@@ -221,9 +221,14 @@ void swim_apply_suspect(struct swim *s, uint64_t now, const char *id, uint64_t i
 			refute(s, now, inc);
 		return;
 	}
-	if (m->state == SWIM_SUSPECT)
-		confirm_suspicion(s, m, inc, from);
-	else if (m->state == SWIM_ALIVE)
+	/* Why a newer incarnation restarts the suspicion: m can only have
+	 * reached it by refuting the suspicion we hold, so that one is over and
+	 * this is a new one with its own full timeout. memberlist counts it as
+	 * a confirmation of the old suspicion instead, which under heavy loss
+	 * let an old timer declare a member dead moments after it refuted. */
+	if (m->state == SWIM_SUSPECT && inc == m->incarnation)
+		confirm_suspicion(s, m, from);
+	else if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT)
 		start_suspicion(s, now, m, inc, from);
 }
 
