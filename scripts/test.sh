@@ -56,6 +56,8 @@ fi
 if CC=clang setup build-fuzz -Dfuzz=true -Dtests=true && ninja -C build-fuzz; then
 	seeds=$(mktemp -d)
 	build-fuzz/tests/fuzz/fuzz_seeds "$seeds" >/dev/null
+	mkdir -p "$seeds/fuzz_swim_proto"
+	build-fuzz/tests/fuzz/gen_swim_seeds "$seeds/fuzz_swim_proto" >/dev/null
 	for exe in build-fuzz/tests/fuzz/fuzz_*; do
 		[ -f "$exe" ] && [ -x "$exe" ] || continue
 		name=$(basename "$exe")

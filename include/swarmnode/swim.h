@@ -25,6 +25,18 @@
  * Time is monotonic milliseconds chosen by the host and must not go backwards.
  * The core never reads a clock, never calls rand() and never touches a socket;
  * given the same seed and the same inputs it produces the same outputs.
+ *
+ * Defaults follow memberlist's LAN profile. Where the core differs from
+ * memberlist (each has a "why" paragraph at its code):
+ *  - gossip rounds and reconnects to dead members are built in (memberlist
+ *    leaves reconnects to Serf), so a healed partition merges by itself;
+ *  - a suspicion at a newer incarnation restarts the timer instead of
+ *    confirming the old one;
+ *  - a new suspect is probed early (alternating with round-robin);
+ *  - stale suspect/dead gossip is answered with the receiver's newer view,
+ *    and a member we hold dead that still sends to us is told so;
+ *  - relays send their nack at 80 % of the probe timeout (Lifeguard);
+ *  - piggybacking stops after 64 updates in a row that do not fit.
  */
 
 struct swim;
@@ -238,6 +250,7 @@ struct swim_stats {
 	uint64_t indirect_probes;  /* ping-req messages sent */
 	uint64_t nacks_sent;       /* nacks sent as a relay */
 	uint64_t refutes;          /* times we refuted a claim about ourselves */
+	uint64_t corrections;      /* packets sent to correct a sender's stale suspect/dead gossip */
 	uint64_t pushpull_ok;      /* push-pull exchanges completed (either side) */
 	uint64_t pushpull_failed;  /* outgoing push-pulls failed or timed out */
 };

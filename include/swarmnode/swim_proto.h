@@ -196,6 +196,17 @@ struct swim_pw {
  * -ENOMEM. On error nothing needs closing. */
 int swim_pw_init(struct swim_pw *w, const char *sender, size_t budget);
 
+/* Exact bytes m takes inside a packet, so a caller can skip what does not
+ * fit without encoding it; 0 for an unknown type. The ids are not checked
+ * (swim_pw_add does that). */
+size_t swim_proto_msg_size(const struct swim_msg *m);
+
+/* The same for a member update (alive, suspect, dead, left) given its parts:
+ * id_len and from_len bytes of ids, addr and meta_len used by alive only,
+ * from_len by suspect and dead only. Cheaper than building the message. */
+size_t swim_proto_update_size(uint8_t type, size_t id_len, uint64_t incarnation,
+			      const struct swim_addr *addr, size_t meta_len, size_t from_len);
+
 /* Appends m. Returns 0; -ENOSPC when it would exceed the budget or
  * SWIM_PROTO_MAX_MSGS (the packet is unchanged and later, smaller messages may
  * still fit); -EINVAL when m is malformed (bad type, id, address); -ENOMEM. */

@@ -477,6 +477,31 @@ static void tell_dead_sender(struct swim *s, const struct swim_addr *from, const
 	swim_send(s, from, &msg, 1, false);
 }
 
+/* Why this is not in the paper: under heavy loss a node can miss a
+ * refutation that everyone else heard, keep gossiping the old suspicion and,
+ * when its timer runs out, declare a live member dead. Every node that knows
+ * better sees that stale gossip arrive, so it answers the sender with what it
+ * knows; one packet per stale packet, and the sender is corrected within a
+ * few gossip rounds instead of never. */
+static void correct_stale_sender(struct swim *s, const struct swim_addr *from,
+				 const struct swim_packet *pkt)
+{
+	struct swim_msg fixes[8];
+	size_t n = 0;
+	for (size_t i = 0; i < pkt->n_msgs && n < 8; i++) {
+		const struct swim_msg *m = &pkt->msgs[i];
+		if (m->type != SWIM_MSG_SUSPECT && m->type != SWIM_MSG_DEAD)
+			continue;
+		const struct swim_member *mem = swim_table_find(&s->tab, m->id);
+		if (mem != NULL && mem->state == SWIM_ALIVE && m->incarnation < mem->incarnation)
+			swim_member_msg(s, mem, &fixes[n++]);
+	}
+	if (n > 0) {
+		swim_send(s, from, fixes, n, false);
+		s->stats.corrections++;
+	}
+}
+
 static void handle_msg(struct swim *s, uint64_t now, const struct swim_addr *from,
 		       const struct swim_msg *m)
 {
@@ -514,6 +539,7 @@ int swim_recv(struct swim *s, uint64_t now, const struct swim_addr *from,
 		s->drops[SWIM_DROP_FROM_SELF]++;
 		return -ELOOP;
 	}
+	correct_stale_sender(s, from, &pkt);
 	for (size_t i = 0; i < pkt.n_msgs; i++)
 		handle_msg(s, now, from, &pkt.msgs[i]);
 	tell_dead_sender(s, from, pkt.sender);

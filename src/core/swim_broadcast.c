@@ -14,26 +14,40 @@ static bool newer(uint32_t a, uint32_t b)
 	return (int32_t)(a - b) > 0;
 }
 
-/* Links b into bucket b->transmits at its place by seq (newest first). The
- * walk is short in practice: entries reach a bucket roughly in seq order. */
-static void link_sorted(struct swim_bq *q, struct swim_bnode *b)
+static void link_between(struct swim_bq *q, struct swim_bnode *b, struct swim_bnode *prev,
+			 struct swim_bnode *next)
 {
-	struct swim_bnode **head = &q->head[b->transmits];
-	struct swim_bnode *prev = NULL, *cur = *head;
-	while (cur != NULL && newer(cur->seq, b->seq)) {
-		prev = cur;
-		cur = cur->next;
-	}
+	unsigned k = b->transmits;
 	b->prev = prev;
-	b->next = cur;
-	if (cur != NULL)
-		cur->prev = b;
+	b->next = next;
 	if (prev != NULL)
 		prev->next = b;
 	else
-		*head = b;
+		q->head[k] = b;
+	if (next != NULL)
+		next->prev = b;
+	else
+		q->tail[k] = b;
 	b->queued = true;
 	q->len++;
+}
+
+/* Links b into bucket b->transmits at its place by seq (newest first). An
+ * entry is usually newer than everything in its new bucket (fresh news) or
+ * older than everything (news that waited while fresher news went first),
+ * so both ends are O(1); only an entry that belongs in the middle walks,
+ * from the tail. */
+static void link_sorted(struct swim_bq *q, struct swim_bnode *b)
+{
+	unsigned k = b->transmits;
+	struct swim_bnode *head = q->head[k], *cur = q->tail[k];
+	if (head == NULL || newer(b->seq, head->seq)) {
+		link_between(q, b, NULL, head);
+		return;
+	}
+	while (newer(b->seq, cur->seq))
+		cur = cur->prev; /* stops at head at the latest: b is not newer than it */
+	link_between(q, b, cur, cur->next);
 }
 
 void swim_bq_remove(struct swim_bq *q, struct swim_bnode *b)
@@ -46,6 +60,8 @@ void swim_bq_remove(struct swim_bq *q, struct swim_bnode *b)
 		q->head[b->transmits] = b->next;
 	if (b->next != NULL)
 		b->next->prev = b->prev;
+	else
+		q->tail[b->transmits] = b->prev;
 	b->prev = b->next = NULL;
 	b->queued = false;
 	q->len--;

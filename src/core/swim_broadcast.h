@@ -24,6 +24,7 @@ struct swim_bnode {
  * walking bucket 0, 1, 2... yields least-transmitted, then newest, first. */
 struct swim_bq {
 	struct swim_bnode *head[SWIM_BQ_BUCKETS]; /* newest entry of each bucket */
+	struct swim_bnode *tail[SWIM_BQ_BUCKETS]; /* oldest entry of each bucket */
 	uint32_t next_seq;                        /* seq for the next push */
 	size_t len;                               /* entries queued */
 };

@@ -13,6 +13,9 @@
 /* Indirect probes we relay at once for other nodes; more are dropped. */
 #define SWIM_MAX_RELAYS 64
 
+/* Suspects waiting for an early probe; more wait for their round-robin turn. */
+#define SWIM_MAX_URGENT 16
+
 /* Most relays or gossip targets picked at once (indirect_checks, gossip_nodes). */
 #define SWIM_MAX_PICK 16
 
@@ -72,6 +75,9 @@ struct swim {
 	uint32_t counts[4];              /* members per enum swim_state */
 	uint32_t seq;                    /* last ping sequence number used */
 	struct swim_probe probe;         /* the probe in flight */
+	char urgent[SWIM_MAX_URGENT][SWIM_ID_MAX + 1]; /* suspects to probe early, oldest first */
+	uint32_t n_urgent;               /* entries in urgent */
+	bool last_urgent;                /* the last probe was an early one */
 	uint64_t next_probe_at;          /* when the next probe starts */
 	uint64_t next_gossip_at;         /* when the next gossip round runs */
 	uint64_t next_pushpull_at;       /* when the next periodic push-pull starts */
@@ -120,6 +126,7 @@ void swim_on_ping_req(struct swim *s, uint64_t now, const struct swim_addr *from
 		      const struct swim_msg *m);
 void swim_on_ack(struct swim *s, const struct swim_msg *m);
 void swim_on_nack(struct swim *s, const struct swim_msg *m);
+void swim_probe_soon(struct swim *s, const struct swim_member *m);
 size_t swim_pick(struct swim *s, uint64_t now, size_t k, int why,
 		 const struct swim_member *exclude, struct swim_member **out);
 

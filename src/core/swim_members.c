@@ -97,21 +97,24 @@ struct swim_member *swim_table_find(const struct swim_table *t, const char *id)
 	if (len > SWIM_ID_MAX)
 		return NULL;
 	uint64_t h = swim_table_hash(t, id, len);
+	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint32_t i = (uint32_t)h & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-		struct swim_member *m = t->slots[i];
-		if (m == NULL)
+		const struct swim_slot *sl = &t->slots[i];
+		if (sl->m == NULL)
 			return NULL;
-		if (m->hash == h && m->id_len == len && memcmp(m->id, id, len) == 0)
-			return m;
+		if (sl->tag == tag && sl->m->hash == h && sl->m->id_len == len &&
+		    memcmp(sl->m->id, id, len) == 0)
+			return sl->m;
 	}
 }
 
-static void slot_insert(struct swim_member **slots, uint32_t mask, struct swim_member *m)
+static void slot_insert(struct swim_slot *slots, uint32_t mask, struct swim_member *m)
 {
 	uint32_t i = (uint32_t)m->hash & mask;
-	while (slots[i] != NULL)
+	while (slots[i].m != NULL)
 		i = (i + 1) & mask;
-	slots[i] = m;
+	slots[i].m = m;
+	slots[i].tag = (uint32_t)(m->hash >> 32);
 }
 
 /* Keeps the load factor at or below one half. */
@@ -121,12 +124,12 @@ static int slots_reserve(struct swim_table *t, uint32_t n)
 	if ((uint64_t)n * 2 <= cap)
 		return 0;
 	uint32_t ncap = cap * 2;
-	struct swim_member **ns = calloc(ncap, sizeof(*ns));
+	struct swim_slot *ns = calloc(ncap, sizeof(*ns));
 	if (ns == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < cap; i++)
-		if (t->slots[i] != NULL)
-			slot_insert(ns, ncap - 1, t->slots[i]);
+		if (t->slots[i].m != NULL)
+			slot_insert(ns, ncap - 1, t->slots[i].m);
 	free(t->slots);
 	t->slots = ns;
 	t->slot_mask = ncap - 1;
@@ -138,10 +141,10 @@ static void slot_delete(struct swim_table *t, struct swim_member *m)
 {
 	uint32_t mask = t->slot_mask;
 	uint32_t i = (uint32_t)m->hash & mask;
-	while (t->slots[i] != m)
+	while (t->slots[i].m != m)
 		i = (i + 1) & mask;
-	for (uint32_t j = (i + 1) & mask; t->slots[j] != NULL; j = (j + 1) & mask) {
-		uint32_t home = (uint32_t)t->slots[j]->hash & mask;
+	for (uint32_t j = (i + 1) & mask; t->slots[j].m != NULL; j = (j + 1) & mask) {
+		uint32_t home = (uint32_t)t->slots[j].m->hash & mask;
 		/* slots[j] may move back to i unless its home lies cyclically in (i, j]. */
 		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!stays) {
@@ -149,7 +152,8 @@ static void slot_delete(struct swim_table *t, struct swim_member *m)
 			i = j;
 		}
 	}
-	t->slots[i] = NULL;
+	t->slots[i].m = NULL;
+	t->slots[i].tag = 0;
 }
 
 /* --- probe list --------------------------------------------------------------- */

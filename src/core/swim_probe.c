@@ -8,6 +8,13 @@
 /* Below this many free bytes no member update can fit any more. */
 #define BCAST_MIN_ROOM 8
 
+/* Why a cap on misses: memberlist looks at every queued update for every
+ * packet, which with a thousand members joining is a thousand size checks per
+ * packet on every node. Updates are looked at least-sent and newest first,
+ * so after this many in a row that do not fit the packet is as good as full;
+ * the rest wait for the next packet, in the same order. */
+#define BCAST_MAX_MISSES 64
+
 uint32_t swim_retransmit_limit(const struct swim *s)
 {
 	/* retransmit_mult * ceil(log10(N + 1)), in integers */
@@ -21,13 +28,29 @@ uint32_t swim_retransmit_limit(const struct swim *s)
 	return limit > SWIM_BQ_BUCKETS ? SWIM_BQ_BUCKETS : limit;
 }
 
+/* Bytes the update about m takes, from its fields (no message is built). */
+static size_t update_size(const struct swim *s, const struct swim_member *m)
+{
+	static const uint8_t type_of[] = {
+		[SWIM_ALIVE] = SWIM_MSG_ALIVE, [SWIM_SUSPECT] = SWIM_MSG_SUSPECT,
+		[SWIM_DEAD] = SWIM_MSG_DEAD, [SWIM_LEFT] = SWIM_MSG_LEFT,
+	};
+	size_t from = 0;
+	if (m->state == SWIM_SUSPECT && m->susp != NULL)
+		from = strlen(m->susp->from);
+	else if (m->state == SWIM_SUSPECT || m->state == SWIM_DEAD)
+		from = s->self->id_len;
+	return swim_proto_update_size(type_of[m->state], m->id_len, m->incarnation, &m->addr,
+				      m->meta_len, from);
+}
+
 /* Adds queued member updates to w, least transmitted and newest first, as
  * long as they fit; an update too big for the room left is skipped, not a
  * reason to stop. Each update included counts one transmission. */
 static void fill_broadcasts(struct swim *s, struct swim_pw *w)
 {
 	struct swim_bnode *taken[SWIM_PROTO_MAX_MSGS];
-	size_t nt = 0;
+	size_t nt = 0, misses = 0;
 	uint32_t limit = swim_retransmit_limit(s);
 
 	for (uint32_t b = 0; b < SWIM_BQ_BUCKETS && s->bq.len > 0; b++) {
@@ -39,12 +62,21 @@ static void fill_broadcasts(struct swim *s, struct swim_pw *w)
 				swim_bq_remove(&s->bq, node);
 				continue;
 			}
-			if (swim_pw_room(w) < BCAST_MIN_ROOM || w->n_msgs >= SWIM_PROTO_MAX_MSGS)
+			const struct swim_member *m = (const struct swim_member *)node;
+			size_t room = swim_pw_room(w);
+			if (room < BCAST_MIN_ROOM || w->n_msgs >= SWIM_PROTO_MAX_MSGS)
 				goto full;
+			if (update_size(s, m) > room) {
+				if (++misses >= BCAST_MAX_MISSES)
+					goto full;
+				continue;
+			}
 			struct swim_msg msg;
-			swim_member_msg(s, (const struct swim_member *)node, &msg);
-			if (swim_pw_add(w, &msg) == 0)
+			swim_member_msg(s, m, &msg);
+			if (swim_pw_add(w, &msg) == 0) {
 				taken[nt++] = node;
+				misses = 0;
+			}
 		}
 	}
 full:
@@ -143,10 +175,45 @@ static void shuffle(struct swim *s)
 		swim_table_swap(&s->tab, i - 1, swim_rng_below(&s->rng, i));
 }
 
-/* Randomized round-robin: walk the list, reshuffle it at the end of each round. */
+/* Why suspects are probed early: Lifeguard tells a suspect about the
+ * suspicion in the next probe of it, but in round-robin order that probe may
+ * come a whole round later, long after the suspicion timed out. A node that
+ * missed the suspect's refutation then declares a live member dead. Probing
+ * a new suspect early lets it refute to us directly in the ack (or confirms
+ * a real failure sooner). Early and round-robin probes alternate, so the
+ * probe rate is unchanged and every member is still probed each other round. */
+void swim_probe_soon(struct swim *s, const struct swim_member *m)
+{
+	if (s->n_urgent >= SWIM_MAX_URGENT || m == s->self)
+		return;
+	memcpy(s->urgent[s->n_urgent++], m->id, (size_t)m->id_len + 1);
+}
+
+/* The oldest queued suspect that is still suspect, or NULL. */
+static struct swim_member *next_urgent(struct swim *s)
+{
+	while (s->n_urgent > 0) {
+		struct swim_member *m = swim_table_find(&s->tab, s->urgent[0]);
+		memmove(s->urgent[0], s->urgent[1], (size_t)(--s->n_urgent) * sizeof(s->urgent[0]));
+		if (m != NULL && m->state == SWIM_SUSPECT)
+			return m;
+	}
+	return NULL;
+}
+
+/* Randomized round-robin: walk the list, reshuffle it at the end of each
+ * round; every other probe may go to a queued suspect instead. */
 static struct swim_member *next_target(struct swim *s)
 {
 	struct swim_table *t = &s->tab;
+	if (!s->last_urgent) {
+		struct swim_member *m = next_urgent(s);
+		if (m != NULL) {
+			s->last_urgent = true;
+			return m;
+		}
+	}
+	s->last_urgent = false;
 	for (uint32_t tries = 0; tries <= t->n; tries++) {
 		if (t->probe_idx >= t->n) {
 			shuffle(s);

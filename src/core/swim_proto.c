@@ -137,7 +137,8 @@ static int buf_write(void *data, const char *p, size_t n)
 		return -1;
 	}
 	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
+		/* a packet body is allocated once at its full budget */
+		size_t cap = b->cap ? b->cap : b->limit <= 65536 ? b->limit : 4096;
 		while (cap < b->len + n)
 			cap *= 2;
 		if (cap > b->limit)
@@ -194,6 +195,22 @@ static size_t header_base(const char *sender, size_t fixed)
 {
 	size_t n = strlen(sender);
 	return fixed + mp_str_hdr(n) + n;
+}
+
+static size_t mp_uint_size(uint64_t v)
+{
+	return v < 128 ? 1 : v <= UINT8_MAX ? 2 : v <= UINT16_MAX ? 3 : v <= UINT32_MAX ? 5 : 9;
+}
+
+static size_t mp_bin_hdr(size_t n)
+{
+	return n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5;
+}
+
+static size_t addr_size(const struct swim_addr *a)
+{
+	size_t ip = addr_ip_len(a->family);
+	return 1 + 1 + mp_bin_hdr(ip) + ip + mp_uint_size(a->port);
 }
 
 static int pack_str(msgpack_packer *pk, const char *s)
@@ -268,6 +285,45 @@ static int pack_msg(msgpack_packer *pk, const struct swim_msg *m)
 		break;
 	}
 	return rc ? -1 : 0;
+}
+
+static size_t id_size(size_t n)
+{
+	return mp_str_hdr(n) + n;
+}
+
+size_t swim_proto_update_size(uint8_t type, size_t id_len, uint64_t incarnation,
+			      const struct swim_addr *addr, size_t meta_len, size_t from_len)
+{
+	size_t n = 1 + 1 + id_size(id_len) + mp_uint_size(incarnation); /* fixarray, type, id, inc */
+	switch (type) {
+	case SWIM_MSG_ALIVE:
+		return n + addr_size(addr) + mp_bin_hdr(meta_len) + meta_len;
+	case SWIM_MSG_SUSPECT:
+	case SWIM_MSG_DEAD:
+		return n + id_size(from_len);
+	case SWIM_MSG_LEFT:
+		return n;
+	default:
+		return 0;
+	}
+}
+
+size_t swim_proto_msg_size(const struct swim_msg *m)
+{
+	size_t id = strnlen(m->id, SWIM_ID_MAX);
+	switch (m->type) {
+	case SWIM_MSG_PING:
+		return 2 + mp_uint_size(m->seq) + id_size(id);
+	case SWIM_MSG_ACK:
+	case SWIM_MSG_NACK:
+		return 2 + mp_uint_size(m->seq);
+	case SWIM_MSG_PING_REQ:
+		return 2 + mp_uint_size(m->seq) + id_size(id) + addr_size(&m->addr);
+	default:
+		return swim_proto_update_size(m->type, id, m->incarnation, &m->addr, m->meta_len,
+					      strnlen(m->from, SWIM_ID_MAX));
+	}
 }
 
 int swim_pw_init(struct swim_pw *w, const char *sender, size_t budget)
@@ -578,6 +634,51 @@ static int mp_parse(const uint8_t *buf, size_t len, const char *what,
 
 /* --- decoding: typed fields ------------------------------------------------- */
 
+/* Where a field sits: list[idx].field.sub. It is only formatted when the
+ * field is bad, so a good packet costs no string work. */
+struct fpath {
+	const char *list;  /* "msgs" or "members"; NULL at the top level */
+	size_t idx;        /* index in list */
+	const char *field; /* field name, or NULL for the list element itself */
+	const char *sub;   /* subfield of an address, or NULL */
+};
+
+static struct fpath at(const struct fpath *base, const char *field)
+{
+	struct fpath p = *base;
+	if (p.field == NULL)
+		p.field = field;
+	else
+		p.sub = field;
+	return p;
+}
+
+static size_t clamp_add(size_t used, int n)
+{
+	used += n > 0 ? (size_t)n : 0;
+	return used < SWIM_PROTO_ERR_MAX ? used : SWIM_PROTO_ERR_MAX - 1;
+}
+
+static int bad(char *err, const struct fpath *p, const char *fmt, ...)
+{
+	if (err != NULL) {
+		size_t n = 0;
+		if (p->list != NULL)
+			n = clamp_add(n, snprintf(err, SWIM_PROTO_ERR_MAX, "%s[%zu]", p->list, p->idx));
+		if (p->field != NULL)
+			n = clamp_add(n, snprintf(err + n, SWIM_PROTO_ERR_MAX - n, "%s%s",
+						  p->list ? "." : "", p->field));
+		if (p->sub != NULL)
+			n = clamp_add(n, snprintf(err + n, SWIM_PROTO_ERR_MAX - n, ".%s", p->sub));
+		n = clamp_add(n, snprintf(err + n, SWIM_PROTO_ERR_MAX - n, ": "));
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err + n, SWIM_PROTO_ERR_MAX - n, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
 static const char *mp_type_name(msgpack_object_type t)
 {
 	switch (t) {
@@ -595,98 +696,91 @@ static const char *mp_type_name(msgpack_object_type t)
 	}
 }
 
-static int want_type(const msgpack_object *o, msgpack_object_type t, const char *path, char *err)
+static int want_type(const msgpack_object *o, msgpack_object_type t, const struct fpath *p, char *err)
 {
 	if (o->type != t)
-		return fail(err, -EBADMSG, "%s: expected %s, got %s", path, mp_type_name(t),
-			    mp_type_name(o->type));
+		return bad(err, p, "expected %s, got %s", mp_type_name(t), mp_type_name(o->type));
 	return 0;
 }
 
-static int want_uint(const msgpack_object *o, uint64_t max, uint64_t *v, const char *path, char *err)
+static int want_uint(const msgpack_object *o, uint64_t max, uint64_t *v, const struct fpath *p, char *err)
 {
-	int rc = want_type(o, MSGPACK_OBJECT_POSITIVE_INTEGER, path, err);
+	int rc = want_type(o, MSGPACK_OBJECT_POSITIVE_INTEGER, p, err);
 	if (rc != 0)
 		return rc;
 	if (o->via.u64 > max)
-		return fail(err, -EBADMSG, "%s: %" PRIu64 " exceeds %" PRIu64, path, o->via.u64, max);
+		return bad(err, p, "%" PRIu64 " exceeds %" PRIu64, o->via.u64, max);
 	*v = o->via.u64;
 	return 0;
 }
 
 /* Checks that o is an array of exactly n elements. */
-static int want_tuple(const msgpack_object *o, uint32_t n, const char *path, char *err)
+static int want_tuple(const msgpack_object *o, uint32_t n, const struct fpath *p, char *err)
 {
-	int rc = want_type(o, MSGPACK_OBJECT_ARRAY, path, err);
+	int rc = want_type(o, MSGPACK_OBJECT_ARRAY, p, err);
 	if (rc != 0)
 		return rc;
 	if (o->via.array.size != n)
-		return fail(err, -EBADMSG, "%s: %" PRIu32 " elements, expected %" PRIu32, path,
-			    o->via.array.size, n);
+		return bad(err, p, "%" PRIu32 " elements, expected %" PRIu32, o->via.array.size, n);
 	return 0;
 }
 
-static int want_id(const msgpack_object *o, char out[SWIM_ID_MAX + 1], const char *path, char *err)
+static int want_id(const msgpack_object *o, char out[SWIM_ID_MAX + 1], const struct fpath *p, char *err)
 {
-	int rc = want_type(o, MSGPACK_OBJECT_STR, path, err);
+	int rc = want_type(o, MSGPACK_OBJECT_STR, p, err);
 	if (rc != 0)
 		return rc;
 	uint32_t n = o->via.str.size;
 	if (n == 0)
-		return fail(err, -EBADMSG, "%s: empty id", path);
+		return bad(err, p, "empty id");
 	if (n > SWIM_ID_MAX)
-		return fail(err, -EBADMSG, "%s: id of %" PRIu32 " bytes exceeds %d", path, n, SWIM_ID_MAX);
+		return bad(err, p, "id of %" PRIu32 " bytes exceeds %d", n, SWIM_ID_MAX);
 	if (!id_bytes_valid(o->via.str.ptr, n))
-		return fail(err, -EBADMSG, "%s: id has a byte outside printable ASCII", path);
+		return bad(err, p, "id has a byte outside printable ASCII");
 	memcpy(out, o->via.str.ptr, n);
 	out[n] = '\0';
 	return 0;
 }
 
-static int want_meta(const msgpack_object *o, size_t max, const uint8_t **p, size_t *n,
-		     const char *path, char *err)
+static int want_meta(const msgpack_object *o, size_t max, const uint8_t **m, size_t *n,
+		     const struct fpath *p, char *err)
 {
-	int rc = want_type(o, MSGPACK_OBJECT_BIN, path, err);
+	int rc = want_type(o, MSGPACK_OBJECT_BIN, p, err);
 	if (rc != 0)
 		return rc;
 	if (o->via.bin.size > max)
-		return fail(err, -EBADMSG, "%s: %" PRIu32 " bytes exceeds the limit of %zu", path,
-			    o->via.bin.size, max);
-	*p = o->via.bin.size ? (const uint8_t *)o->via.bin.ptr : NULL;
+		return bad(err, p, "%" PRIu32 " bytes exceeds the limit of %zu", o->via.bin.size, max);
+	*m = o->via.bin.size ? (const uint8_t *)o->via.bin.ptr : NULL;
 	*n = o->via.bin.size;
 	return 0;
 }
 
-static int want_addr(const msgpack_object *o, struct swim_addr *a, const char *path, char *err)
+static int want_addr(const msgpack_object *o, struct swim_addr *a, const struct fpath *p, char *err)
 {
-	char sub[64];
 	uint64_t v;
-	int rc = want_tuple(o, 3, path, err);
+	int rc = want_tuple(o, 3, p, err);
 	if (rc != 0)
 		return rc;
 	const msgpack_object *f = o->via.array.ptr;
 	memset(a, 0, sizeof(*a));
 
-	snprintf(sub, sizeof(sub), "%s.family", path);
-	if ((rc = want_uint(&f[0], 255, &v, sub, err)) != 0)
+	struct fpath family = at(p, "family"), ip = at(p, "ip"), port = at(p, "port");
+	if ((rc = want_uint(&f[0], 255, &v, &family, err)) != 0)
 		return rc;
 	if (v != SWIM_AF_INET4 && v != SWIM_AF_INET6)
-		return fail(err, -EBADMSG, "%s: %" PRIu64 " is not 4 or 6", sub, v);
+		return bad(err, &family, "%" PRIu64 " is not 4 or 6", v);
 	a->family = (uint8_t)v;
 
-	snprintf(sub, sizeof(sub), "%s.ip", path);
-	if ((rc = want_type(&f[1], MSGPACK_OBJECT_BIN, sub, err)) != 0)
+	if ((rc = want_type(&f[1], MSGPACK_OBJECT_BIN, &ip, err)) != 0)
 		return rc;
 	if (f[1].via.bin.size != addr_ip_len(a->family))
-		return fail(err, -EBADMSG, "%s: %" PRIu32 " bytes for IPv%u", sub,
-			    f[1].via.bin.size, a->family);
+		return bad(err, &ip, "%" PRIu32 " bytes for IPv%u", f[1].via.bin.size, a->family);
 	memcpy(a->ip, f[1].via.bin.ptr, f[1].via.bin.size);
 
-	snprintf(sub, sizeof(sub), "%s.port", path);
-	if ((rc = want_uint(&f[2], UINT16_MAX, &v, sub, err)) != 0)
+	if ((rc = want_uint(&f[2], UINT16_MAX, &v, &port, err)) != 0)
 		return rc;
 	if (v == 0)
-		return fail(err, -EBADMSG, "%s: zero", sub);
+		return bad(err, &port, "zero");
 	a->port = (uint16_t)v;
 	return 0;
 }
@@ -702,100 +796,103 @@ static uint32_t msg_arity(uint64_t type)
 	return type < sizeof(arity) ? arity[type] : 0;
 }
 
+static int want_seq(const msgpack_object *o, struct swim_msg *m, const struct fpath *p, char *err)
+{
+	uint64_t v;
+	struct fpath seq = at(p, "seq");
+	int rc = want_uint(o, UINT32_MAX, &v, &seq, err);
+	m->seq = (uint32_t)v;
+	return rc;
+}
+
 /* Decodes the fields after the type; f points at element [1]. */
 static int decode_msg_fields(const msgpack_object *f, struct swim_msg *m,
-			     const struct swim_proto_limits *lim, const char *path, char *err)
+			     const struct swim_proto_limits *lim, const struct fpath *p, char *err)
 {
-	char sub[64];
-	uint64_t v;
-	int rc = 0;
-#define SUB(name) (snprintf(sub, sizeof(sub), "%s.%s", path, name), sub)
+	int rc;
 	switch (m->type) {
-	case SWIM_MSG_PING:
-	case SWIM_MSG_PING_REQ:
-		if ((rc = want_uint(&f[0], UINT32_MAX, &v, SUB("seq"), err)) != 0)
-			return rc;
-		m->seq = (uint32_t)v;
-		if ((rc = want_id(&f[1], m->id, SUB("target"), err)) != 0)
-			return rc;
-		if (m->type == SWIM_MSG_PING_REQ)
-			rc = want_addr(&f[2], &m->addr, SUB("target_addr"), err);
-		return rc;
 	case SWIM_MSG_ACK:
 	case SWIM_MSG_NACK:
-		if ((rc = want_uint(&f[0], UINT32_MAX, &v, SUB("seq"), err)) != 0)
+		return want_seq(&f[0], m, p, err);
+	case SWIM_MSG_PING:
+	case SWIM_MSG_PING_REQ: {
+		struct fpath target = at(p, "target"), taddr = at(p, "target_addr");
+		if ((rc = want_seq(&f[0], m, p, err)) != 0 ||
+		    (rc = want_id(&f[1], m->id, &target, err)) != 0)
 			return rc;
-		m->seq = (uint32_t)v;
-		return 0;
+		return m->type == SWIM_MSG_PING ? 0 : want_addr(&f[2], &m->addr, &taddr, err);
+	}
 	default:
 		break;
 	}
 	/* alive, suspect, dead, left: id and incarnation first */
-	if ((rc = want_id(&f[0], m->id, SUB("id"), err)) != 0)
-		return rc;
-	if ((rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, SUB("incarnation"), err)) != 0)
+	struct fpath id = at(p, "id"), inc = at(p, "incarnation");
+	if ((rc = want_id(&f[0], m->id, &id, err)) != 0 ||
+	    (rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, &inc, err)) != 0)
 		return rc;
 	if (m->type == SWIM_MSG_ALIVE) {
-		if ((rc = want_addr(&f[2], &m->addr, SUB("addr"), err)) != 0)
+		struct fpath addr = at(p, "addr"), meta = at(p, "meta");
+		if ((rc = want_addr(&f[2], &m->addr, &addr, err)) != 0)
 			return rc;
-		return want_meta(&f[3], lim->max_meta, &m->meta, &m->meta_len, SUB("meta"), err);
+		return want_meta(&f[3], lim->max_meta, &m->meta, &m->meta_len, &meta, err);
 	}
-	if (m->type == SWIM_MSG_SUSPECT || m->type == SWIM_MSG_DEAD)
-		return want_id(&f[2], m->from, SUB("from"), err);
+	if (m->type == SWIM_MSG_SUSPECT || m->type == SWIM_MSG_DEAD) {
+		struct fpath from = at(p, "from");
+		return want_id(&f[2], m->from, &from, err);
+	}
 	return 0;
-#undef SUB
 }
 
 static int decode_msg(const msgpack_object *o, size_t idx, struct swim_msg *m,
 		      const struct swim_proto_limits *lim, char *err)
 {
-	char path[32], sub[48];
+	struct fpath p = {.list = "msgs", .idx = idx};
+	struct fpath tp = at(&p, "type");
 	uint64_t type;
 	int rc;
 
-	snprintf(path, sizeof(path), "msgs[%zu]", idx);
 	memset(m, 0, sizeof(*m));
-	if ((rc = want_type(o, MSGPACK_OBJECT_ARRAY, path, err)) != 0)
+	if ((rc = want_type(o, MSGPACK_OBJECT_ARRAY, &p, err)) != 0)
 		return rc;
 	if (o->via.array.size == 0)
-		return fail(err, -EBADMSG, "%s: empty message", path);
-	snprintf(sub, sizeof(sub), "%s.type", path);
-	if ((rc = want_uint(&o->via.array.ptr[0], 255, &type, sub, err)) != 0)
+		return bad(err, &p, "empty message");
+	if ((rc = want_uint(&o->via.array.ptr[0], 255, &type, &tp, err)) != 0)
 		return rc;
 	if (msg_arity(type) == 0)
-		return fail(err, -EBADMSG, "%s: unknown message type %" PRIu64, sub, type);
+		return bad(err, &tp, "unknown message type %" PRIu64, type);
 	m->type = (uint8_t)type;
-	if ((rc = want_tuple(o, msg_arity(type), path, err)) != 0)
+	if ((rc = want_tuple(o, msg_arity(type), &p, err)) != 0)
 		return rc;
-	return decode_msg_fields(o->via.array.ptr + 1, m, lim, path, err);
+	return decode_msg_fields(o->via.array.ptr + 1, m, lim, &p, err);
 }
 
 /* Checks the outer array and version of a packet or push-pull message. */
 static int decode_envelope(const msgpack_object *root, uint32_t nfields, const char *what,
 			   char sender[SWIM_ID_MAX + 1], char *err)
 {
-	char path[32];
+	struct fpath top = {.field = what}, ver = at(&top, "version"), snd = {.field = "sender"};
 	uint64_t version;
-	int rc = want_type(root, MSGPACK_OBJECT_ARRAY, what, err);
+	int rc = want_type(root, MSGPACK_OBJECT_ARRAY, &top, err);
 	if (rc != 0)
 		return rc;
 	if (root->via.array.size == 0)
-		return fail(err, -EBADMSG, "%s: empty array", what);
-	snprintf(path, sizeof(path), "%s.version", what);
-	if ((rc = want_uint(&root->via.array.ptr[0], UINT64_MAX, &version, path, err)) != 0)
+		return bad(err, &top, "empty array");
+	if ((rc = want_uint(&root->via.array.ptr[0], UINT64_MAX, &version, &ver, err)) != 0)
 		return rc;
-	if (version != SWIM_PROTO_VERSION)
-		return fail(err, -EPROTONOSUPPORT, "%s: %" PRIu64 " is not supported (want %d)",
-			    path, version, SWIM_PROTO_VERSION);
-	if ((rc = want_tuple(root, nfields, what, err)) != 0)
+	if (version != SWIM_PROTO_VERSION) {
+		bad(err, &ver, "%" PRIu64 " is not supported (want %d)", version, SWIM_PROTO_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if ((rc = want_tuple(root, nfields, &top, err)) != 0)
 		return rc;
-	return want_id(&root->via.array.ptr[1], sender, "sender", err);
+	return want_id(&root->via.array.ptr[1], sender, &snd, err);
 }
 
 int swim_proto_decode_packet(const uint8_t *buf, size_t len,
 			     const struct swim_proto_limits *lim,
 			     struct swim_packet *out, char *err)
 {
+	const struct fpath mp = {.field = "msgs"};
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	out->n_msgs = 0;
@@ -806,11 +903,11 @@ int swim_proto_decode_packet(const uint8_t *buf, size_t len,
 	if ((rc = decode_envelope(root, 3, "packet", out->sender, err)) != 0)
 		goto out_unpacked;
 	const msgpack_object *msgs = &root->via.array.ptr[2];
-	if ((rc = want_type(msgs, MSGPACK_OBJECT_ARRAY, "msgs", err)) != 0)
+	if ((rc = want_type(msgs, MSGPACK_OBJECT_ARRAY, &mp, err)) != 0)
 		goto out_unpacked;
 	if (msgs->via.array.size == 0 || msgs->via.array.size > SWIM_PROTO_MAX_MSGS) {
-		rc = fail(err, -EBADMSG, "msgs: %" PRIu32 " messages, expected 1..%d",
-			  msgs->via.array.size, SWIM_PROTO_MAX_MSGS);
+		rc = bad(err, &mp, "%" PRIu32 " messages, expected 1..%d", msgs->via.array.size,
+			 SWIM_PROTO_MAX_MSGS);
 		goto out_unpacked;
 	}
 	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
@@ -829,23 +926,22 @@ out_unpacked:
 static int decode_pp_member(const msgpack_object *o, size_t idx, struct swim_pp_member *m,
 			    const struct swim_proto_limits *lim, char *err)
 {
-	char path[40], sub[64];
+	struct fpath p = {.list = "members", .idx = idx};
+	struct fpath id = at(&p, "id"), inc = at(&p, "incarnation"), st = at(&p, "state"),
+		     addr = at(&p, "addr"), meta = at(&p, "meta");
 	uint64_t v;
 	int rc;
 
-	snprintf(path, sizeof(path), "members[%zu]", idx);
-	if ((rc = want_tuple(o, 5, path, err)) != 0)
+	if ((rc = want_tuple(o, 5, &p, err)) != 0)
 		return rc;
 	const msgpack_object *f = o->via.array.ptr;
 	memset(m, 0, sizeof(*m));
-#define SUB(name) (snprintf(sub, sizeof(sub), "%s.%s", path, name), sub)
-	if ((rc = want_id(&f[0], m->id, SUB("id"), err)) != 0 ||
-	    (rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, SUB("incarnation"), err)) != 0 ||
-	    (rc = want_uint(&f[2], SWIM_LEFT, &v, SUB("state"), err)) != 0 ||
-	    (rc = want_addr(&f[3], &m->addr, SUB("addr"), err)) != 0 ||
-	    (rc = want_meta(&f[4], lim->max_meta, &m->meta, &m->meta_len, SUB("meta"), err)) != 0)
+	if ((rc = want_id(&f[0], m->id, &id, err)) != 0 ||
+	    (rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, &inc, err)) != 0 ||
+	    (rc = want_uint(&f[2], SWIM_LEFT, &v, &st, err)) != 0 ||
+	    (rc = want_addr(&f[3], &m->addr, &addr, err)) != 0 ||
+	    (rc = want_meta(&f[4], lim->max_meta, &m->meta, &m->meta_len, &meta, err)) != 0)
 		return rc;
-#undef SUB
 	m->state = (uint8_t)v;
 	return 0;
 }
@@ -853,13 +949,13 @@ static int decode_pp_member(const msgpack_object *o, size_t idx, struct swim_pp_
 static int decode_pp_members(const msgpack_object *arr, const struct swim_proto_limits *lim,
 			     struct swim_pushpull *out, char *err)
 {
-	int rc = want_type(arr, MSGPACK_OBJECT_ARRAY, "members", err);
+	const struct fpath mp = {.field = "members"};
+	int rc = want_type(arr, MSGPACK_OBJECT_ARRAY, &mp, err);
 	if (rc != 0)
 		return rc;
 	uint32_t n = arr->via.array.size;
 	if (n > lim->max_members)
-		return fail(err, -EBADMSG, "members: %" PRIu32 " exceeds the limit of %zu", n,
-			    lim->max_members);
+		return bad(err, &mp, "%" PRIu32 " exceeds the limit of %zu", n, lim->max_members);
 	if (n == 0)
 		return 0;
 	out->members = calloc(n, sizeof(*out->members));
@@ -878,6 +974,7 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 			       const struct swim_proto_limits *lim,
 			       struct swim_pushpull *out, char *err)
 {
+	const struct fpath fp = {.field = "flags"};
 	msgpack_unpacked u;
 	uint64_t flags;
 	memset(out, 0, sizeof(*out));
@@ -888,8 +985,7 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 	const msgpack_object *root = &u.data;
 	if ((rc = decode_envelope(root, 4, "pushpull", out->sender, err)) != 0)
 		goto out_unpacked;
-	if ((rc = want_uint(&root->via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags,
-			    "flags", err)) != 0)
+	if ((rc = want_uint(&root->via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags, &fp, err)) != 0)
 		goto out_unpacked;
 	out->flags = (uint8_t)flags;
 	rc = decode_pp_members(&root->via.array.ptr[3], lim, out, err);

@@ -41,6 +41,13 @@ void swim_set_state(struct swim *s, struct swim_member *m, uint8_t state, uint64
 		swim_timer_set(&s->tab, m, now + s->cfg.reap_timeout_ms);
 }
 
+/* Copies a valid id (at most SWIM_ID_MAX bytes) with its NUL. */
+static void copy_id(char dst[SWIM_ID_MAX + 1], const char *src)
+{
+	memcpy(dst, src, strnlen(src, SWIM_ID_MAX) + 1);
+	dst[SWIM_ID_MAX] = '\0';
+}
+
 void swim_member_msg(const struct swim *s, const struct swim_member *m, struct swim_msg *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -55,11 +62,11 @@ void swim_member_msg(const struct swim *s, const struct swim_member *m, struct s
 		break;
 	case SWIM_SUSPECT:
 		out->type = SWIM_MSG_SUSPECT;
-		snprintf(out->from, sizeof(out->from), "%s", m->susp ? m->susp->from : s->id);
+		copy_id(out->from, m->susp ? m->susp->from : s->id);
 		break;
 	case SWIM_DEAD:
 		out->type = SWIM_MSG_DEAD;
-		snprintf(out->from, sizeof(out->from), "%s", s->id);
+		copy_id(out->from, s->id);
 		break;
 	default:
 		out->type = SWIM_MSG_LEFT;
@@ -164,14 +171,12 @@ void swim_apply_alive(struct swim *s, uint64_t now, const char *id, uint64_t inc
 
 /* A further node suspects m: count it once, and gossip the confirmation so
  * that the others' timers shrink as well (Lifeguard). */
-static void confirm_suspicion(struct swim *s, struct swim_member *m, uint64_t inc, const char *from)
+static void confirm_suspicion(struct swim *s, struct swim_member *m, const char *from)
 {
-	if (inc > m->incarnation)
-		m->incarnation = inc;
 	uint64_t h = swim_table_hash(&s->tab, from, strlen(from));
 	if (!swim_suspicion_confirm(m->susp, h))
 		return;
-	snprintf(m->susp->from, sizeof(m->susp->from), "%s", from);
+	copy_id(m->susp->from, from);
 	swim_timer_set(&s->tab, m, swim_suspicion_deadline(m->susp));
 	queue_update(s, m);
 }
@@ -180,7 +185,8 @@ static void confirm_suspicion(struct swim *s, struct swim_member *m, uint64_t in
 static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m, uint64_t inc,
 			    const char *from)
 {
-	struct swim_suspicion *susp = malloc(sizeof(*susp));
+	struct swim_suspicion *susp = m->susp ? m->susp : malloc(sizeof(*susp));
+	m->susp = NULL;
 	if (susp == NULL) {
 		s->drops[SWIM_DROP_NOMEM]++;
 		return;
@@ -200,6 +206,7 @@ static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m,
 	m->susp = susp;
 	swim_timer_set(&s->tab, m, swim_suspicion_deadline(susp));
 	queue_update(s, m);
+	swim_probe_soon(s, m);
 	swim_emit(s, now, SWIM_EV_SUSPECT, m);
 }
 
@@ -214,9 +221,14 @@ void swim_apply_suspect(struct swim *s, uint64_t now, const char *id, uint64_t i
 			refute(s, now, inc);
 		return;
 	}
-	if (m->state == SWIM_SUSPECT)
-		confirm_suspicion(s, m, inc, from);
-	else if (m->state == SWIM_ALIVE)
+	/* Why a newer incarnation restarts the suspicion: m can only have
+	 * reached it by refuting the suspicion we hold, so that one is over and
+	 * this is a new one with its own full timeout. memberlist counts it as
+	 * a confirmation of the old suspicion instead, which under heavy loss
+	 * let an old timer declare a member dead moments after it refuted. */
+	if (m->state == SWIM_SUSPECT && inc == m->incarnation)
+		confirm_suspicion(s, m, from);
+	else if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT)
 		start_suspicion(s, now, m, inc, from);
 }
 

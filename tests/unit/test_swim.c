@@ -1461,6 +1461,114 @@ static void address_change_needs_newer_incarnation(void **state)
 	swim_free(s);
 }
 
+/* n0 plus n1..n6, all alive at incarnation 1. */
+static struct swim *solo_with_six(const struct swim_config *c)
+{
+	struct swim *s = solo(c, "n0", 0);
+	for (int i = 1; i < 7; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "n%d", i);
+		struct swim_msg a = alive_msg(id, 1, i);
+		assert_int_equal(inject(s, T0, id, i, &a, 1), 0);
+	}
+	drop_outputs(s);
+	return s;
+}
+
+static void suspicion_at_newer_incarnation_starts_over(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	uint64_t t0 = T0 + 100;
+	struct swim_msg m = suspect_msg("n6", 1, "n1");
+	assert_int_equal(inject(s, t0, "n1", 1, &m, 1), 0);
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_true(mi.suspect_deadline_ms == t0 + 24000);
+	/* n6 refuted (we missed it) and is suspected again at 2: that is a new
+	 * suspicion with its own full timeout, not a confirmation of the old */
+	m = suspect_msg("n6", 2, "n2");
+	assert_int_equal(inject(s, t0 + 20000, "n2", 2, &m, 1), 0);
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_SUSPECT);
+	assert_true(mi.incarnation == 2);
+	assert_true(mi.suspect_deadline_ms == t0 + 20000 + 24000);
+	drop_outputs(s);
+	swim_tick(s, t0 + 24000);
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_SUSPECT);
+	swim_free(s);
+}
+
+static void stale_suspicion_sender_is_corrected(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	struct swim_msg a = alive_msg("n6", 5, 6);
+	assert_int_equal(inject(s, T0, "n6", 6, &a, 1), 0);
+	drop_outputs(s);
+	for (int type = SWIM_MSG_SUSPECT; type <= SWIM_MSG_DEAD; type++) {
+		struct swim_msg m = suspect_msg("n6", 4, "n1");
+		m.type = (uint8_t)type;
+		assert_int_equal(inject(s, T0 + 10, "n2", 2, &m, 1), 0);
+		struct swim_out_packet p;
+		bool corrected = false;
+		while (swim_pop_packet(s, &p)) {
+			struct swim_packet pkt;
+			decode_out(&p, &pkt);
+			for (size_t i = 0; i < pkt.n_msgs; i++)
+				corrected |= index_of(&p.to) == 2 && pkt.msgs[i].type == SWIM_MSG_ALIVE &&
+					     strcmp(pkt.msgs[i].id, "n6") == 0 && pkt.msgs[i].incarnation == 5;
+			free(p.data);
+		}
+		assert_true(corrected);
+		struct swim_member_info mi;
+		assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+		assert_int_equal(mi.state, SWIM_ALIVE);
+	}
+	struct swim_stats st;
+	swim_stats(s, &st);
+	assert_int_equal(st.corrections, 2);
+	/* current news is not "corrected" */
+	struct swim_msg m = suspect_msg("n5", 1, "n1");
+	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
+	swim_stats(s, &st);
+	assert_int_equal(st.corrections, 2);
+	swim_free(s);
+}
+
+static void new_suspect_is_probed_early(void **state)
+{
+	(void)state;
+	struct swim_config c;
+	swim_config_default(&c);
+	c.gossip_interval_ms = 0;
+	struct swim *s = solo(&c, "n0", 0);
+	for (int i = 1; i <= 12; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "n%d", i);
+		struct swim_msg a = alive_msg(id, 1, i % 9);
+		assert_int_equal(inject(s, T0, id, i % 9, &a, 1), 0);
+	}
+	drop_outputs(s);
+	char (*targets)[16] = calloc(64, 16);
+	/* The member probed last would wait most of a round for its next
+	 * probe; once suspected it is probed within two. */
+	size_t before = run_acking(s, T0, 5500, targets, 64, NULL, NULL);
+	assert_true(before >= 4);
+	char victim[16];
+	snprintf(victim, sizeof(victim), "%s", targets[before - 1]);
+	struct swim_msg m = suspect_msg(victim, 1, "n1");
+	assert_int_equal(inject(s, T0 + 5500, "n1", 1, &m, 1), 0);
+	drop_outputs(s);
+	size_t after = run_acking(s, T0 + 5500, 2100, targets + before, 64 - before, NULL, NULL);
+	assert_true(after >= 2);
+	if (strcmp(targets[before], victim) != 0 && strcmp(targets[before + 1], victim) != 0)
+		fail_msg("suspect %s; probes after it: %s, %s", victim, targets[before], targets[before + 1]);
+	free(targets);
+	swim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1494,6 +1602,9 @@ int main(void)
 		cmocka_unit_test(probe_carries_suspicion_to_the_suspect),
 		cmocka_unit_test(dead_sender_is_told),
 		cmocka_unit_test(address_change_needs_newer_incarnation),
+		cmocka_unit_test(suspicion_at_newer_incarnation_starts_over),
+		cmocka_unit_test(stale_suspicion_sender_is_corrected),
+		cmocka_unit_test(new_suspect_is_probed_early),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

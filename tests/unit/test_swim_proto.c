@@ -148,6 +148,37 @@ static void roundtrip_every_message(void **state)
 	free(buf);
 }
 
+static void msg_size_is_exact(void **state)
+{
+	(void)state;
+	static const uint8_t meta[300];
+	const uint64_t values[] = {0, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+				   UINT64_MAX};
+	const char *ids[] = {"a", "1234567890123456789012345678901", "12345678901234567890123456789012",
+			     "ldpj7owgrf12irfxg3hi9i3r3"};
+	const size_t metas[] = {0, 1, 255, 256, 300};
+	for (uint8_t type = SWIM_MSG_PING; type <= SWIM_MSG_LEFT; type++) {
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			for (size_t i = 0; i < 4; i++) {
+				struct swim_msg m = {.type = type, .seq = (uint32_t)values[v], .incarnation = values[v],
+						     .addr = v4(i % 2 ? "10.0.0.1:1" : "[::1]:65535"),
+						     .meta = meta, .meta_len = metas[(v + i) % 5]};
+				strcpy(m.id, ids[i]);
+				strcpy(m.from, ids[3 - i]);
+				struct swim_pw w;
+				assert_int_equal(swim_pw_init(&w, "s", 4096), 0);
+				size_t before = swim_pw_size(&w);
+				assert_int_equal(swim_pw_add(&w, &m), 0);
+				assert_int_equal(swim_pw_size(&w) - before, swim_proto_msg_size(&m));
+				swim_pw_close(&w);
+			}
+		}
+	}
+	struct swim_msg bad = {.type = 42};
+	assert_int_equal(swim_proto_msg_size(&bad), 0);
+	assert_int_equal(swim_proto_update_size(SWIM_MSG_PING, 3, 1, NULL, 0, 0), 0);
+}
+
 static void roundtrip_alive_without_meta(void **state)
 {
 	(void)state;
@@ -940,6 +971,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip_every_message),
 		cmocka_unit_test(roundtrip_alive_without_meta),
+		cmocka_unit_test(msg_size_is_exact),
 		cmocka_unit_test(roundtrip_pushpull),
 		cmocka_unit_test(roundtrip_empty_pushpull),
 		cmocka_unit_test(addr_parse_and_format),
