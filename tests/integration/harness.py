@@ -34,7 +34,8 @@ def can_connect(path):
 class Daemon:
     """One swarmnode daemon in its own temporary directory."""
 
-    def __init__(self, workdir=None, extra_args=(), data_dir=None, socket_path=None):
+    def __init__(self, workdir=None, extra_args=(), data_dir=None, socket_path=None, prefix=()):
+        self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", NS]: it must exec, so proc is the daemon
         self.dir = workdir or tempfile.mkdtemp(prefix="sn-it-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.socket = socket_path or os.path.join(self.dir, "sn.sock")
@@ -45,7 +46,7 @@ class Daemon:
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BIN, "daemon", "--data-dir", self.data_dir, "--socket", self.socket] + self.extra_args,
+            self.prefix + [BIN, "daemon", "--data-dir", self.data_dir, "--socket", self.socket] + self.extra_args,
             stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
             wait_for(lambda: can_connect(self.socket) or self.proc.poll() is not None,
