@@ -6,7 +6,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc git python3 ca-certificates
       libuv1-dev libmsgpack-dev libsodium-dev libcurl4-openssl-dev libyaml-dev
       libjansson-dev libhttp-parser-dev"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev iproute2 iptables util-linux"
 
 if [ "${1:-}" = "--test" ]; then
 	PKGS="$PKGS $TEST_PKGS"
