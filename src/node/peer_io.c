@@ -86,6 +86,7 @@ const char *peer_refusal_name(enum peer_refusal r)
 	case PEER_REFUSED_MALFORMED: return "Malformed";
 	case PEER_REFUSED_TIMEOUT: return "Timeout";
 	case PEER_REFUSED_CLOSED: return "Closed";
+	case PEER_REFUSED_REJECTED: return "RejectedByDialer";
 	case PEER_REFUSED__COUNT: break;
 	}
 	return "Unknown";
@@ -101,6 +102,7 @@ static enum peer_refusal refusal_of(int code)
 	case PEER_AUTH_E_PEER_ROLE: return PEER_REFUSED_ROLE;
 	case PEER_AUTH_E_PEER_PROOF: return PEER_REFUSED_PROOF;
 	case PEER_AUTH_E_CLOSED: return PEER_REFUSED_CLOSED;
+	case PEER_AUTH_E_REJECTED: return PEER_REFUSED_REJECTED;
 	default: return PEER_REFUSED_MALFORMED;
 	}
 }

@@ -160,9 +160,10 @@ int main(int argc, char **argv)
 		inet_pton(AF_INET, a.host, &s4->sin_addr);
 		sl = sizeof(*s4);
 	}
+	int status = 1;
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
 		printf("refused: cannot connect: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	static uint8_t buf[1 << 16];
 	size_t have = 0, off = 0;
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
 	int rc = wait_event(fd, pa, PEER_AUTH_EV_UP, deadline, &ev, buf, sizeof(buf), &have, &off);
 	if (rc != 0) {
 		printf("refused: %s\n", rc == -ETIMEDOUT ? "timed out" : peer_auth_error(pa));
-		return 1;
+		goto out;
 	}
 	char peer_id[IDS_LEN + 1];
 	snprintf(peer_id, sizeof(peer_id), "%s", peer_auth_peer_cert(pa)->node_id);
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
 		struct peer_msg m;
 		if (rc != 0) {
 			printf("refused: after authentication: %s\n", rc == -ETIMEDOUT ? "no heartbeat answer" : peer_auth_error(pa));
-			return 1;
+			goto out;
 		}
 		if (peer_msg_decode(ev.data, ev.len, &m, NULL, 0) == 0 && m.kind == PEER_MSG_HEARTBEAT_ACK &&
 		    m.seq == 1 && m.stamp == t0)
@@ -202,10 +203,14 @@ int main(int argc, char **argv)
 	send_all(fd, pa);
 	shutdown(fd, SHUT_WR);
 	rc = wait_event(fd, pa, PEER_AUTH_EV_CLOSED, deadline, &ev, buf, sizeof(buf), &have, &off);
-	close(fd);
 	printf("up %s rtt_us=%llu closed=%s\n", peer_id, (unsigned long long)(t1 - t0),
 	       rc == 0 ? "orderly" : peer_auth_error(pa));
+	status = 0;
+out:
+	if (fd >= 0)
+		close(fd);
 	peer_auth_free(pa);
 	swarm_state_wipe(&st);
-	return 0;
+	sodium_memzero(&cfg, sizeof(cfg));
+	return status;
 }
