@@ -18,6 +18,10 @@
  * handed to the join server unread, which refuses it as it always has. */
 #define CLUSTER_LISTENER_FIRST_FRAME_MAX 1024
 
+/* At most this many connections may wait for their first frame at once;
+ * more are closed as they come (each waiting one holds a read buffer). */
+#define CLUSTER_LISTENER_MAX_PENDING 256
+
 /* Where a classified connection goes. Both handlers take ownership of tcp:
  * it was malloc'd, is reading nothing, has data unset, and must be closed
  * with uv_close by its new owner, whose close callback frees it. bytes (len
@@ -47,6 +51,7 @@ struct cluster_listener {
 	const struct cluster_listener_ops *ops;
 	void *data;                            /* for the handlers */
 	struct cluster_pending *pending;       /* connections whose first frame is awaited */
+	size_t npending;                       /* how many */
 	struct cluster_listener_stats stats;
 	char addr[96];                         /* where it listens, as text */
 	int handles_open;                      /* listener + pending connections' handles */

@@ -20,6 +20,8 @@
  * nodes stays gossip's business: the mesh follows what gossip says. */
 #define PEER_MESH_HEARTBEAT_MS 2000
 #define PEER_MESH_SILENCE_MS 7000
+/* A peer with no stream, that this node does not dial, stays listed (down) this long. */
+#define PEER_MESH_FORGET_MS (10ull * 60 * 1000)
 
 /* A live manager gossip knows of. */
 struct peer_mesh_target {

@@ -31,6 +31,7 @@ struct cluster_pending {
 static void pending_unlink(struct cluster_pending *p)
 {
 	struct cluster_listener *cl = p->cl;
+	cl->npending--;
 	if (p->prev)
 		p->prev->next = p->next;
 	else if (cl->pending == p)
@@ -174,8 +175,9 @@ static void listener_accept(uv_stream_t *server, int status)
 	struct cluster_listener *cl = server->data;
 	if (status < 0 || cl->closing)
 		return;
-	struct cluster_pending *p = calloc(1, sizeof(*p));
-	uv_tcp_t *tcp = malloc(sizeof(*tcp));
+	bool full = cl->npending >= CLUSTER_LISTENER_MAX_PENDING;
+	struct cluster_pending *p = full ? NULL : calloc(1, sizeof(*p));
+	uv_tcp_t *tcp = full ? NULL : malloc(sizeof(*tcp));
 	if (p == NULL || tcp == NULL) {
 		free(p);
 		free(tcp);
@@ -183,8 +185,11 @@ static void listener_accept(uv_stream_t *server, int status)
 		uv_tcp_t *tmp = malloc(sizeof(*tmp));
 		if (tmp != NULL) {
 			uv_tcp_init(cl->loop, tmp);
-			if (uv_accept(server, (uv_stream_t *)tmp) == 0)
+			if (uv_accept(server, (uv_stream_t *)tmp) == 0) {
 				cl->stats.dropped++;
+				log_warn("cluster", "connection dropped",
+					 LF_STR("reason", full ? "too many connections waiting for their first frame" : "out of memory"));
+			}
 			uv_close((uv_handle_t *)tmp, free_handle);
 		}
 		return;
@@ -200,6 +205,7 @@ static void listener_accept(uv_stream_t *server, int status)
 	if (cl->pending)
 		cl->pending->prev = p;
 	cl->pending = p;
+	cl->npending++;
 	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
 		pending_drop(p, "accept failed");
 		return;

@@ -216,7 +216,7 @@ void peer_mesh_sync(struct peer_mesh *m)
 		return;
 	size_t n = m->ops->managers(m->data, t, PEER_MESH_MAX_TARGETS);
 	/* Stop dialing what is gone, or moved. */
-	for (size_t i = 0; i < m->nlinks;) {
+	for (size_t i = 0; i < m->nlinks; i++) {
 		struct peer_link *l = &m->links[i];
 		const struct peer_mesh_target *want = NULL;
 		for (size_t k = 0; k < n; k++)
@@ -232,12 +232,6 @@ void peer_mesh_sync(struct peer_mesh *m)
 			snprintf(l->last_error, sizeof(l->last_error), "%s",
 				 want ? "its address changed" : "gossip no longer sees it alive");
 		}
-		/* A link with no stream and no member behind it is forgotten. */
-		if (l->conn == NULL && !l->dial && want == NULL && l->dir == PEER_CONN_OUT) {
-			link_remove(m, l);
-			continue;
-		}
-		i++;
 	}
 	for (size_t k = 0; k < n; k++) {
 		if (strcmp(t[k].node_id, m->self_id) == 0 || !should_dial(m, t[k].node_id))
@@ -251,11 +245,6 @@ void peer_mesh_sync(struct peer_mesh *m)
 			continue;
 		if (l == NULL && (l = link_add(m, t[k].node_id)) == NULL)
 			return;
-		if (l->conn != NULL) { /* an accepted stream that is not up: replaced */
-			link_fold(l);
-			peer_conn_close(l->conn);
-			l->conn = NULL;
-		}
 		struct peer_conn *c;
 		if (peer_dial(&m->io, t[k].node_id, &a, PEER_AUTH_ROLE_BIT(IDENTITY_ROLE_MANAGER), &c) != 0)
 			continue;
@@ -268,11 +257,11 @@ void peer_mesh_sync(struct peer_mesh *m)
 		link_set_state(l, PEER_CONN_CONNECTING);
 		log_info("peer", "dialing manager", LF_STR("node", l->node_id), LF_STR("addr", l->addr));
 	}
-	/* Accepted links whose stream ended and whose node gossip forgot. */
+	/* Links without a stream are shown as down for a while, then forgotten. */
+	uint64_t now = wall_ms();
 	for (size_t i = 0; i < m->nlinks;) {
 		struct peer_link *l = &m->links[i];
-		if (l->conn == NULL && !l->dial && l->dir == PEER_CONN_IN &&
-		    uv_now(m->loop) - l->last_heard > 10ull * 60 * 1000) {
+		if (l->conn == NULL && !l->dial && now - l->changed_at_ms > PEER_MESH_FORGET_MS) {
 			link_remove(m, l);
 			continue;
 		}

@@ -150,9 +150,23 @@ def mesh_of_one_manager_two_workers_and_a_second_manager():
         expect_streams(c, expected)
         back = streams(c.nodes[0])[c.ids[1]]
         assert back["Connects"] >= 2, back
-        # Every node shuts down cleanly (streams closed in good order).
-        codes = [d.stop() for d in c.nodes]
-        assert codes == [0, 0, 0, 0], codes
+
+        # kill -9 the second manager: the workers' streams to it go down at once
+        # (they keep redialing), and once gossip declares it dead they stop.
+        c.nodes[3].proc.send_signal(signal.SIGKILL)
+        c.nodes[3].proc.wait()
+        for wi in (1, 2):
+            wait_for(lambda wi=wi: streams(c.nodes[wi])[m3]["State"] != "up", 20,
+                     f"worker {wi} to see its stream to the killed manager go down")
+            wait_for(lambda wi=wi: streams(c.nodes[wi])[m3]["LastError"] == "gossip no longer sees it alive", 90,
+                     f"worker {wi} to stop dialing the dead manager")
+            s = streams(c.nodes[wi])[m3]
+            assert s["State"] == "down", s
+        assert streams(c.nodes[1])[m0]["State"] == "up"
+        assert 'msg="no longer dialing"' in c.nodes[1].logs()
+        # Every node left shuts down cleanly (streams closed in good order).
+        codes = [d.stop() for d in c.nodes[:3]]
+        assert codes == [0, 0, 0], codes
     finally:
         c.cleanup()
 
