@@ -74,7 +74,7 @@ enum peer_refusal {
 	PEER_REFUSED_PROOF,       /* failed to prove its node key */
 	PEER_REFUSED_MALFORMED,   /* undecodable, bad framing, unexpected, other version, itself */
 	PEER_REFUSED_TIMEOUT,     /* did not finish in time */
-	PEER_REFUSED_CLOSED,      /* hung up during authentication */
+	PEER_REFUSED_CLOSED,      /* hung up (or the connection failed) during authentication */
 	PEER_REFUSED_REJECTED,    /* the dialer refused this node (e.g. not the node it meant) */
 	PEER_REFUSED__COUNT,
 };

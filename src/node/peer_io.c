@@ -349,7 +349,12 @@ static void conn_up(struct peer_conn *c)
 		pio->ops->on_state(pio, c, PEER_CONN_UP, "");
 }
 
-/* The current connection failed before or after authentication. */
+/* conn_failed's code for a connection that ran out of time; 0 stands for
+ * any other failure below the protocol (connect, write, memory). */
+#define CONN_TIMED_OUT 1
+
+/* The current connection failed before or after authentication: code is a
+ * PEER_AUTH_E_* code, CONN_TIMED_OUT or 0. */
 static void conn_failed(struct peer_conn *c, int code, const char *why)
 {
 	struct peer_io *pio = c->pio;
@@ -360,7 +365,8 @@ static void conn_failed(struct peer_conn *c, int code, const char *why)
 		c->info.auth_failures++;
 	if (c->info.dir == PEER_CONN_IN && authenticating) {
 		/* A refusal: nobody above heard of this stream; count it, say why. */
-		enum peer_refusal r = code == 0 ? PEER_REFUSED_TIMEOUT : refusal_of(code);
+		enum peer_refusal r = code == CONN_TIMED_OUT ? PEER_REFUSED_TIMEOUT
+				      : code == 0 ? PEER_REFUSED_CLOSED : refusal_of(code);
 		pio->refused[r]++;
 		const char *claimed = a ? peer_auth_claimed_id(a->pa) : "";
 		log_warn("peer", "peer refused", LF_STR("peer", c->info.addr),
@@ -458,7 +464,7 @@ static void conn_auth_timeout(uv_timer_t *t)
 	char why[128];
 	snprintf(why, sizeof(why), "did not connect and authenticate within %u ms",
 		 c->pio->cfg.auth_timeout_ms);
-	conn_failed(c, 0, why);
+	conn_failed(c, CONN_TIMED_OUT, why);
 }
 
 static void attempt_connected(uv_connect_t *req, int status)
