@@ -16,8 +16,9 @@
  * that each pair of nodes shares exactly one stream. Every up stream carries
  * a heartbeat each PEER_MESH_HEARTBEAT_MS from both ends, each end measuring
  * its own round trip; a stream that stays silent for PEER_MESH_SILENCE_MS is
- * reset (a peer that vanished without closing its TCP connection). Liveness of
- * nodes stays gossip's business: the mesh follows what gossip says. */
+ * reset (a peer that vanished without closing its TCP connection), and so is
+ * one whose peer certificate expires while it is up. Liveness of nodes stays
+ * gossip's business: the mesh follows what gossip says. */
 #define PEER_MESH_HEARTBEAT_MS 2000
 #define PEER_MESH_SILENCE_MS 7000
 /* A peer with no stream, that this node does not dial, stays listed (down) this long. */

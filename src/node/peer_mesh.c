@@ -278,6 +278,13 @@ static void mesh_tick(uv_timer_t *t)
 		struct peer_link *l = &m->links[i];
 		if (l->conn == NULL || l->state != PEER_CONN_UP)
 			continue;
+		/* Certificates are checked when a stream opens; one that expires
+		 * while the stream is up ends it (the redial is then refused). */
+		const struct identity_cert *cert = peer_conn_cert(l->conn);
+		if (cert != NULL && wall_ms() >= cert->expires_at_ms) {
+			peer_conn_reset(l->conn, "peer certificate expired while the stream was up");
+			continue;
+		}
 		if (now - l->last_heard > PEER_MESH_SILENCE_MS) {
 			char why[96];
 			snprintf(why, sizeof(why), "nothing heard for %llu ms",
