@@ -73,7 +73,7 @@ struct swarm {
 int swarm_start(struct swarm *sw, uv_loop_t *loop, const struct config *config,
 		const struct datadir *datadir, const struct swarm_host *host);
 
-/* Stops gossip and the join server (a shutdown, not a leave: the node stays
+/* Stops gossip, the peer streams and the cluster port (a shutdown, not a leave: the node stays
  * in the swarm and resumes at its next start). */
 void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw));
 

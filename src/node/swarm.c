@@ -369,7 +369,8 @@ static void swarm_stop_components(struct swarm *sw);
 /* --- becoming active ------------------------------------------------------------- */
 
 /* Derives keys from the loaded state and starts gossip (and, on a manager,
- * the join server). On error everything started is stopped again. */
+ * the cluster listener and join server) and the peer streams. On error
+ * everything started is stopped again. */
 static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 {
 	char why[256];
