@@ -1,5 +1,6 @@
-/* join_io: the join handshake over TCP with libuv: a manager's server on its
- * cluster address, and the joining node's client. The protocol is handshake.c's. */
+/* join_io: the join handshake over TCP with libuv: a manager's server for the
+ * joins its cluster listener hands over, and the joining node's client. The
+ * protocol is handshake.c's. */
 #ifndef SWARMNODE_JOIN_IO_H
 #define SWARMNODE_JOIN_IO_H
 
@@ -26,21 +27,32 @@ struct join_server_ops {
 
 struct join_server_conn;
 
+/* The manager side of joins. It owns no socket: the cluster listener
+ * (cluster_listener.h) accepts connections on the cluster port and hands over
+ * those that are joins. */
 struct join_server {
 	uv_loop_t *loop;
-	uv_tcp_t listener;               /* data = this */
 	const struct join_server_ops *ops;
 	void *data;
 	struct join_server_conn *conns;  /* handshakes in progress */
 	uint64_t joined, refused;        /* counters */
 	void (*on_closed)(struct join_server *js);
-	int handles_open;
+	int handles_open;                /* 1 while open, plus the connections' handles */
 	bool closing;
 };
 
-/* Listens on addr. Returns 0 or a negative libuv code with the reason in err. */
-int join_server_start(struct join_server *js, uv_loop_t *loop, const struct addr *addr,
-		      const struct join_server_ops *ops, void *data, char *err, size_t errlen);
+/* Prepares the server. */
+void join_server_init(struct join_server *js, uv_loop_t *loop, const struct join_server_ops *ops,
+		      void *data);
+
+/* Runs the manager side of the handshake on an accepted connection. Takes
+ * ownership of tcp (malloc'd, not reading; freed after it is closed) and
+ * feeds it bytes (len of them, already read from it, copied) first. */
+void join_server_adopt(struct join_server *js, uv_tcp_t *tcp, const char *peer, const uint8_t *bytes,
+		       size_t len);
+
+/* Closes the connections in progress; on_closed runs once every handle is
+ * closed, after which js may be freed. */
 void join_server_close(struct join_server *js, void (*on_closed)(struct join_server *js));
 
 struct join_client;

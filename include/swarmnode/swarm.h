@@ -9,11 +9,13 @@
 
 #include <uv.h>
 
+#include "swarmnode/cluster_listener.h"
 #include "swarmnode/config.h"
 #include "swarmnode/datadir.h"
 #include "swarmnode/gossip_io.h"
 #include "swarmnode/join_io.h"
 #include "swarmnode/node_meta.h"
+#include "swarmnode/peer_mesh.h"
 #include "swarmnode/swarm_state.h"
 
 /* Docker's LocalNodeState. */
@@ -48,8 +50,12 @@ struct swarm {
 	struct keyring *keyring;          /* gossip keys, when active */
 	struct gossip_io gossip;
 	bool gossip_open;
+	struct cluster_listener listener; /* managers: TCP on the cluster address, joins and peers */
+	bool listener_open;
 	struct join_server join_server;   /* managers: admits new nodes */
 	bool join_server_open;
+	struct peer_mesh mesh;            /* authenticated streams to managers */
+	bool mesh_open;
 	struct join_client *join_client;  /* a join in progress */
 	struct swarm_join_pending *join;  /* what the join needs when it ends */
 	uv_timer_t save_timer;            /* debounces saving seeds; data = this */
@@ -67,7 +73,7 @@ struct swarm {
 int swarm_start(struct swarm *sw, uv_loop_t *loop, const struct config *config,
 		const struct datadir *datadir, const struct swarm_host *host);
 
-/* Stops gossip and the join server (a shutdown, not a leave: the node stays
+/* Stops gossip, the peer streams and the cluster port (a shutdown, not a leave: the node stays
  * in the swarm and resumes at its next start). */
 void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw));
 

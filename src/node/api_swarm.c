@@ -1,5 +1,6 @@
-/* api_swarm: the /swarm endpoints, /nodes and swarmnode's /swarmnode/members, from this
- * node's swarm membership and its gossip view. */
+/* api_swarm: the /swarm endpoints, /nodes and swarmnode's /swarmnode/members,
+ * /swarmnode/gossip and /swarmnode/peers, from this node's swarm membership,
+ * its gossip view and its peer streams. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -375,6 +376,67 @@ static void h_gossip(struct api *api, struct http_request *req, struct api_call 
 		"LastError", swim_last_error(s)));
 }
 
+/* --- /swarmnode/peers: the authenticated streams between nodes --------------------- */
+
+static json_t *peer_stream_json(const struct peer_link_view *v)
+{
+	const struct peer_link *l = v->link;
+	char changed[48], measured[48];
+	api_format_time(l->changed_at_ms, changed, sizeof(changed));
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		"NodeID", l->node_id, "Role", identity_role_name(l->role), "Addr", l->addr,
+		"Direction", peer_conn_dir_name(l->dir), "State", peer_conn_state_name(l->state),
+		"StateChangedAt", changed, "BytesIn", (json_int_t)v->bytes_in, "BytesOut", (json_int_t)v->bytes_out,
+		"MessagesIn", (json_int_t)v->msgs_in, "MessagesOut", (json_int_t)v->msgs_out,
+		"HeartbeatsSent", (json_int_t)l->heartbeats_sent, "HeartbeatsAcked", (json_int_t)l->heartbeats_acked,
+		"Connects", (json_int_t)v->connects, "AuthFailures", (json_int_t)v->auth_failures,
+		"LastError", v->last_error);
+	if (l->rtt_us >= 0) {
+		api_format_time(l->rtt_at_ms, measured, sizeof(measured));
+		json_object_set_new(j, "RTTMicroseconds", json_integer((json_int_t)l->rtt_us));
+		json_object_set_new(j, "RTTMeasuredAt", json_string(measured));
+	} else {
+		json_object_set_new(j, "RTTMicroseconds", json_null());
+	}
+	return j;
+}
+
+static void h_peers(struct api *api, struct http_request *req, struct api_call *call)
+{
+	struct swarm *sw = api->swarm;
+	struct peer_link_view v;
+	if (!sw->mesh_open) {
+		http_respond_error(req, 503, MSG_NOT_IN_SWARM);
+		return;
+	}
+	json_t *streams = json_array();
+	for (size_t i = 0; peer_mesh_view(&sw->mesh, i, &v) == 0; i++)
+		json_array_append_new(streams, peer_stream_json(&v));
+	json_t *refused = json_object();
+	uint64_t total = 0;
+	for (int r = 0; r < PEER_REFUSED__COUNT; r++) {
+		total += sw->mesh.io.refused[r];
+		json_object_set_new(refused, peer_refusal_name((enum peer_refusal)r),
+				    json_integer((json_int_t)sw->mesh.io.refused[r]));
+	}
+	json_object_set_new(refused, "Total", json_integer((json_int_t)total));
+	json_t *out = json_pack("{s:s, s:o, s:I, s:o, s:{s:I, s:I, s:I}}", "NodeID", sw->st.node_id,
+		"Streams", streams, "Accepted", (json_int_t)sw->mesh.io.accepted, "Refused", refused,
+		"Messages", "UnknownKind", (json_int_t)sw->mesh.unknown_msgs, "Undecodable",
+		(json_int_t)sw->mesh.bad_msgs, "DuplicateStreams", (json_int_t)sw->mesh.duplicates);
+	if (sw->listener_open) {
+		const struct cluster_listener_stats *ls = &sw->listener.stats;
+		json_object_set_new(out, "Listener", json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"Addr", sw->listener.addr, "Accepted", (json_int_t)ls->accepted, "Joins", (json_int_t)ls->joins,
+			"Peers", (json_int_t)ls->peers, "Dropped", (json_int_t)ls->dropped,
+			"JoinsAdmitted", (json_int_t)sw->join_server.joined,
+			"JoinsRefused", (json_int_t)sw->join_server.refused));
+	} else {
+		json_object_set_new(out, "Listener", json_null());
+	}
+	api_reply_json(req, 200, out);
+}
+
 const struct api_route api_swarm_routes[] = {
 	{"GET", "/swarmnode/gossip", h_gossip, 0},
 	{"POST", "/swarm/init", h_swarm_init, API_JSON_BODY},
@@ -385,5 +447,6 @@ const struct api_route api_swarm_routes[] = {
 	{"GET", "/nodes", h_nodes_list, 0},
 	{"GET", "/nodes/{id}", h_node_inspect, 0},
 	{"GET", "/swarmnode/members", h_members, 0},
+	{"GET", "/swarmnode/peers", h_peers, 0},
 };
 const size_t api_swarm_nroutes = sizeof(api_swarm_routes) / sizeof(api_swarm_routes[0]);

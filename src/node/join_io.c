@@ -68,7 +68,7 @@ static void join_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 /* --- server ------------------------------------------------------------------- */
 
 struct join_server_conn {
-	uv_tcp_t tcp;       /* data = this; first member */
+	uv_tcp_t *tcp;      /* malloc'd by the cluster listener; data = this */
 	uv_timer_t timer;   /* data = this */
 	uv_shutdown_t shutdown;
 	struct join_server *js;
@@ -79,9 +79,14 @@ struct join_server_conn {
 	bool closing;
 };
 
-static void server_conn_closed(uv_handle_t *h)
+static void server_handle_gone(struct join_server *js)
 {
-	struct join_server_conn *c = h->data;
+	if (--js->handles_open == 0 && js->on_closed)
+		js->on_closed(js);
+}
+
+static void server_conn_closed(struct join_server_conn *c)
+{
 	if (--c->handles_open > 0)
 		return;
 	struct join_server *js = c->js;
@@ -93,8 +98,19 @@ static void server_conn_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	handshake_free(c->hs);
 	free(c);
-	if (--js->handles_open == 0 && js->on_closed)
-		js->on_closed(js);
+	server_handle_gone(js);
+}
+
+static void server_timer_closed(uv_handle_t *h)
+{
+	server_conn_closed(h->data);
+}
+
+static void server_tcp_closed(uv_handle_t *h)
+{
+	struct join_server_conn *c = h->data;
+	free(h);
+	server_conn_closed(c);
 }
 
 static void server_conn_close_now(struct join_server_conn *c)
@@ -103,8 +119,8 @@ static void server_conn_close_now(struct join_server_conn *c)
 		return;
 	c->closing = true;
 	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->timer, server_conn_closed);
-	uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
+	uv_close((uv_handle_t *)&c->timer, server_timer_closed);
+	uv_close((uv_handle_t *)c->tcp, server_tcp_closed);
 }
 
 static void server_conn_shut(uv_shutdown_t *req, int status)
@@ -115,10 +131,10 @@ static void server_conn_shut(uv_shutdown_t *req, int status)
 /* Flushes the last message (WELCOME or REJECT) before closing. */
 static void server_conn_finish(struct join_server_conn *c)
 {
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_read_stop((uv_stream_t *)c->tcp);
 	c->shutdown.data = c;
-	if (join_flush(c->hs, &c->tcp) != 0 ||
-	    uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, server_conn_shut) != 0)
+	if (join_flush(c->hs, c->tcp) != 0 ||
+	    uv_shutdown(&c->shutdown, (uv_stream_t *)c->tcp, server_conn_shut) != 0)
 		server_conn_close_now(c);
 }
 
@@ -152,16 +168,11 @@ static void server_conn_issue(struct join_server_conn *c)
 		 LF_STR("peer", c->peer));
 }
 
-static void server_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Feeds received bytes to the handshake and acts on where it stands. */
+static void server_conn_input(struct join_server_conn *c, const uint8_t *data, size_t n)
 {
-	struct join_server_conn *c = s->data;
 	size_t used;
-	if (nread < 0) {
-		handshake_eof(c->hs);
-		server_conn_close_now(c);
-		return;
-	}
-	int rc = handshake_feed(c->hs, (const uint8_t *)buf->base, (size_t)nread, wall_ms(), &used);
+	int rc = handshake_feed(c->hs, data, n, wall_ms(), &used);
 	if (rc == 0 && handshake_state(c->hs) == HANDSHAKE_MANAGER_ISSUE)
 		server_conn_issue(c);
 	enum handshake_state state = handshake_state(c->hs);
@@ -171,39 +182,58 @@ static void server_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		server_conn_finish(c);
 	} else if (state == HANDSHAKE_DONE) {
 		server_conn_finish(c);
-	} else if (join_flush(c->hs, &c->tcp) != 0) {
+	} else if (join_flush(c->hs, c->tcp) != 0) {
 		server_conn_close_now(c);
 	}
 }
 
-static void server_accept(uv_stream_t *listener, int status)
+static void server_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct join_server *js = listener->data;
+	struct join_server_conn *c = s->data;
+	if (nread < 0) {
+		handshake_eof(c->hs);
+		server_conn_close_now(c);
+		return;
+	}
+	server_conn_input(c, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+void join_server_init(struct join_server *js, uv_loop_t *loop, const struct join_server_ops *ops,
+		      void *data)
+{
+	memset(js, 0, sizeof(*js));
+	js->loop = loop;
+	js->ops = ops;
+	js->data = data;
+	js->handles_open = 1; /* released by join_server_close */
+}
+
+static void server_tcp_closed_alone(uv_handle_t *h)
+{
+	free(h);
+}
+
+void join_server_adopt(struct join_server *js, uv_tcp_t *tcp, const char *peer, const uint8_t *bytes,
+		       size_t len)
+{
 	struct handshake_manager_config cfg;
 	char err[256];
-	if (status < 0 || js->closing)
+	struct join_server_conn *c = js->closing ? NULL : calloc(1, sizeof(*c));
+	if (c == NULL) {
+		uv_close((uv_handle_t *)tcp, server_tcp_closed_alone);
 		return;
-	struct join_server_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return;
+	}
 	c->js = js;
-	uv_tcp_init(js->loop, &c->tcp);
+	c->tcp = tcp;
 	uv_timer_init(js->loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
+	c->tcp->data = c->timer.data = c;
 	c->handles_open = 2;
 	js->handles_open++;
 	c->next = js->conns;
 	if (js->conns)
 		js->conns->prev = c;
 	js->conns = c;
-	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-		server_conn_close_now(c);
-		return;
-	}
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-		uv_ip_name((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	memset(&cfg, 0, sizeof(cfg));
 	int rc = js->ops->config(js->data, &cfg);
 	randombytes_buf(cfg.ephemeral_seed, sizeof(cfg.ephemeral_seed));
@@ -216,44 +246,12 @@ static void server_accept(uv_stream_t *listener, int status)
 		return;
 	}
 	uv_timer_start(&c->timer, server_conn_timeout, JOIN_IO_TIMEOUT_MS, 0);
-	uv_read_start((uv_stream_t *)&c->tcp, join_alloc, server_conn_read);
-}
-
-static void server_listener_closed(uv_handle_t *h)
-{
-	struct join_server *js = h->data;
-	if (--js->handles_open == 0 && js->on_closed)
-		js->on_closed(js);
-}
-
-int join_server_start(struct join_server *js, uv_loop_t *loop, const struct addr *addr,
-		      const struct join_server_ops *ops, void *data, char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	char text[96];
-	int rc;
-	memset(js, 0, sizeof(*js));
-	js->loop = loop;
-	js->ops = ops;
-	js->data = data;
-	addr_format(addr, text, sizeof(text));
-	rc = addr->family == AF_INET6 ? uv_ip6_addr(addr->host, addr->port, (struct sockaddr_in6 *)&ss)
-				      : uv_ip4_addr(addr->host, addr->port, (struct sockaddr_in *)&ss);
-	if (rc != 0) {
-		snprintf(err, errlen, "listen address %s: %s", text, uv_strerror(rc));
-		return rc;
+	if (uv_read_start((uv_stream_t *)c->tcp, join_alloc, server_conn_read) != 0) {
+		server_conn_close_now(c);
+		return;
 	}
-	uv_tcp_init(loop, &js->listener);
-	js->listener.data = js;
-	js->handles_open = 1;
-	if ((rc = uv_tcp_bind(&js->listener, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (rc = uv_listen((uv_stream_t *)&js->listener, 128, server_accept)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", text, uv_strerror(rc));
-		js->closing = true;
-		uv_close((uv_handle_t *)&js->listener, NULL);
-		return rc;
-	}
-	return 0;
+	if (len > 0)
+		server_conn_input(c, bytes, len);
 }
 
 void join_server_close(struct join_server *js, void (*on_closed)(struct join_server *js))
@@ -264,7 +262,7 @@ void join_server_close(struct join_server *js, void (*on_closed)(struct join_ser
 	js->on_closed = on_closed;
 	for (struct join_server_conn *c = js->conns; c; c = c->next)
 		server_conn_close_now(c);
-	uv_close((uv_handle_t *)&js->listener, server_listener_closed);
+	server_handle_gone(js);
 }
 
 /* --- client ------------------------------------------------------------------- */

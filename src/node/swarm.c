@@ -183,6 +183,9 @@ static void swarm_on_gossip_event(struct gossip_io *g, const struct swim_event *
 	struct swarm *sw = g->data;
 	if ((ev->type == SWIM_EV_JOINED || ev->type == SWIM_EV_ALIVE) && !uv_is_active((uv_handle_t *)&sw->save_timer))
 		uv_timer_start(&sw->save_timer, swarm_save_timer, SWARM_SAVE_DELAY_MS, 0);
+	/* Managers come and go: the peer streams follow. */
+	if (sw->mesh_open)
+		peer_mesh_sync(&sw->mesh);
 }
 
 static int swarm_start_gossip(struct swarm *sw, char *err, size_t errlen)
@@ -278,7 +281,27 @@ static const struct join_server_ops swarm_join_ops = {
 	.issue = manager_issue,
 };
 
-static int swarm_start_join_server(struct swarm *sw, char *err, size_t errlen)
+/* --- the cluster port and the peer streams ------------------------------------------ */
+
+static void cluster_on_join(void *data, uv_tcp_t *tcp, const char *peer, const uint8_t *bytes, size_t len)
+{
+	struct swarm *sw = data;
+	join_server_adopt(&sw->join_server, tcp, peer, bytes, len);
+}
+
+static void cluster_on_peer(void *data, uv_tcp_t *tcp, const char *peer, const uint8_t *bytes, size_t len)
+{
+	struct swarm *sw = data;
+	peer_mesh_adopt(&sw->mesh, tcp, peer, bytes, len);
+}
+
+static const struct cluster_listener_ops swarm_cluster_ops = {
+	.on_join = cluster_on_join,
+	.on_peer = cluster_on_peer,
+};
+
+/* Managers: the join server and the listener that feeds it and the peer streams. */
+static int swarm_start_listener(struct swarm *sw, char *err, size_t errlen)
 {
 	struct addr listen;
 	char why[160];
@@ -286,16 +309,68 @@ static int swarm_start_join_server(struct swarm *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "listen address %s: %s", sw->st.listen_addr, why);
 		return -EINVAL;
 	}
-	int rc = join_server_start(&sw->join_server, sw->loop, &listen, &swarm_join_ops, sw, err, errlen);
+	join_server_init(&sw->join_server, sw->loop, &swarm_join_ops, sw);
+	sw->join_server_open = true;
+	int rc = cluster_listener_start(&sw->listener, sw->loop, &listen, &swarm_cluster_ops, sw, err, errlen);
 	if (rc == 0)
-		sw->join_server_open = true;
+		sw->listener_open = true;
 	return rc;
 }
+
+/* The managers gossip sees alive or suspect, for the peer streams. */
+static size_t swarm_mesh_managers(void *data, struct peer_mesh_target *out, size_t cap)
+{
+	struct swarm *sw = data;
+	struct swim_member_info mi;
+	struct node_meta meta;
+	char why[128];
+	size_t n = 0;
+	if (!sw->gossip_open)
+		return 0;
+	size_t count = swim_member_count(sw->gossip.swim);
+	for (size_t i = 0; i < count && n < cap; i++) {
+		if (swim_member_at(sw->gossip.swim, i, &mi) != 0 || mi.is_self ||
+		    (mi.state != SWIM_ALIVE && mi.state != SWIM_SUSPECT) || mi.meta == NULL ||
+		    node_meta_decode(mi.meta, mi.meta_len, &meta, why, sizeof(why)) != 0 ||
+		    meta.role != NODE_ROLE_MANAGER || meta.cluster_addr[0] == '\0')
+			continue;
+		snprintf(out[n].node_id, sizeof(out[n].node_id), "%s", mi.id);
+		snprintf(out[n].addr, sizeof(out[n].addr), "%s", meta.cluster_addr);
+		n++;
+	}
+	return n;
+}
+
+static const struct peer_mesh_ops swarm_mesh_ops = {
+	.managers = swarm_mesh_managers,
+};
+
+static int swarm_start_mesh(struct swarm *sw, char *err, size_t errlen)
+{
+	struct peer_io_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.node = sw->node_key;
+	memcpy(cfg.cert, sw->st.cert, sw->st.cert_len);
+	cfg.cert_len = sw->st.cert_len;
+	memcpy(cfg.root_pk, sw->st.root_pk, sizeof(cfg.root_pk));
+	memcpy(cfg.cluster_id, sw->st.cluster_id, sizeof(cfg.cluster_id));
+	cfg.accept_roles = PEER_AUTH_ROLES_ANY;
+	enum identity_role role = sw->st.role == NODE_ROLE_MANAGER ? IDENTITY_ROLE_MANAGER : IDENTITY_ROLE_WORKER;
+	int rc = peer_mesh_start(&sw->mesh, sw->loop, &cfg, sw->st.node_id, role, &swarm_mesh_ops, sw, err,
+				 errlen);
+	sodium_memzero(&cfg, sizeof(cfg));
+	if (rc == 0)
+		sw->mesh_open = true;
+	return rc;
+}
+
+static void swarm_stop_components(struct swarm *sw);
 
 /* --- becoming active ------------------------------------------------------------- */
 
 /* Derives keys from the loaded state and starts gossip (and, on a manager,
- * the join server). On error everything started is stopped again. */
+ * the cluster listener and join server) and the peer streams. On error
+ * everything started is stopped again. */
 static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 {
 	char why[256];
@@ -310,12 +385,13 @@ static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 	int rc = swarm_start_gossip(sw, err, errlen);
 	if (rc != 0)
 		goto err_after_keyring;
-	if (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_join_server(sw, err, errlen)) != 0) {
-		gossip_io_close(&sw->gossip, NULL);
-		sw->gossip_open = false;
+	if ((rc = swarm_start_mesh(sw, err, errlen)) != 0 ||
+	    (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_listener(sw, err, errlen)) != 0)) {
+		swarm_stop_components(sw);
 		goto err_after_keyring;
 	}
 	sw->state = SWARM_ACTIVE;
+	peer_mesh_sync(&sw->mesh);
 	return 0;
 
 err_after_keyring:
@@ -641,25 +717,51 @@ static void swarm_join_server_closed(struct join_server *js)
 	swarm_component_closed(js->data);
 }
 
+static void swarm_listener_closed(struct cluster_listener *cl)
+{
+	swarm_component_closed(cl->data);
+}
+
+static void swarm_mesh_closed(struct peer_mesh *m)
+{
+	swarm_component_closed(m->data);
+}
+
 static void swarm_timer_closed(uv_handle_t *h)
 {
 	swarm_component_closed(h->data);
 }
 
-/* Stops gossip and the join server; the keys are wiped. */
-static void swarm_deactivate(struct swarm *sw)
+/* Stops gossip, the cluster listener, the join server and the peer streams. */
+static void swarm_stop_components(struct swarm *sw)
 {
-	uv_timer_stop(&sw->save_timer);
 	if (sw->gossip_open) {
 		sw->closing++;
 		sw->gossip_open = false;
 		gossip_io_close(&sw->gossip, swarm_gossip_closed);
+	}
+	if (sw->listener_open) {
+		sw->closing++;
+		sw->listener_open = false;
+		cluster_listener_close(&sw->listener, swarm_listener_closed);
 	}
 	if (sw->join_server_open) {
 		sw->closing++;
 		sw->join_server_open = false;
 		join_server_close(&sw->join_server, swarm_join_server_closed);
 	}
+	if (sw->mesh_open) {
+		sw->closing++;
+		sw->mesh_open = false;
+		peer_mesh_close(&sw->mesh, swarm_mesh_closed);
+	}
+}
+
+/* Stops every component; the keys are wiped. */
+static void swarm_deactivate(struct swarm *sw)
+{
+	uv_timer_stop(&sw->save_timer);
+	swarm_stop_components(sw);
 	keyring_free(sw->keyring);
 	sw->keyring = NULL;
 	identity_keypair_wipe(&sw->node_key);

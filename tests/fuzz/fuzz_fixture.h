@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "swarmnode/handshake.h"
+#include "swarmnode/peer_auth.h"
 
 #define FZ_NOW 1700000000000ull
 #define FZ_DAY (24ull * 3600 * 1000)
@@ -37,6 +38,38 @@ static inline void fz_init(struct fz *f)
 	memset(seed, 3, sizeof(seed));
 	identity_keypair_from_seed(&f->jcfg.node, seed);
 	memset(f->jcfg.ephemeral_seed, 0x44, HANDSHAKE_SEED_LEN);
+}
+
+/* The two ends of a peer stream in the same cluster: a worker dialing the
+ * manager of struct fz. Everything fixed, as above. */
+struct fz_peer {
+	struct peer_auth_config dialer;   /* the worker */
+	struct peer_auth_config listener; /* the manager */
+};
+
+static inline void fz_peer_init(struct fz_peer *p, const struct fz *f)
+{
+	uint8_t seed[IDENTITY_SEED_LEN];
+	struct identity_cert c;
+	memset(p, 0, sizeof(*p));
+	p->listener.dialer = false;
+	p->listener.node = f->mcfg.node;
+	memcpy(p->listener.cert, f->mcfg.cert, f->mcfg.cert_len);
+	p->listener.cert_len = f->mcfg.cert_len;
+	memcpy(p->listener.root_pk, f->root.pk, IDENTITY_PK_LEN);
+	memcpy(p->listener.cluster_id, FZ_CLUSTER, sizeof(FZ_CLUSTER));
+	p->listener.accept_roles = PEER_AUTH_ROLES_ANY;
+	p->listener.max_message = 4096;
+	memset(p->listener.ephemeral_seed, 0x55, PEER_AUTH_SEED_LEN);
+	p->dialer = p->listener;
+	p->dialer.dialer = true;
+	memset(seed, 6, sizeof(seed));
+	identity_keypair_from_seed(&p->dialer.node, seed);
+	identity_cert_issue(&c, "w0000000000000000000000b2", IDENTITY_ROLE_WORKER, p->dialer.node.pk,
+			    FZ_CLUSTER, FZ_NOW - FZ_DAY, FZ_NOW + 90 * FZ_DAY, f->root.sk);
+	identity_cert_encode(&c, p->dialer.cert, sizeof(p->dialer.cert), &p->dialer.cert_len);
+	memcpy(p->dialer.expect_node_id, "m0000000000000000000000a1", IDS_LEN + 1);
+	memset(p->dialer.ephemeral_seed, 0x66, PEER_AUTH_SEED_LEN);
 }
 
 #endif

@@ -44,6 +44,28 @@ static void feed(struct handshake *hs, const uint8_t *p, size_t n)
 	handshake_feed(hs, p, n, FZ_NOW, &used);
 }
 
+/* The same for a peer stream. */
+static void ptake(struct peer_auth *pa, uint8_t *buf, size_t *len)
+{
+	const uint8_t *p;
+	size_t n = peer_auth_output(pa, &p);
+	memcpy(buf + *len, p, n);
+	*len += n;
+	peer_auth_output_sent(pa, n);
+}
+
+static void pfeed(struct peer_auth *pa, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		size_t used = 0;
+		struct peer_auth_event ev;
+		if (peer_auth_feed(pa, p + off, n - off, FZ_NOW, &used, &ev) != 0)
+			return;
+		off += used;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -121,6 +143,53 @@ int main(int argc, char **argv)
 	    NULL, 0);
 	handshake_free(m);
 	handshake_free(j);
+
+	/* A recorded peer stream: HELLO, HELLO+AUTH, AUTH, then records both ways. */
+	struct fz_peer fp;
+	fz_peer_init(&fp, &f);
+	struct peer_auth *pd, *pl;
+	if (peer_auth_new(&pd, &fp.dialer, FZ_NOW, NULL, 0) != 0 ||
+	    peer_auth_new(&pl, &fp.listener, FZ_NOW, NULL, 0) != 0) {
+		fprintf(stderr, "peer stream fixture does not start\n");
+		return 1;
+	}
+	static uint8_t dh[1024], lh[2048], da[1024], drec[1024], lrec[1024];
+	size_t dhn = 0, lhn = 0, dan = 0, drn = 0, lrn = 0;
+	ptake(pd, dh, &dhn);
+	pfeed(pl, dh, dhn);
+	ptake(pl, lh, &lhn);
+	pfeed(pd, lh, lhn);
+	ptake(pd, da, &dan);
+	pfeed(pl, da, dan);
+	if (peer_auth_state(pl) != PEER_AUTH_UP) {
+		fprintf(stderr, "recorded peer stream did not come up: %s\n", peer_auth_error(pl));
+		return 1;
+	}
+	peer_auth_send(pd, (const uint8_t *)"heartbeat", 9);
+	peer_auth_send(pd, NULL, 0);
+	peer_auth_close(pd);
+	ptake(pd, drec, &drn);
+	peer_auth_send(pl, (const uint8_t *)"assignment", 10);
+	peer_auth_close(pl);
+	ptake(pl, lrec, &lrn);
+	memcpy(buf, dh, dhn);
+	memcpy(buf + dhn, da, dan);
+	memcpy(buf + dhn + dan, drec, drn);
+	put("fuzz_peer_auth", "mode0-session", (const uint8_t[]){0, 0}, 2, buf, dhn + dan + drn);
+	put("fuzz_peer_auth", "mode0-chunks", (const uint8_t[]){0, 5}, 2, buf, dhn + dan + drn);
+	memcpy(buf, lh, lhn);
+	memcpy(buf + lhn, lrec, lrn);
+	put("fuzz_peer_auth", "mode1-session", (const uint8_t[]){1, 0}, 2, buf, lhn + lrn);
+	memcpy(buf, da, dan);
+	memcpy(buf + dan, drec, drn);
+	put("fuzz_peer_auth", "mode2-auth-records", (const uint8_t[]){2, 0}, 2, buf, dan + drn);
+	put("fuzz_peer_auth", "mode3-records", (const uint8_t[]){3, 0}, 2, lrec, lrn);
+	put("fuzz_peer_auth", "mode4-records", (const uint8_t[]){4, 0}, 2, drec, drn);
+	put("fuzz_peer_auth", "mode1-reject", (const uint8_t[]){1, 0, 0, 0, 0, 3, 0x92, 0x12, 3}, 9,
+	    NULL, 0);
+	put("fuzz_mp_check", "peer-hello", dh + 4, dhn - 4, NULL, 0);
+	peer_auth_free(pd);
+	peer_auth_free(pl);
 	printf("seed corpora written under %s\n", root_dir);
 	return 0;
 }

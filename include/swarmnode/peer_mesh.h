@@ -1,0 +1,106 @@
+/* peer_mesh: this node's authenticated streams to the managers it knows from gossip (the future Raft mesh and dispatch channels), kept up and measured with heartbeats. */
+#ifndef SWARMNODE_PEER_MESH_H
+#define SWARMNODE_PEER_MESH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "swarmnode/ids.h"
+#include "swarmnode/peer_io.h"
+
+/* Who keeps which stream: a worker dials every live manager (dispatch); of
+ * two managers, the one with the smaller node id dials the other (Raft), so
+ * that each pair of nodes shares exactly one stream. Every up stream carries
+ * a heartbeat each PEER_MESH_HEARTBEAT_MS from both ends, each end measuring
+ * its own round trip; a stream that stays silent for PEER_MESH_SILENCE_MS is
+ * reset (a peer that vanished without closing its TCP connection), and so is
+ * one whose peer certificate expires while it is up. Liveness of nodes stays
+ * gossip's business: the mesh follows what gossip says. */
+#define PEER_MESH_HEARTBEAT_MS 2000
+#define PEER_MESH_SILENCE_MS 7000
+/* A peer with no stream, that this node does not dial, stays listed (down) this long. */
+#define PEER_MESH_FORGET_MS (10ull * 60 * 1000)
+
+/* A live manager gossip knows of. */
+struct peer_mesh_target {
+	char node_id[IDS_LEN + 1];
+	char addr[64];             /* its cluster address, IP:PORT */
+};
+
+struct peer_mesh_ops {
+	/* Fills out with the managers gossip sees alive or suspect (this node
+	 * excluded); returns how many (at most cap). */
+	size_t (*managers)(void *data, struct peer_mesh_target *out, size_t cap);
+};
+
+/* One peer as /swarmnode/peers shows it. */
+struct peer_link {
+	char node_id[IDS_LEN + 1];
+	enum identity_role role;        /* verified once up, else what the dial expects */
+	char addr[96];                  /* the peer's address */
+	enum peer_conn_dir dir;         /* who dialed */
+	enum peer_conn_state state;
+	bool dial;                      /* this node keeps dialing it */
+	struct peer_conn *conn;         /* the stream, or NULL (an accepted one that ended) */
+	uint64_t hb_seq;                /* last heartbeat sent */
+	uint64_t heartbeats_sent, heartbeats_acked;
+	int64_t rtt_us;                 /* last measured round trip, -1 before the first */
+	uint64_t rtt_at_ms;             /* wall clock of that measurement */
+	uint64_t last_heard;            /* loop time of the last message from the peer */
+	uint64_t changed_at_ms;         /* wall clock of the last state change */
+	/* Counters of accepted streams that ended (a dialed stream keeps its own). */
+	uint64_t old_bytes_in, old_bytes_out, old_msgs_in, old_msgs_out, old_connects;
+	char last_error[256];
+};
+
+/* The same with the live stream's counters folded in. */
+struct peer_link_view {
+	const struct peer_link *link;
+	uint64_t bytes_in, bytes_out, msgs_in, msgs_out, connects, auth_failures;
+	const char *last_error;
+};
+
+struct peer_mesh {
+	uv_loop_t *loop;
+	struct peer_io io;                /* the streams */
+	uv_timer_t timer;                 /* heartbeats and membership sync; data = this */
+	const struct peer_mesh_ops *ops;
+	void *data;                       /* for ops */
+	char self_id[IDS_LEN + 1];
+	enum identity_role self_role;
+	struct peer_link *links;          /* by node id */
+	size_t nlinks, cap;
+	uint64_t unknown_msgs;            /* messages of kinds this version does not handle */
+	uint64_t bad_msgs;                /* messages that did not decode */
+	uint64_t duplicates;              /* streams closed because the pair had one already */
+	int closing_parts;
+	void (*on_closed)(struct peer_mesh *m);
+	bool closing;
+};
+
+/* Starts the streams of this node (cfg: its credentials; incoming streams are
+ * accepted from workers and managers) and the heartbeat timer. Returns 0 or a
+ * negative errno with the reason in err. */
+int peer_mesh_start(struct peer_mesh *m, uv_loop_t *loop, const struct peer_io_config *cfg,
+		    const char *self_id, enum identity_role self_role, const struct peer_mesh_ops *ops,
+		    void *data, char *err, size_t errlen);
+
+/* Membership changed: dial the managers that should be dialed, stop dialing
+ * those gone. Also runs on every heartbeat tick. */
+void peer_mesh_sync(struct peer_mesh *m);
+
+/* An incoming stream the cluster listener classified (see peer_io_adopt). */
+void peer_mesh_adopt(struct peer_mesh *m, uv_tcp_t *tcp, const char *peer_addr, const uint8_t *bytes,
+		     size_t len);
+
+/* Closes every stream; on_closed runs when all is closed. */
+void peer_mesh_close(struct peer_mesh *m, void (*on_closed)(struct peer_mesh *m));
+
+size_t peer_mesh_count(const struct peer_mesh *m);
+/* The i-th link with its live counters; -ENOENT past the end. */
+int peer_mesh_view(const struct peer_mesh *m, size_t i, struct peer_link_view *out);
+
+#endif
