@@ -12,6 +12,12 @@
 #define IDENTITY_SEED_LEN 32 /* random bytes a keypair is derived from */
 #define IDENTITY_SIG_LEN 64  /* Ed25519 signature */
 
+/* How long the certificates a swarm issues last. Docker issues 90-day node
+ * certificates and renews them automatically; swarmnode has no renewal yet (it
+ * needs the managers' Raft store), so certificates last as long as Docker's
+ * root CA does, 20 years, rather than expire under a running cluster. */
+#define IDENTITY_CERT_LIFETIME_MS (20ull * 365 * 24 * 3600 * 1000)
+
 /* Version of the certificate layout below. */
 #define IDENTITY_CERT_VERSION 1
 

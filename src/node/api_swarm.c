@@ -85,7 +85,7 @@ static json_t *tls_info_json(const struct swarm *sw)
 static json_t *swarm_spec_json(void)
 {
 	return json_pack("{s:s, s:{}, s:{s:I}, s:{s:b}}", "Name", "default", "Labels",
-			 "CAConfig", "NodeCertExpiry", (json_int_t)(90ll * 24 * 3600 * 1000000000ll),
+			 "CAConfig", "NodeCertExpiry", (json_int_t)(IDENTITY_CERT_LIFETIME_MS * 1000000ull),
 			 "EncryptionConfig", "AutoLockManagers", 0);
 }
 

@@ -154,8 +154,7 @@ static void server_conn_issue(struct join_server_conn *c)
 	size_t len = 0;
 	enum identity_role role = handshake_joiner_role(c->hs);
 	uint64_t now = wall_ms();
-	/* Docker's default node certificate expiry: 90 days. */
-	uint64_t expires = now + 90ull * 24 * 3600 * 1000;
+	uint64_t expires = now + IDENTITY_CERT_LIFETIME_MS;
 	if (js->ops->issue(js->data, role, handshake_joiner_node_pk(c->hs), node_id, payload, sizeof(payload),
 			   &len) != 0 ||
 	    handshake_manager_issue(c->hs, node_id, now, expires, payload, len) != 0) {

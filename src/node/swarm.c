@@ -467,9 +467,8 @@ static int swarm_create_identity(struct swarm *sw, char *err, size_t errlen)
 	identity_keypair_from_seed(&root, st->manager.root_seed);
 	identity_keypair_from_seed(&node, st->node_seed);
 	memcpy(st->root_pk, root.pk, sizeof(st->root_pk));
-	/* The first manager's certificate lasts as long as Docker's root CA: 20 years. */
 	if (identity_cert_issue(&cert, st->node_id, IDENTITY_ROLE_MANAGER, node.pk, st->cluster_id, now,
-				now + 20ull * 365 * 24 * 3600 * 1000, root.sk) != 0 ||
+				now + IDENTITY_CERT_LIFETIME_MS, root.sk) != 0 ||
 	    identity_cert_encode(&cert, st->cert, sizeof(st->cert), &st->cert_len) != 0) {
 		snprintf(err, errlen, "cannot issue this node's certificate");
 		goto out;
