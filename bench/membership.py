@@ -282,11 +282,13 @@ def run_trial(system, n, args, poller):
     except StepError as e:
         log("%s FAILED at step %s: %s" % (tag, step, e))
         res["error"] = "%s: %s" % (step, e)
+        res["error_step"] = step
     except KeyboardInterrupt:
         raise
     except Exception as e:  # noqa: BLE001 - a bug in the runner, reported with its trace
         traceback.print_exc()
         res["error"] = "%s: runner error %s: %s" % (step, type(e).__name__, e)
+        res["error_step"] = step
     finally:
         log("%s stopping agents, deleting netns" % tag)
         try:
@@ -456,13 +458,13 @@ def cell(results, system, n, key, kind):
         if "unavailable" in t:
             return "n/a (%s)" % t["short"]
     vals = _numbers(trials, key)
-    errs = [t["error"] for t in trials if "error" in t and key not in t]
+    errs = [t["error_step"] for t in trials if "error" in t and key not in t]
     if not vals:
         for t in trials:
             if isinstance(t.get(key), str):
                 return t[key]
         if errs:
-            return "n/a (%s)" % errs[0].replace("\n", " ").replace("|", "/")[:200]
+            return "n/a (step %s failed, see Failures)" % errs[0]
         return "—"
     if len(vals) == 1:
         txt = fmt_num(vals[0], kind)
@@ -474,8 +476,7 @@ def cell(results, system, n, key, kind):
         txt = "%s [%s–%s]" % (fmt_num(statistics.median(vals), kind),
                               fmt_num(min(vals), kind, False), fmt_num(max(vals), kind, False))
     if errs:
-        txt += " (%d of %d runs failed: %s)" % (len(errs), len(trials),
-                                               errs[0].replace("\n", " ").replace("|", "/")[:120])
+        txt += " (%d of %d runs failed, see Failures)" % (len(errs), len(trials))
     return txt
 
 
@@ -625,6 +626,14 @@ def render(results, sizes, systems, args, meta):
                 *(cell(results, name, n, key, "cores") if name in names else "not run (--system)"
                   for name in ("serf", "swarmnode"))))
     L.append("")
+    failures = [(name, n, r + 1, t["error"]) for (name, n), trials in sorted(results.items())
+                for r, t in enumerate(trials) if "error" in t]
+    if failures:
+        L.append("## Failures")
+        L.append("")
+        for name, n, run_no, err in failures:
+            L.append("- %s N=%d run %d: %s" % (name, n, run_no, err.replace("\n", " ")))
+        L.append("")
     L.append("Targets (issue 3) are on swarmnode/serf: convergence and detection at most half of "
              "Serf's, no more bytes/s per node, RSS at most a quarter; zero false deaths at 10 % "
              "loss.")
