@@ -130,6 +130,9 @@ class Netns:
 
 def stop_procs(procs, grace=3.0):
     """SIGTERM the given processes (by pid), SIGKILL what is left after grace s."""
+    for p in procs:
+        if p in _live_procs:
+            _live_procs.remove(p)
     procs = [p for p in procs if p.poll() is None]
     for p in procs:
         try:
@@ -152,9 +155,6 @@ def stop_procs(procs, grace=3.0):
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 log("warning: pid %d did not exit after SIGKILL" % p.pid)
-    for p in procs:
-        if p in _live_procs:
-            _live_procs.remove(p)
 
 
 def register_proc(p):

@@ -430,8 +430,9 @@ class SwarmnodeSystem(System):
         return os.path.join(self.workdir, "n%04d" % i, "s.sock")
 
     def _cli(self, i, args, timeout=30):
-        return run([self.binary, "-H", "unix://" + self._sock(i)] + list(args),
-                   timeout=timeout, check=False)
+        # Inside the namespace too, in case the CLI itself ever opens a cluster connection.
+        return self.ns.run([self.binary, "-H", "unix://" + self._sock(i)] + list(args),
+                           timeout=timeout, check=False)
 
     def prepare(self, ns, n, workdir):
         super().prepare(ns, n, workdir)
@@ -523,8 +524,8 @@ class SwarmnodeSystem(System):
         seed = "%s:%d" % (self.agents[0].ip, SWARM_PORT)
         procs = {}
         for i in indices:
-            p = subprocess.Popen([self.binary, "-H", "unix://" + self._sock(i), "join",
-                                  "--token", self.token, seed],
+            p = subprocess.Popen(self.ns.exec_argv([self.binary, "-H", "unix://" + self._sock(i),
+                                                    "join", "--token", self.token, seed]),
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
             register_proc(p)
