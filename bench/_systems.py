@@ -19,7 +19,7 @@ import subprocess
 import time
 
 import _msgpack
-from _netns import StepError, log, register_proc, run, stop_procs
+from _netns import StepError, register_proc, run, stop_procs
 
 GOSSIP_PORT = 7946
 SERF_RPC_PORT = 7373
