@@ -13,6 +13,10 @@
 #define CONFIG_GOSSIP_PORT 7946
 /* sizeof(struct sockaddr_un.sun_path) on Linux, including the NUL. */
 #define CONFIG_SOCKET_MAX 108
+/* Engine labels (--label k=v): a few short ones, as they travel in gossip. */
+#define CONFIG_MAX_LABELS 8
+#define CONFIG_LABEL_MAX 64
+#define CONFIG_LABELS_TOTAL_MAX 192
 
 struct config {
 	char data_dir[PATH_MAX];             /* state, lock file, logs */
@@ -23,6 +27,8 @@ struct config {
 	bool has_advertise;
 	enum log_level log_level;
 	enum log_format log_format;
+	char labels[CONFIG_MAX_LABELS][CONFIG_LABEL_MAX]; /* "key=value", as given */
+	size_t nlabels;
 };
 
 /* Fills the defaults: /var/lib/swarmnode and /run/swarmnode/swarmnode.sock for

@@ -6,8 +6,10 @@
 #include <stdint.h>
 
 #define NODE_META_VERSION 1
-/* Upper bound of an encoding; fits the gossip metadata bound (512). */
-#define NODE_META_MAX 400
+/* Upper bound of an encoding: the gossip metadata bound. */
+#define NODE_META_MAX 512
+#define NODE_META_MAX_LABELS 8
+#define NODE_META_LABEL_MAX 64
 
 enum node_role {
 	NODE_ROLE_WORKER = 0,
@@ -27,7 +29,9 @@ enum node_availability {
  *                  availability: uint (0..2), hostname: str(<=63),
  *                  cluster_addr: str(<=63) "IP:PORT" the node's cluster (TCP) address,
  *                  engine_version: str(<=31), os: str(<=15), arch: str(<=31),
- *                  ncpu: uint32, memory: uint64 bytes, created_at: uint64 ms since the epoch ]
+ *                  ncpu: uint32, memory: uint64 bytes, created_at: uint64 ms since the epoch,
+ *                  labels: array(<=8) of str(<=63) "key=value" (engine labels; absent in
+ *                          encodings by the first release, which had 11 fields) ]
  *
  * Strings are printable ASCII. A newer version may append fields; decoders of
  * this version accept a longer array and ignore what follows.
@@ -43,6 +47,8 @@ struct node_meta {
 	uint32_t ncpu;
 	uint64_t memory;           /* bytes */
 	uint64_t created_at_ms;    /* when the node joined the swarm (wall clock) */
+	char labels[NODE_META_MAX_LABELS][NODE_META_LABEL_MAX]; /* "key=value" */
+	size_t nlabels;
 };
 
 /* Encodes into out (cap bytes). Returns 0 or -EMSGSIZE. */

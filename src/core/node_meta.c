@@ -6,7 +6,9 @@
 
 #include "mp_wire.h"
 
-#define NODE_META_FIELDS 11
+/* Fields written; decoders accept the 11 of the first release and more. */
+#define NODE_META_FIELDS 12
+#define NODE_META_MIN_FIELDS 11
 
 int node_meta_encode(const struct node_meta *m, uint8_t *out, size_t cap, size_t *len)
 {
@@ -25,7 +27,10 @@ int node_meta_encode(const struct node_meta *m, uint8_t *out, size_t cap, size_t
 	msgpack_pack_uint32(&pk, m->ncpu);
 	msgpack_pack_uint64(&pk, m->memory);
 	msgpack_pack_uint64(&pk, m->created_at_ms);
-	if (b.overflow)
+	msgpack_pack_array(&pk, m->nlabels);
+	for (size_t i = 0; i < m->nlabels && i < NODE_META_MAX_LABELS; i++)
+		mp_pack_str(&pk, m->labels[i]);
+	if (b.overflow || m->nlabels > NODE_META_MAX_LABELS)
 		return -EMSGSIZE;
 	*len = b.len;
 	return 0;
@@ -48,6 +53,16 @@ static bool node_meta_fields(const msgpack_object *a, struct node_meta *m, char 
 	    !mp_get_uint(&f[9], 0, UINT64_MAX, &m->memory, "meta.memory", err, errlen) ||
 	    !mp_get_uint(&f[10], 0, UINT64_MAX, &m->created_at_ms, "meta.created_at", err, errlen))
 		return false;
+	if (a->via.array.size > 11) {
+		const msgpack_object *l = &f[11];
+		if (!mp_get_array_range(l, 0, NODE_META_MAX_LABELS, "meta.labels", err, errlen))
+			return false;
+		for (uint32_t i = 0; i < l->via.array.size; i++)
+			if (!mp_get_str(&l->via.array.ptr[i], m->labels[i], sizeof(m->labels[i]), "meta.labels[]", err,
+					errlen))
+				return false;
+		m->nlabels = l->via.array.size;
+	}
 	m->role = (uint8_t)role;
 	m->availability = (uint8_t)avail;
 	m->ncpu = (uint32_t)ncpu;
@@ -63,7 +78,7 @@ int node_meta_decode(const uint8_t *in, size_t len, struct node_meta *out, char 
 	memset(&m, 0, sizeof(m));
 	msgpack_zone_init(&zone, 512);
 	if (mp_unpack_exact(&zone, in, len, &obj, "meta", err, errlen) &&
-	    mp_get_array_range(&obj, NODE_META_FIELDS, 64, "meta", err, errlen) &&
+	    mp_get_array_range(&obj, NODE_META_MIN_FIELDS, 64, "meta", err, errlen) &&
 	    node_meta_fields(&obj, &m, err, errlen)) {
 		*out = m;
 		rc = 0;

@@ -125,6 +125,16 @@ static json_t *node_json(const struct swarm *sw, const struct swarm_node *n)
 		"Resources", "NanoCPUs", (json_int_t)m->ncpu * 1000000000, "MemoryBytes", (json_int_t)m->memory,
 		"Engine", "EngineVersion", m->engine_version, "TLSInfo", tls_info_json(sw),
 		"Status", "State", node_status(n->state), "Addr", ip);
+	json_t *labels = json_object();
+	for (size_t i = 0; i < m->nlabels; i++) {
+		const char *eq = strchr(m->labels[i], '=');
+		if (eq) {
+			char key[NODE_META_LABEL_MAX];
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - m->labels[i]), m->labels[i]);
+			json_object_set_new(labels, key, json_string(eq + 1));
+		}
+	}
+	json_object_set_new(json_object_get(json_object_get(j, "Description"), "Engine"), "Labels", labels);
 	if (m->role == NODE_ROLE_MANAGER)
 		json_object_set_new(j, "ManagerStatus", json_pack("{s:b, s:s, s:s}", "Leader", 0, "Reachability",
 			n->state == SWIM_ALIVE ? "reachable" : "unreachable", "Addr", m->cluster_addr));

@@ -93,6 +93,47 @@ static int apply_log_format(struct config *c, const char *v, char *err, size_t e
 	return 0;
 }
 
+/* A label is "key=value" with a non-empty key of printable characters;
+ * repeating --label adds another, as dockerd's does. */
+static int apply_label(struct config *c, const char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	if (eq == NULL || eq == v) {
+		snprintf(err, errlen, "label: \"%s\" is not of the form key=value", v);
+		return -EINVAL;
+	}
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == ',') {
+			snprintf(err, errlen, "label: \"%s\" has a character that is not printable ASCII or is a comma", v);
+			return -EINVAL;
+		}
+	}
+	if (strlen(v) >= CONFIG_LABEL_MAX) {
+		snprintf(err, errlen, "label: \"%s\" is longer than %d bytes", v, CONFIG_LABEL_MAX - 1);
+		return -EINVAL;
+	}
+	size_t klen = (size_t)(eq - v);
+	for (size_t i = 0; i < c->nlabels; i++) {
+		if (strncmp(c->labels[i], v, klen + 1) == 0) { /* same key: the later one wins */
+			strcpy(c->labels[i], v);
+			return 0;
+		}
+	}
+	size_t total = strlen(v);
+	for (size_t i = 0; i < c->nlabels; i++)
+		total += strlen(c->labels[i]);
+	if (total > CONFIG_LABELS_TOTAL_MAX) {
+		snprintf(err, errlen, "label: labels may take at most %d bytes in all", CONFIG_LABELS_TOTAL_MAX);
+		return -EINVAL;
+	}
+	if (c->nlabels == CONFIG_MAX_LABELS) {
+		snprintf(err, errlen, "label: at most %d labels", CONFIG_MAX_LABELS);
+		return -EINVAL;
+	}
+	strcpy(c->labels[c->nlabels++], v);
+	return 0;
+}
+
 static const struct config_setting config_settings[] = {
 	{"data-dir", "DIR", "state directory (default /var/lib/swarmnode as root)", apply_data_dir},
 	{"socket", "PATH", "control socket (default /run/swarmnode/swarmnode.sock as root)", apply_socket},
@@ -101,6 +142,7 @@ static const struct config_setting config_settings[] = {
 	{"advertise-addr", "ADDR[:PORT]", "address other nodes use to reach this one", apply_advertise_addr},
 	{"log-level", "LEVEL", "debug, info, warn or error (default info)", apply_log_level},
 	{"log-format", "FORMAT", "logfmt or json (default logfmt)", apply_log_format},
+	{"label", "KEY=VALUE", "engine label shown in node inspect (repeatable)", apply_label},
 };
 
 #define CONFIG_NSETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))
@@ -158,6 +200,27 @@ void config_usage(FILE *out)
 		     "Flags override the file; the file overrides the defaults.\n");
 }
 
+/* "label: [a=b, c=d]": the one setting that takes a list. */
+static int config_apply_sequence(struct config *c, const char *path, yaml_document_t *doc, yaml_node_t *seq,
+				 char *err, size_t errlen)
+{
+	char why[256];
+	for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *item = yaml_document_get_node(doc, *it);
+		int rc = -EINVAL;
+		if (item->type == YAML_SCALAR_NODE)
+			rc = apply_label(c, (const char *)item->data.scalar.value, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "label: expected key=value strings");
+		if (rc != 0) {
+			snprintf(err, errlen, "%s:%zu:%zu: %s", path, item->start_mark.line + 1,
+				 item->start_mark.column + 1, why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Applies one key: value pair of the config file's mapping. */
 static int config_apply_node(struct config *c, const char *path, yaml_document_t *doc,
 			     yaml_node_pair_t *pair, char *err, size_t errlen)
@@ -171,6 +234,8 @@ static int config_apply_node(struct config *c, const char *path, yaml_document_t
 		return -EINVAL;
 	}
 	const char *name = (const char *)key->data.scalar.value;
+	if (val->type == YAML_SEQUENCE_NODE && strcmp(name, "label") == 0)
+		return config_apply_sequence(c, path, doc, val, err, errlen);
 	if (val->type != YAML_SCALAR_NODE) {
 		snprintf(err, errlen, "%s:%zu:%zu: %s: expected a single value", path,
 			 val->start_mark.line + 1, val->start_mark.column + 1, name);

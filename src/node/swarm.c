@@ -142,6 +142,8 @@ static int swarm_meta(struct swarm *sw, uint8_t *out, size_t cap, size_t *len)
 	m.ncpu = sw->host.ncpu;
 	m.memory = sw->host.memory;
 	m.created_at_ms = sw->st.joined_at_ms;
+	for (size_t i = 0; i < sw->config->nlabels && i < NODE_META_MAX_LABELS; i++)
+		snprintf(m.labels[m.nlabels++], sizeof(m.labels[0]), "%s", sw->config->labels[i]);
 	return node_meta_encode(&m, out, cap, len);
 }
 

@@ -17,9 +17,9 @@ def ip(i):
     return f"127.0.0.{BASE + i}"
 
 
-def node(i, **kw):
+def node(i, extra=(), **kw):
     return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)], **kw)
+                              "--advertise-addr", ip(i)] + list(extra), **kw)
 
 
 def members(d):
@@ -206,6 +206,25 @@ def forged_packets_are_dropped_and_counted():
             d.cleanup()
 
 
+def engine_labels_travel_in_gossip():
+    m = node(0).start()
+    w = node(1, extra=["--label", "zone=b", "--label", "disk=ssd"]).start()
+    try:
+        ok(m.cli("init", "--advertise-addr", ip(0)))
+        token = ok(m.cli("join-token", "-q", "worker")).strip()
+        ok(w.cli("join", "--token", token, f"{ip(0)}:2377"))
+        wid = node_id(w)
+        out = ok(m.cli("node", "inspect", wid))
+        labels = json.loads(out)[0]["Description"]["Engine"]["Labels"]
+        assert labels == {"zone": "b", "disk": "ssd"}, labels
+        assert json.loads(ok(m.cli("node", "inspect", "self")))[0]["Description"]["Engine"]["Labels"] == {}
+        assert m.stop() == 0 and w.stop() == 0
+    finally:
+        m.cleanup()
+        w.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(Counter().run([refused_joins_join_nothing, forged_packets_are_dropped_and_counted,
+                            engine_labels_travel_in_gossip,
                             twenty_nodes_converge_detect_and_rejoin]))

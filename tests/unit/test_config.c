@@ -102,6 +102,45 @@ static void flag_errors(void **state)
 	assert_non_null(strstr(err, "too long"));
 }
 
+static void labels(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	assert_int_equal(parse(&c, err, sizeof(err), 7, "daemon", "--label", "zone=a", "--label", "disk=ssd", "--label",
+			       "zone=b"), 0);
+	assert_int_equal(c.nlabels, 2);
+	assert_string_equal(c.labels[0], "zone=b"); /* the same key again replaces it */
+	assert_string_equal(c.labels[1], "disk=ssd");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--label", "novalue"), -22);
+	assert_non_null(strstr(err, "not of the form key=value"));
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--label", "=x"), -22);
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--label", "a=b,c=d"), -22);
+	const char *path = write_file("label:\n  - rack=r1\n  - gpu=none\n");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--config", path), 0);
+	assert_int_equal(c.nlabels, 2);
+	assert_string_equal(c.labels[1], "gpu=none");
+	cleanup(NULL);
+	path = write_file("label:\n  - rack=r1\n  - [x]\n");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--config", path), -22);
+	char expect[128];
+	snprintf(expect, sizeof(expect), "%s:3:5: label: expected key=value strings", path);
+	assert_string_equal(err, expect);
+	/* what would not fit in gossip is refused up front */
+	char big[80];
+	memset(big, 'k', 60);
+	big[1] = '=';
+	big[60] = '\0';
+	char a[96], b[96], d[96], e[96];
+	snprintf(a, sizeof(a), "a%s", big);
+	snprintf(b, sizeof(b), "b%s", big);
+	snprintf(d, sizeof(d), "d%s", big);
+	snprintf(e, sizeof(e), "e%s", big);
+	assert_int_equal(parse(&c, err, sizeof(err), 9, "daemon", "--label", a, "--label", b, "--label", d, "--label", e),
+			 -22);
+	assert_non_null(strstr(err, "at most 192 bytes in all"));
+}
+
 static void file_then_flags_override(void **state)
 {
 	(void)state;
@@ -168,6 +207,7 @@ int main(void)
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(flags),
 		cmocka_unit_test(flag_errors),
+		cmocka_unit_test_teardown(labels, cleanup),
 		cmocka_unit_test_teardown(file_then_flags_override, cleanup),
 		cmocka_unit_test_teardown(file_errors_name_line_and_column, cleanup),
 		cmocka_unit_test_teardown(empty_file_sets_nothing, cleanup),

@@ -18,6 +18,9 @@ static struct node_meta sample(void)
 	strcpy(m.engine_version, "0.1.0");
 	strcpy(m.os, "linux");
 	strcpy(m.arch, "x86_64");
+	strcpy(m.labels[0], "zone=a");
+	strcpy(m.labels[1], "disk=ssd");
+	m.nlabels = 2;
 	return m;
 }
 
@@ -45,10 +48,19 @@ static void longest_fields_fit_the_bound(void **state)
 	memset(m.arch, 'r', 31);
 	m.memory = UINT64_MAX;
 	m.created_at_ms = UINT64_MAX;
+	/* what the daemon allows: 192 bytes of labels in all */
+	m.nlabels = 3;
+	for (int i = 0; i < 3; i++)
+		memset(m.labels[i], 'l', 63), m.labels[i][1] = '=';
 	uint8_t buf[NODE_META_MAX];
 	size_t len;
 	assert_int_equal(node_meta_encode(&m, buf, sizeof(buf), &len), 0);
 	assert_int_equal(node_meta_encode(&m, buf, 50, &len), -90 /* EMSGSIZE */);
+	/* eight long labels do not fit the gossip bound: refused, not cut */
+	m.nlabels = 8;
+	for (int i = 0; i < 8; i++)
+		memset(m.labels[i], 'l', 63), m.labels[i][1] = '=';
+	assert_int_equal(node_meta_encode(&m, buf, sizeof(buf), &len), -90);
 }
 
 /* Re-encodes sample() with field i replaced by a bad value. */
@@ -110,23 +122,49 @@ static void malformed_cases_name_the_field(void **state)
 	assert_int_equal(node_meta_decode(buf, n - 1, &d, err, sizeof(err)), -74); /* truncated */
 	assert_int_equal(node_meta_decode((const uint8_t *)"\x93\x01\x00\x00", 4, &d, err, sizeof(err)), -74);
 	assert_non_null(strstr(err, "meta: expected 11 to 64 elements, got 3"));
+	/* labels: not an array, too many, a non-string */
+	struct node_meta m = sample();
+	m.nlabels = 0;
+	size_t len;
+	assert_int_equal(node_meta_encode(&m, buf, sizeof(buf), &len), 0);
+	buf[len - 1] = 0xc0; /* nil where the labels array belongs */
+	assert_int_equal(node_meta_decode(buf, len, &d, err, sizeof(err)), -74);
+	assert_non_null(strstr(err, "meta.labels"));
+	buf[len - 1] = 0x91; /* an array of one ... */
+	buf[len] = 0x05;     /* ... integer */
+	assert_int_equal(node_meta_decode(buf, len + 1, &d, err, sizeof(err)), -74);
+	assert_non_null(strstr(err, "meta.labels[]"));
 	assert_int_equal(node_meta_decode((const uint8_t *)"\xdd\xff\xff\xff\xff", 5, &d, err, sizeof(err)), -74);
 }
 
-static void longer_array_from_a_newer_version_is_accepted(void **state)
+static void older_and_newer_versions_are_accepted(void **state)
 {
 	(void)state;
 	struct node_meta m = sample(), d;
 	uint8_t buf[NODE_META_MAX + 1];
 	size_t len;
 	char err[128];
-	assert_int_equal(node_meta_encode(&m, buf + 1, NODE_META_MAX, &len), 0);
-	buf[0] = 0x9c;       /* fixarray(12) in place of fixarray(11) */
-	buf[1 + len] = 0xc0; /* a trailing nil field */
-	assert_int_equal(node_meta_decode(buf + 1, len + 1, &d, err, sizeof(err)), -74);
-	buf[1] = 0x9c;
-	assert_int_equal(node_meta_decode(buf + 1, len + 1, &d, err, sizeof(err)), 0);
+	assert_int_equal(node_meta_encode(&m, buf, NODE_META_MAX, &len), 0);
+	/* the first release wrote 11 fields: no labels */
+	uint8_t old[NODE_META_MAX];
+	m.nlabels = 0;
+	size_t olen;
+	assert_int_equal(node_meta_encode(&m, old, sizeof(old), &olen), 0);
+	assert_int_equal(old[0], 0x9c);
+	assert_int_equal(old[olen - 1], 0x90); /* the empty labels array, last */
+	old[0] = 0x9b;
+	assert_int_equal(node_meta_decode(old, olen - 1, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.nlabels, 0);
 	assert_string_equal(d.hostname, "vm");
+	/* a newer version appends fields: ignored */
+	buf[0] = 0x9d;
+	buf[len] = 0xc0;
+	assert_int_equal(node_meta_decode(buf, len + 1, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.nlabels, 2);
+	assert_string_equal(d.labels[1], "disk=ssd");
+	/* a count that does not match what follows is refused */
+	buf[0] = 0x9e;
+	assert_int_equal(node_meta_decode(buf, len + 1, &d, err, sizeof(err)), -74);
 }
 
 int main(void)
@@ -135,7 +173,7 @@ int main(void)
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(longest_fields_fit_the_bound),
 		cmocka_unit_test(malformed_cases_name_the_field),
-		cmocka_unit_test(longer_array_from_a_newer_version_is_accepted),
+		cmocka_unit_test(older_and_newer_versions_are_accepted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
