@@ -305,6 +305,34 @@ static void test_pre_vote_keeps_partitioned_node_from_disrupting(void **state)
 	assert_true(after > before);
 }
 
+/* The leader lease (thesis §4.2.3): a node that cannot hear the leader but can
+ * reach the other followers times out and asks them for (pre-)votes; they hear
+ * from the leader, so they ignore it, and the leader keeps its term. */
+static void test_leader_lease_ignores_disruptive_node(void **state)
+{
+	(void)state;
+	struct rc_cluster c;
+	setup(&c, 3, 3, 23);
+	int l = rc_wait_leader(&c, 5 * T);
+	write_value(&c, 1);
+	int f = (l + 1) % 3, g = (l + 2) % 3;
+	uint64_t term = leader_term(&c, l);
+	c.cut[l][f] = c.cut[f][l] = true; /* f still reaches g */
+	rc_run(&c, 10 * T);
+	assert_int_equal(rc_leader(&c), l);
+	assert_int_equal(leader_term(&c, l), term);
+	assert_int_equal(raft_term(c.nodes[g].r), term);
+	assert_int_equal(raft_term(c.nodes[f].r), term); /* its pre-votes went unanswered */
+	assert_true(rc_traced(&c, g, "ignoring pre-vote from"));
+	assert_int_equal(rc_propose(&c, l, 2), 0); /* and it still commits with g */
+	rc_run(&c, 100);
+	assert_int_equal(raft_commit_index(c.nodes[l].r), c.nodes[l].last_proposed_index);
+	c.cut[l][f] = c.cut[f][l] = false;
+	write_value(&c, 3);
+	assert_int_equal(leader_term(&c, l), term);
+	rc_free(&c);
+}
+
 /* A leader that hears from no majority within an election timeout steps down. */
 static void test_check_quorum_steps_down(void **state)
 {
@@ -530,6 +558,28 @@ static void test_leader_own_persistence(void **state)
 	c.nodes[0].manual_persist = false;
 	rc_start(&c, 0);
 	assert_int_equal(raft_last_index(c.nodes[0].r), last);
+	rc_free(&c);
+}
+
+/* A majority must hold an entry durably: the leader's own copy counts only
+ * once persisted, even when a follower has acknowledged it. */
+static void test_leader_counts_itself_once_durable(void **state)
+{
+	(void)state;
+	struct rc_cluster c;
+	setup(&c, 3, 3, 24);
+	int l = rc_wait_leader(&c, 5 * T);
+	write_value(&c, 1);
+	int f2 = (l + 2) % 3;
+	rc_isolate(&c, f2, true);
+	c.nodes[l].manual_persist = true;
+	uint64_t commit = raft_commit_index(c.nodes[l].r);
+	assert_int_equal(rc_propose(&c, l, 2), 0);
+	uint64_t idx = c.nodes[l].last_proposed_index;
+	rc_run(&c, 300); /* the follower acknowledges; the leader's copy is not durable */
+	assert_int_equal(raft_commit_index(c.nodes[l].r), commit);
+	rc_persist(&c, l);
+	assert_int_equal(raft_commit_index(c.nodes[l].r), idx);
 	rc_free(&c);
 }
 
@@ -1117,12 +1167,14 @@ int main(void)
 		cmocka_unit_test(test_safety_under_faults),
 		cmocka_unit_test(test_vote_waits_for_persistence),
 		cmocka_unit_test(test_pre_vote_keeps_partitioned_node_from_disrupting),
+		cmocka_unit_test(test_leader_lease_ignores_disruptive_node),
 		cmocka_unit_test(test_check_quorum_steps_down),
 		cmocka_unit_test(test_figure7_divergent_logs_repaired),
 		cmocka_unit_test(test_figure8_no_commit_by_counting_old_terms),
 		cmocka_unit_test(test_leader_completeness_across_failovers),
 		cmocka_unit_test(test_ack_waits_for_persistence),
 		cmocka_unit_test(test_leader_own_persistence),
+		cmocka_unit_test(test_leader_counts_itself_once_durable),
 		cmocka_unit_test(test_pipelining_and_batching),
 		cmocka_unit_test(test_restart_keeps_committed_entries),
 		cmocka_unit_test(test_leadership_transfer),
