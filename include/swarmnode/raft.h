@@ -88,7 +88,8 @@
  * valid until the next raft_step() or raft_free(); copy what you keep.
  *
  * Snapshots and compaction. The host takes a snapshot of its state machine at an
- * applied index, makes it durable, then steps RAFT_EV_SNAPSHOT with the index
+ * applied index, makes it durable with the metadata raft_snapshot_meta_at()
+ * gives for that index, then steps RAFT_EV_SNAPSHOT with the index
  * and the bytes (copied: the core keeps the latest snapshot to send to lagging
  * followers in chunks). The core drops the log up to index - trailing and sets
  * update.compacted: the host may then delete its entries up to that index.
@@ -560,6 +561,12 @@ uint64_t raft_term_at(const struct raft *r, uint64_t index);
 const struct raft_configuration *raft_configuration(const struct raft *r, uint64_t *index);
 /* The earliest time the core wants a RAFT_EV_TICK, or UINT64_MAX. */
 uint64_t raft_deadline(const struct raft *r);
+
+/* The metadata a host stores with a snapshot of its state machine taken at
+ * index (an index already handed out for applying, after the compacted
+ * boundary): the term of that entry and the configuration in effect there,
+ * which may differ from the latest one. Returns 0 or RAFT_E_INVALID. */
+int raft_snapshot_meta_at(const struct raft *r, uint64_t index, struct raft_snapshot_meta *out);
 
 /* What a leader knows of one member (for `node ls` MANAGER STATUS). */
 struct raft_peer_status {

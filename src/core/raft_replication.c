@@ -419,15 +419,12 @@ void raft_unreachable(struct raft *r, raft_id peer)
 	struct raft_progress *pr = raft_progress_find(r, peer);
 	if (pr == NULL)
 		return;
-	switch (pr->state) {
-	case RAFT_PR_REPLICATE:
+	/* Pipelined appends were probably lost: probe once from the match. In
+	 * PROBE and SNAPSHOT nothing more happens here (a transport that fails
+	 * at once would otherwise loop); the next heartbeat answer resumes the
+	 * probe, and a snapshot without answers is resent from the heartbeat. */
+	if (pr->state == RAFT_PR_REPLICATE) {
+		raft_tracef(r, "%" PRIu64 " unreachable: probing from %" PRIu64, pr->id, pr->match + 1);
 		raft_progress_become_probe(pr);
-		break;
-	case RAFT_PR_PROBE:
-		pr->probe_sent = false;
-		break;
-	case RAFT_PR_SNAPSHOT:
-		raft_progress_snap_rewind(pr, pr->snap_acked);
-		break;
 	}
 }

@@ -4,6 +4,21 @@
 
 #include "raft_internal.h"
 
+int raft_snapshot_meta_at(const struct raft *r, uint64_t index, struct raft_snapshot_meta *out)
+{
+	if (index != 0 && index == r->snap.meta.index) {
+		*out = r->snap.meta;
+		return 0;
+	}
+	if (index <= r->log.boundary || index > r->applied)
+		return RAFT_E_INVALID;
+	uint64_t conf_index;
+	out->index = index;
+	out->term = raft_log_term(&r->log, index);
+	raft_conf_at(r, index, &out->conf, &conf_index);
+	return 0;
+}
+
 int raft_take_snapshot(struct raft *r, uint64_t index, const uint8_t *data, size_t len,
 		       uint64_t trailing)
 {

@@ -842,9 +842,7 @@ static void snapshot(struct rc_cluster *c, int i, size_t pad, uint64_t trailing)
 	ev.snapshot.trailing = trailing;
 	/* The host makes the snapshot durable first. */
 	free(nd->snap_data);
-	nd->snap = (struct raft_snapshot_meta){ .index = nd->sm_index,
-						.term = raft_term_at(nd->r, nd->sm_index) };
-	nd->snap.conf = *raft_configuration(nd->r, NULL);
+	RC_CHECK(c, raft_snapshot_meta_at(nd->r, nd->sm_index, &nd->snap) == 0, "no snapshot meta");
 	nd->snap_data = rc_dup(buf, len);
 	nd->snap_len = len;
 	int rc = rc_event(c, i, ev);
