@@ -60,7 +60,10 @@
  * A write whose three parts are empty (a seq alone) still needs its
  * acknowledgement. After a crash the core is rebuilt (raft_new) from exactly
  * what is on disk: any prefix of the issued writes may have survived, but never
- * a later write without an earlier one, and never part of an entry.
+ * a later write without an earlier one, and never part of an entry. Entries
+ * at or below the snapshot's index are ignored then (the host may delete them
+ * at any time, and may hold them with gaps); the entries after it must follow
+ * it without a gap.
  *
  * Messages. Every message in update.messages may be sent at once, before, while
  * or after the write of the same update becomes durable, in any order, over any

@@ -253,7 +253,10 @@ static int boot_fail(char *err, size_t len, const char *fmt, ...)
 
 /* Checks the persisted state and decides which entries to keep: those after
  * the snapshot, if the log agrees with it there (Raft §7: a log that does not
- * contain the snapshot's last entry is discarded). */
+ * contain the snapshot's last entry is discarded). Entries at or below the
+ * snapshot's index are ignored: a host may hold some of them, with gaps (a
+ * snapshot of its own can become durable before the write of the entries
+ * just below it did). */
 static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, char *err,
 		      size_t len)
 {
@@ -269,14 +272,21 @@ static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, cha
 			return boot_fail(err, len, "snapshot: term %" PRIu64 " above the hard state's %" PRIu64,
 					 snap_term, b->hs.term);
 	}
+	*skip = 0;
+	while (*skip < b->n_entries && b->entries[*skip].index <= snap_index)
+		(*skip)++;
+	*keep = b->n_entries - *skip;
 	for (size_t i = 0; i < b->n_entries; i++) {
 		const struct raft_entry *e = &b->entries[i];
 		if (e->index == 0 || e->term == 0)
 			return boot_fail(err, len, "entry %zu: index or term 0", i);
-		if (i > 0 && e->index != b->entries[i - 1].index + 1)
-			return boot_fail(err, len, "entry %zu: index %" PRIu64 " after %" PRIu64, i,
-					 e->index, b->entries[i - 1].index);
-		if (i > 0 && e->term < b->entries[i - 1].term)
+		if (i > 0 && e->index <= b->entries[i - 1].index)
+			return boot_fail(err, len, "entry %zu: index %" PRIu64 " after %" PRIu64, i, e->index,
+					 b->entries[i - 1].index);
+		if (i > *skip && e->index != b->entries[i - 1].index + 1)
+			return boot_fail(err, len, "entry %zu: index %" PRIu64 " after %" PRIu64, i, e->index,
+					 b->entries[i - 1].index);
+		if (i > *skip && e->term < b->entries[i - 1].term)
 			return boot_fail(err, len, "entry %" PRIu64 ": term %" PRIu64 " after %" PRIu64,
 					 e->index, e->term, b->entries[i - 1].term);
 		if (e->term > b->hs.term)
@@ -286,42 +296,31 @@ static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, cha
 			return boot_fail(err, len, "entry %" PRIu64 ": type %u", e->index, e->type);
 		if (e->len > 0 && e->data == NULL)
 			return boot_fail(err, len, "entry %" PRIu64 ": no data", e->index);
-		if (e->type == RAFT_ENTRY_CONFIG) {
+		if (e->type == RAFT_ENTRY_CONFIG && i >= *skip) {
 			struct raft_configuration c;
-			char why[RAFT_CODEC_ERR_MAX];
+			char why[RAFT_CODEC_ERR_MAX] = "";
 			if (raft_configuration_decode(e->data, e->len, &c, why, sizeof(why)) != 0 ||
 			    !raft_conf_valid(&c))
 				return boot_fail(err, len, "entry %" PRIu64 ": bad configuration: %s",
 						 e->index, why);
 		}
 	}
-	*skip = 0;
-	*keep = b->n_entries;
-	if (b->n_entries == 0)
+	if (*keep == 0)
 		return 0;
-	uint64_t first = b->entries[0].index;
-	uint64_t last = b->entries[b->n_entries - 1].index;
-	if (snap_index == 0) {
-		if (first != 1)
+	uint64_t first = b->entries[*skip].index;
+	if (first != snap_index + 1) {
+		if (snap_index == 0)
 			return boot_fail(err, len, "log starts at %" PRIu64 " without a snapshot", first);
-		return 0;
-	}
-	if (first > snap_index + 1)
-		return boot_fail(err, len, "log starts at %" PRIu64 ", after the snapshot at %" PRIu64,
+		return boot_fail(err, len, "log resumes at %" PRIu64 ", after the snapshot at %" PRIu64,
 				 first, snap_index);
-	if (last <= snap_index) {
+	}
+	/* The log must agree with the snapshot where they meet. */
+	const struct raft_entry *at = *skip > 0 ? &b->entries[*skip - 1] : NULL;
+	if ((at != NULL && at->index == snap_index && at->term != snap_term) ||
+	    b->entries[*skip].term < snap_term) {
+		*skip = b->n_entries;
 		*keep = 0;
-		return 0;
 	}
-	if (first == snap_index + 1)
-		return 0;
-	const struct raft_entry *at = &b->entries[snap_index - first];
-	if (at->term != snap_term) {
-		*keep = 0; /* the log disagrees with the snapshot: the snapshot wins */
-		return 0;
-	}
-	*skip = (size_t)(snap_index + 1 - first);
-	*keep = b->n_entries - *skip;
 	return 0;
 }
 

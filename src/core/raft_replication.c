@@ -98,8 +98,11 @@ void raft_recv_append(struct raft *r, const struct raft_message *m)
 			if (have == e->term)
 				continue;
 			if (idx <= r->commit) {
+				/* Only a broken peer or a broken disk gets here: keep what
+				 * is committed, take nothing from this point on. */
 				raft_tracef(r, "BUG: append conflicts with committed entry %" PRIu64, idx);
-				return;
+				end = idx - 1;
+				break;
 			}
 			raft_tracef(r, "conflict at %" PRIu64 " (term %" PRIu64 " vs %" PRIu64
 				    "): truncating %" PRIu64 "..%" PRIu64, idx, have, e->term, idx,

@@ -128,6 +128,37 @@ static void test_boot_rejects_corrupt_state(void **state)
 	assert_int_equal(raft_new(&cfg, &boot, 0, &r, err, sizeof(err)), 0);
 	assert_int_equal(raft_last_index(r), 3); /* entry 3 has term 2: discarded with what follows */
 	raft_free(r);
+	/* Entries below a snapshot may have gaps (a host snapshot became durable
+	 * before the write of the entries just below it): ignored. */
+	struct raft_entry g[4] = {
+		{ .index = 48, .term = 2, .type = RAFT_ENTRY_NORMAL, .data = d, .len = 1 },
+		{ .index = 49, .term = 2, .type = RAFT_ENTRY_NORMAL, .data = d, .len = 1 },
+		{ .index = 51, .term = 2, .type = RAFT_ENTRY_NORMAL, .data = d, .len = 1 },
+		{ .index = 52, .term = 2, .type = RAFT_ENTRY_NORMAL, .data = d, .len = 1 },
+	};
+	struct raft_snapshot_meta s50 = { .index = 50, .term = 2 };
+	struct raft_boot gb = { .hs = { .term = 2 }, .snap = &s50, .entries = g, .n_entries = 4 };
+	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), 0);
+	assert_int_equal(raft_last_index(r), 52);
+	assert_int_equal(raft_term_at(r, 51), 2);
+	raft_free(r);
+	gb.n_entries = 2;
+	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), 0);
+	assert_int_equal(raft_last_index(r), 50);
+	raft_free(r);
+	/* but a gap right after the snapshot is corruption */
+	gb.entries = g + 3;
+	gb.n_entries = 1;
+	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), RAFT_E_CORRUPT);
+	assert_non_null(strstr(err, "log resumes at 52, after the snapshot at 50"));
+	/* and entries after it of an older term than its own are stale: dropped */
+	s50.term = 3;
+	gb.hs.term = 3;
+	gb.entries = g + 2;
+	gb.n_entries = 2;
+	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), 0);
+	assert_int_equal(raft_last_index(r), 50);
+	raft_free(r);
 }
 
 /* ---- elections ---------------------------------------------------------------- */
