@@ -48,6 +48,10 @@ struct scen {
 	size_t snap_pad;        /* snapshot size in bytes */
 	size_t chunk;           /* snapshot chunk size */
 	uint64_t chaos_ms;      /* faults and client load last this long */
+	uint64_t fsync_max;     /* fsync takes 1 .. fsync_max ms (default 5) */
+	uint64_t chaos_every;   /* mean ms between fault actions (default 900) */
+	uint64_t down_min;      /* a crashed node stays down at least this long (default 200) */
+	uint32_t election_ms;   /* election timeout (default 1000) */
 };
 
 /* ---- disk ---------------------------------------------------------------------- */
@@ -335,8 +339,8 @@ static struct raft_config node_config(struct run *run, int slot)
 	raft_config_default(&cfg);
 	cfg.id = id_of(run, slot);
 	cfg.seed = sim_node_seed(run->sim, slot);
-	cfg.election_timeout_ms = 1000;
-	cfg.heartbeat_interval_ms = 100;
+	cfg.election_timeout_ms = run->sc->election_ms ? run->sc->election_ms : 1000;
+	cfg.heartbeat_interval_ms = cfg.election_timeout_ms / 10;
 	cfg.max_inflight = 32;
 	cfg.max_append_bytes = 16 << 10;
 	cfg.snapshot_chunk_bytes = run->sc->chunk;
@@ -538,7 +542,7 @@ static void handle(struct rnode *nd, const struct raft_update *up)
 		struct wr *w = &nd->pw[nd->n_pw];
 		memset(w, 0, sizeof(*w));
 		w->seq = up->persist.seq;
-		uint64_t at = now + 1 + sim_rand_below(sim, 5);
+		uint64_t at = now + 1 + sim_rand_below(sim, run->sc->fsync_max ? run->sc->fsync_max : 5);
 		if (nd->n_pw > 0 && nd->pw[nd->n_pw - 1].done_at > at)
 			at = nd->pw[nd->n_pw - 1].done_at;
 		w->done_at = at;
@@ -892,7 +896,7 @@ static void chaos(struct sim *sim, void *data)
 	}
 	case A_RESTART: {
 		int slot = (int)sim_rand_below(sim, (uint64_t)run->n);
-		if (run->nodes[slot].r == NULL && sim_now(sim) - run->nodes[slot].down_since >= 200)
+		if (run->nodes[slot].r == NULL && sim_now(sim) - run->nodes[slot].down_since >= (sc->down_min ? sc->down_min : 200))
 			node_restart(run, slot);
 		break;
 	}
@@ -923,7 +927,8 @@ static void chaos(struct sim *sim, void *data)
 	}
 	for (int i = 0; i < run->n; i++)
 		sim_wake(sim, i);
-	sim_at(sim, sim_now(sim) + 300 + sim_rand_below(sim, 1200), chaos, run);
+	uint64_t every = sc->chaos_every ? sc->chaos_every : 900;
+	sim_at(sim, sim_now(sim) + every / 3 + sim_rand_below(sim, every * 4 / 3), chaos, run);
 }
 
 /* ---- clients --------------------------------------------------------------------------------- */
@@ -1219,10 +1224,17 @@ static const struct scen s7_membership_stream = {
 	.snap_pad = 1000, .chunk = 256, .chaos_ms = 20000,
 };
 
+static const struct scen s5_crash_slow_disk = {
+	.n = 5, .voters = 5, .ch = SIM_DATAGRAM, .loss = 0.05, .dup = 0.02, .latency = 2, .jitter = 6,
+	.crashes = true, .partitions = true, .snap_every = 25, .trailing = 3, .snap_pad = 500, .chunk = 256,
+	.chaos_ms = 20000, .fsync_max = 40, .chaos_every = 150, .down_min = 20, .election_ms = 300,
+};
+
 static const struct sim_scenario scenarios[] = {
 	{ .name = "3-crash-stream", .run = run_scenario, .data = (void *)&s3_stream, .seeds = 100 },
 	{ .name = "3-snapshot-lossy", .run = run_scenario, .data = (void *)&s3_snapshot_lossy, .seeds = 100 },
 	{ .name = "5-partition-datagram", .run = run_scenario, .data = (void *)&s5_partitions, .seeds = 100 },
+	{ .name = "5-crash-slow-disk", .run = run_scenario, .data = (void *)&s5_crash_slow_disk, .seeds = 100 },
 	{ .name = "5-membership", .run = run_scenario, .data = (void *)&s5_membership, .seeds = 100 },
 	{ .name = "7-chaos-datagram", .run = run_scenario, .data = (void *)&s7_chaos, .seeds = 100 },
 	{ .name = "7-membership-stream", .run = run_scenario, .data = (void *)&s7_membership_stream, .seeds = 50 },
