@@ -268,10 +268,11 @@ static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, cha
 			return boot_fail(err, len, "snapshot: index %" PRIu64 " with term 0", snap_index);
 		if (!raft_conf_valid(&b->snap->conf))
 			return boot_fail(err, len, "snapshot: invalid configuration");
-		if (snap_term > b->hs.term)
-			return boot_fail(err, len, "snapshot: term %" PRIu64 " above the hard state's %" PRIu64,
-					 snap_term, b->hs.term);
 	}
+	/* A host snapshot can become durable before the write that raised the
+	 * term (entries are applied as soon as they are known committed), so
+	 * its term may be above the hard state's; boot then takes its term. */
+	uint64_t term = b->hs.term > snap_term ? b->hs.term : snap_term;
 	*skip = 0;
 	while (*skip < b->n_entries && b->entries[*skip].index <= snap_index)
 		(*skip)++;
@@ -289,9 +290,9 @@ static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, cha
 		if (i > *skip && e->term < b->entries[i - 1].term)
 			return boot_fail(err, len, "entry %" PRIu64 ": term %" PRIu64 " after %" PRIu64,
 					 e->index, e->term, b->entries[i - 1].term);
-		if (e->term > b->hs.term)
+		if (e->term > term && i >= *skip)
 			return boot_fail(err, len, "entry %" PRIu64 ": term %" PRIu64
-					 " above the hard state's %" PRIu64, e->index, e->term, b->hs.term);
+					 " above the hard state's %" PRIu64, e->index, e->term, term);
 		if (e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_NOOP)
 			return boot_fail(err, len, "entry %" PRIu64 ": type %u", e->index, e->type);
 		if (e->len > 0 && e->data == NULL)
@@ -345,6 +346,12 @@ int raft_new(const struct raft_config *cfg, const struct raft_boot *boot, uint64
 	r->now = now;
 	r->term = boot->hs.term;
 	r->vote = boot->hs.vote;
+	if (boot->snap != NULL && boot->snap->term > r->term) {
+		/* Our vote in the snapshot's term, if any, was never sent: it
+		 * would have been held until durable. */
+		r->term = boot->snap->term;
+		r->vote = RAFT_NONE;
+	}
 	raft_log_init(&r->log, cfg->heap);
 	if (boot->snap != NULL && boot->snap->index > 0) {
 		r->snap.meta = *boot->snap;

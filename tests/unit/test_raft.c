@@ -159,6 +159,12 @@ static void test_boot_rejects_corrupt_state(void **state)
 	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), 0);
 	assert_int_equal(raft_last_index(r), 50);
 	raft_free(r);
+	/* A host snapshot may be durable before the hard state of its term. */
+	gb.hs = (struct raft_hard_state){ .term = 2, .vote = 5 };
+	gb.n_entries = 0;
+	assert_int_equal(raft_new(&cfg, &gb, 0, &r, err, sizeof(err)), 0);
+	assert_int_equal(raft_term(r), 3);
+	raft_free(r);
 }
 
 /* ---- elections ---------------------------------------------------------------- */
