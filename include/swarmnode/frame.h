@@ -30,4 +30,32 @@ int frame_reader_feed(struct frame_reader *fr, const uint8_t *data, size_t len, 
 /* Writes the 4-byte header for a payload of len bytes. */
 void frame_header(uint8_t out[FRAME_HEADER_LEN], uint32_t len);
 
+/* Frames a sans-I/O protocol queues for its host to send (handshake,
+ * peer_auth). Embed it zeroed; frame_queue_close() releases it. The bytes are
+ * wiped once sent and on close: they may hold keys or plaintext. */
+struct frame_queue {
+	uint8_t *data; /* queued bytes (owned) */
+	size_t len;    /* bytes queued, sent ones included */
+	size_t sent;   /* bytes already handed to the host and sent */
+	size_t cap;    /* allocated size of data */
+};
+
+/* Appends a frame of n payload bytes and returns where it starts: its header
+ * is written, the payload after it is the caller's to fill. NULL when out of
+ * memory, with nothing queued. */
+uint8_t *frame_queue_add(struct frame_queue *q, size_t n);
+
+/* Appends a frame holding a copy of body[0..n). Returns 0 or -ENOMEM. */
+int frame_queue_push(struct frame_queue *q, const uint8_t *body, size_t n);
+
+/* Points *data at the bytes not yet sent (NULL before the first frame) and
+ * returns how many there are. */
+size_t frame_queue_pending(const struct frame_queue *q, const uint8_t **data);
+
+/* The host sent the first n pending bytes (more than are pending counts as all). */
+void frame_queue_sent(struct frame_queue *q, size_t n);
+
+/* Wipes and frees the queued bytes. */
+void frame_queue_close(struct frame_queue *q);
+
 #endif

@@ -2,6 +2,8 @@
 #include "swarmnode/frame.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +70,61 @@ int frame_reader_feed(struct frame_reader *fr, const uint8_t *data, size_t len, 
 	fr->payload = NULL;
 	fr->header_have = 0;
 	return 1;
+}
+
+uint8_t *frame_queue_add(struct frame_queue *q, size_t n)
+{
+	if (n > UINT32_MAX || n > SIZE_MAX - FRAME_HEADER_LEN - q->len)
+		return NULL;
+	size_t need = q->len + FRAME_HEADER_LEN + n;
+	if (need > q->cap) {
+		size_t cap = q->cap ? q->cap : 1024;
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+		uint8_t *p = realloc(q->data, cap);
+		if (p == NULL)
+			return NULL;
+		q->data = p;
+		q->cap = cap;
+	}
+	uint8_t *w = q->data + q->len;
+	frame_header(w, (uint32_t)n);
+	q->len = need;
+	return w;
+}
+
+int frame_queue_push(struct frame_queue *q, const uint8_t *body, size_t n)
+{
+	uint8_t *w = frame_queue_add(q, n);
+	if (w == NULL)
+		return -ENOMEM;
+	memcpy(w + FRAME_HEADER_LEN, body, n);
+	return 0;
+}
+
+size_t frame_queue_pending(const struct frame_queue *q, const uint8_t **data)
+{
+	*data = q->data != NULL ? q->data + q->sent : NULL;
+	return q->len - q->sent;
+}
+
+void frame_queue_sent(struct frame_queue *q, size_t n)
+{
+	if (n > q->len - q->sent)
+		n = q->len - q->sent;
+	q->sent += n;
+	if (q->sent == q->len) {
+		if (q->data != NULL)
+			sodium_memzero(q->data, q->len);
+		q->sent = q->len = 0;
+	}
+}
+
+void frame_queue_close(struct frame_queue *q)
+{
+	if (q->data != NULL) {
+		sodium_memzero(q->data, q->cap);
+		free(q->data);
+	}
+	memset(q, 0, sizeof(*q));
 }

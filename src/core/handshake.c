@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "mp_wire.h"
+#include "swarmnode/frame.h"
 
 #define HS_KEY_LEN 32   /* X25519 keys, transcript hash, mac, session key */
 #define HS_MAC_LEN 32
 
+_Static_assert(HANDSHAKE_FRAME_HDR == FRAME_HEADER_LEN, "frames as frame.h reads and writes them");
 _Static_assert(HANDSHAKE_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(HS_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(HS_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
@@ -79,10 +81,7 @@ struct handshake {
 	size_t body_have;                          /* bytes of it received */
 
 	/* Output queue. */
-	uint8_t *out;                              /* queued bytes (owned) */
-	size_t out_len;                            /* bytes queued, sent ones included */
-	size_t out_sent;                           /* bytes already handed to the caller and sent */
-	size_t out_cap;                            /* allocated size of out */
+	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
 const char *handshake_strerror(int err)
@@ -150,27 +149,6 @@ static int hs_fail(struct handshake *hs, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Appends one frame (length prefix + body) to the output. */
-static int hs_queue(struct handshake *hs, const uint8_t *body, size_t n)
-{
-	size_t need = hs->out_len + HANDSHAKE_FRAME_HDR + n;
-	if (need > hs->out_cap) {
-		uint8_t *p = realloc(hs->out, need);
-		if (p == NULL)
-			return HANDSHAKE_E_NOMEM;
-		hs->out = p;
-		hs->out_cap = need;
-	}
-	uint8_t *w = hs->out + hs->out_len;
-	w[0] = (uint8_t)(n >> 24);
-	w[1] = (uint8_t)(n >> 16);
-	w[2] = (uint8_t)(n >> 8);
-	w[3] = (uint8_t)n;
-	memcpy(w + HANDSHAKE_FRAME_HDR, body, n);
-	hs->out_len = need;
-	return HANDSHAKE_OK;
-}
-
 /* Manager: queues REJECT for the joiner and fails with code. */
 static int hs_reject(struct handshake *hs, enum handshake_reject reason, int code, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
@@ -184,7 +162,7 @@ static int hs_reject(struct handshake *hs, enum handshake_reject reason, int cod
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint8(&pk, HS_MSG_REJECT);
 	msgpack_pack_uint8(&pk, (uint8_t)reason);
-	hs_queue(hs, buf, b.len); /* best effort: on failure the peer sees a close */
+	frame_queue_push(&hs->out, buf, b.len); /* best effort: on failure the peer sees a close */
 	char detail[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -193,14 +171,15 @@ static int hs_reject(struct handshake *hs, enum handshake_reject reason, int cod
 	return hs_fail(hs, code, "%s", detail);
 }
 
-/* T = BLAKE2b-256(domain || version || eJ || nJ || root_pk || len(cert) || cert || eM). */
+/* T = BLAKE2b-256(domain || version || eJ || nJ || root_pk || len(cert) || cert || eM),
+ * len(cert) 4 bytes big-endian like a frame header. */
 static void hs_transcript(struct handshake *hs, const uint8_t eJ[HS_KEY_LEN],
 			  const uint8_t nJ[IDENTITY_PK_LEN], const uint8_t eM[HS_KEY_LEN])
 {
 	crypto_generichash_state st;
 	uint8_t ver = HANDSHAKE_VERSION;
-	uint8_t len[4] = {(uint8_t)(hs->mgr_cert_len >> 24), (uint8_t)(hs->mgr_cert_len >> 16),
-			  (uint8_t)(hs->mgr_cert_len >> 8), (uint8_t)hs->mgr_cert_len};
+	uint8_t len[FRAME_HEADER_LEN];
+	frame_header(len, (uint32_t)hs->mgr_cert_len);
 	crypto_generichash_init(&st, NULL, 0, HS_KEY_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)dom_transcript, sizeof(dom_transcript) - 1);
 	crypto_generichash_update(&st, &ver, 1);
@@ -275,7 +254,7 @@ int handshake_joiner_new(struct handshake **out, const struct handshake_joiner_c
 	msgpack_pack_uint8(&pk, HANDSHAKE_VERSION);
 	msgpack_pack_bin_with_body(&pk, hs->eph_pk, HS_KEY_LEN);
 	msgpack_pack_bin_with_body(&pk, hs->node.pk, IDENTITY_PK_LEN);
-	if (b.overflow || hs_queue(hs, buf, b.len) != HANDSHAKE_OK) {
+	if (b.overflow || frame_queue_push(&hs->out, buf, b.len) != 0) {
 		handshake_free(hs);
 		return HANDSHAKE_E_NOMEM;
 	}
@@ -347,10 +326,7 @@ void handshake_free(struct handshake *hs)
 		sodium_memzero(hs->body, hs->body_len);
 		free(hs->body);
 	}
-	if (hs->out != NULL) {
-		sodium_memzero(hs->out, hs->out_cap);
-		free(hs->out);
-	}
+	frame_queue_close(&hs->out);
 	sodium_memzero(hs, sizeof(*hs));
 	free(hs);
 }
@@ -410,7 +386,7 @@ static int on_hello(struct handshake *hs, const msgpack_object *o)
 	if (b.overflow)
 		return hs_reject(hs, HANDSHAKE_REJECT_INTERNAL, HANDSHAKE_E_CONFIG,
 				 "challenge does not fit in a frame");
-	if (hs_queue(hs, buf, b.len) != HANDSHAKE_OK)
+	if (frame_queue_push(&hs->out, buf, b.len) != 0)
 		return hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the challenge");
 	hs->state = HANDSHAKE_MANAGER_WAIT_PROOF;
 	return HANDSHAKE_OK;
@@ -478,7 +454,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 	msgpack_pack_uint8(&pk, HS_MSG_PROOF);
 	msgpack_pack_bin_with_body(&pk, mac, sizeof(mac));
 	msgpack_pack_bin_with_body(&pk, jsig, sizeof(jsig));
-	if (b.overflow || hs_queue(hs, buf, b.len) != HANDSHAKE_OK)
+	if (b.overflow || frame_queue_push(&hs->out, buf, b.len) != 0)
 		return hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the proof");
 	hs->state = HANDSHAKE_JOINER_WAIT_WELCOME;
 	return HANDSHAKE_OK;
@@ -759,20 +735,12 @@ int handshake_eof(struct handshake *hs)
 
 size_t handshake_output(const struct handshake *hs, const uint8_t **data)
 {
-	*data = hs->out != NULL ? hs->out + hs->out_sent : NULL;
-	return hs->out_len - hs->out_sent;
+	return frame_queue_pending(&hs->out, data);
 }
 
 void handshake_output_sent(struct handshake *hs, size_t n)
 {
-	if (n > hs->out_len - hs->out_sent)
-		n = hs->out_len - hs->out_sent;
-	hs->out_sent += n;
-	if (hs->out_sent == hs->out_len) {
-		if (hs->out != NULL)
-			sodium_memzero(hs->out, hs->out_len);
-		hs->out_sent = hs->out_len = 0;
-	}
+	frame_queue_sent(&hs->out, n);
 }
 
 enum handshake_state handshake_state(const struct handshake *hs)
@@ -845,7 +813,7 @@ int handshake_manager_issue(struct handshake *hs, const char *node_id, uint64_t 
 	crypto_aead_xchacha20poly1305_ietf_encrypt(body + b.len, &clen, plain, plain_len,
 						   hs->transcript, HS_KEY_LEN, NULL, zero_nonce,
 						   hs->welcome_key);
-	if (hs_queue(hs, body, b.len + (size_t)clen) != HANDSHAKE_OK) {
+	if (frame_queue_push(&hs->out, body, b.len + (size_t)clen) != 0) {
 		rc = hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the welcome");
 		goto out;
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mp_wire.h"
+#include "swarmnode/frame.h"
 
 #define PA_KEY_LEN 32 /* X25519 keys, transcript hash, session keys */
 #define PA_TAG_LEN crypto_aead_chacha20poly1305_ietf_ABYTES
@@ -19,6 +20,7 @@ enum pa_kind {
 	PA_KIND_CLOSE = 1,
 };
 
+_Static_assert(PEER_AUTH_FRAME_HDR == FRAME_HEADER_LEN, "frames as frame.h reads and writes them");
 _Static_assert(PEER_AUTH_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(PA_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(PA_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
@@ -81,10 +83,7 @@ struct peer_auth {
 	size_t plain_cap;                          /* allocated size of plain */
 
 	/* Output queue. */
-	uint8_t *out;                              /* queued bytes (owned) */
-	size_t out_len;                            /* bytes queued, sent ones included */
-	size_t out_sent;                           /* bytes already handed over and sent */
-	size_t out_cap;                            /* allocated size of out */
+	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
 const char *peer_auth_strerror(int err)
@@ -163,47 +162,6 @@ static int pa_fail(struct peer_auth *pa, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Makes room for n more output bytes; returns where they go, or NULL. */
-static uint8_t *out_reserve(struct peer_auth *pa, size_t n)
-{
-	if (pa->out_sent > 0 && pa->out_sent == pa->out_len)
-		pa->out_sent = pa->out_len = 0;
-	if (n > SIZE_MAX - pa->out_len)
-		return NULL;
-	size_t need = pa->out_len + n;
-	if (need > pa->out_cap) {
-		size_t cap = pa->out_cap ? pa->out_cap : 1024;
-		while (cap < need)
-			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-		uint8_t *p = realloc(pa->out, cap);
-		if (p == NULL)
-			return NULL;
-		pa->out = p;
-		pa->out_cap = cap;
-	}
-	return pa->out + pa->out_len;
-}
-
-static void put_be32(uint8_t *w, size_t n)
-{
-	w[0] = (uint8_t)(n >> 24);
-	w[1] = (uint8_t)(n >> 16);
-	w[2] = (uint8_t)(n >> 8);
-	w[3] = (uint8_t)n;
-}
-
-/* Appends one frame (length prefix + body) to the output. */
-static int pa_queue(struct peer_auth *pa, const uint8_t *body, size_t n)
-{
-	uint8_t *w = out_reserve(pa, PEER_AUTH_FRAME_HDR + n);
-	if (w == NULL)
-		return PEER_AUTH_E_NOMEM;
-	put_be32(w, n);
-	memcpy(w + PEER_AUTH_FRAME_HDR, body, n);
-	pa->out_len += PEER_AUTH_FRAME_HDR + n;
-	return PEER_AUTH_OK;
-}
-
 /* Queues REJECT (while authenticating) and fails with code. */
 static int pa_reject(struct peer_auth *pa, enum peer_auth_reject reason, int code, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
@@ -220,7 +178,7 @@ static int pa_reject(struct peer_auth *pa, enum peer_auth_reject reason, int cod
 		msgpack_pack_array(&pk, 2);
 		msgpack_pack_uint8(&pk, PEER_AUTH_MSG_REJECT);
 		msgpack_pack_uint8(&pk, (uint8_t)reason);
-		if (pa_queue(pa, buf, b.len) == PEER_AUTH_OK) /* best effort: else the peer sees a close */
+		if (frame_queue_push(&pa->out, buf, b.len) == 0) /* best effort: else the peer sees a close */
 			pa->reject_sent = reason;
 	}
 	char detail[320];
@@ -245,7 +203,8 @@ static size_t pa_hello(const struct peer_auth *pa, uint8_t *buf)
 	return b.overflow ? 0 : b.len; /* cannot overflow: see the static assertion */
 }
 
-/* T = BLAKE2b-256(domain || len(HELLO_D) || HELLO_D || len(HELLO_L) || HELLO_L). */
+/* T = BLAKE2b-256(domain || len(HELLO_D) || HELLO_D || len(HELLO_L) || HELLO_L),
+ * each len 4 bytes big-endian like a frame header. */
 static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len, const uint8_t *hl,
 			  size_t hl_len)
 {
@@ -253,10 +212,10 @@ static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len
 	uint8_t len[4];
 	crypto_generichash_init(&st, NULL, 0, PA_KEY_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)dom_transcript, sizeof(dom_transcript) - 1);
-	put_be32(len, hd_len);
+	frame_header(len, (uint32_t)hd_len);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, hd, hd_len);
-	put_be32(len, hl_len);
+	frame_header(len, (uint32_t)hl_len);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, hl, hl_len);
 	crypto_generichash_final(&st, pa->transcript, PA_KEY_LEN);
@@ -311,7 +270,7 @@ static int pa_queue_auth(struct peer_auth *pa)
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint8(&pk, PEER_AUTH_MSG_AUTH);
 	msgpack_pack_bin_with_body(&pk, sig, sizeof(sig));
-	if (b.overflow || pa_queue(pa, buf, b.len) != PEER_AUTH_OK)
+	if (b.overflow || frame_queue_push(&pa->out, buf, b.len) != 0)
 		return pa_fail(pa, PEER_AUTH_E_NOMEM, "queueing our signature");
 	return PEER_AUTH_OK;
 }
@@ -371,7 +330,7 @@ int peer_auth_new(struct peer_auth **out, const struct peer_auth_config *cfg, ui
 	crypto_kx_seed_keypair(pa->eph_pk, pa->eph_sk, cfg->ephemeral_seed);
 	if (pa->dialer) {
 		pa->hello_len = pa_hello(pa, pa->hello);
-		if (pa->hello_len == 0 || pa_queue(pa, pa->hello, pa->hello_len) != PEER_AUTH_OK) {
+		if (pa->hello_len == 0 || frame_queue_push(&pa->out, pa->hello, pa->hello_len) != 0) {
 			peer_auth_free(pa);
 			return PEER_AUTH_E_NOMEM;
 		}
@@ -395,10 +354,7 @@ void peer_auth_free(struct peer_auth *pa)
 		sodium_memzero(pa->plain, pa->plain_cap);
 		free(pa->plain);
 	}
-	if (pa->out != NULL) {
-		sodium_memzero(pa->out, pa->out_cap);
-		free(pa->out);
-	}
+	frame_queue_close(&pa->out);
 	sodium_memzero(pa, sizeof(*pa));
 	free(pa);
 }
@@ -484,7 +440,7 @@ static int on_dialer_hello(struct peer_auth *pa, const msgpack_object *o, const 
 	if (!pa_keys(pa, peer_eph))
 		return pa_reject(pa, PEER_AUTH_REJECT_MALFORMED, PEER_AUTH_E_MALFORMED,
 				 "hello ephemeral key: not a usable X25519 public key");
-	if (hello_len == 0 || pa_queue(pa, hello, hello_len) != PEER_AUTH_OK)
+	if (hello_len == 0 || frame_queue_push(&pa->out, hello, hello_len) != 0)
 		return pa_fail(pa, PEER_AUTH_E_NOMEM, "queueing our hello");
 	rc = pa_queue_auth(pa);
 	if (rc != PEER_AUTH_OK)
@@ -744,10 +700,9 @@ static int pa_seal(struct peer_auth *pa, uint8_t kind, const uint8_t *msg, size_
 {
 	uint8_t nonce[PA_NONCE_LEN];
 	size_t n = 1 + len + PA_TAG_LEN;
-	uint8_t *w = out_reserve(pa, PEER_AUTH_FRAME_HDR + n);
+	uint8_t *w = frame_queue_add(&pa->out, n);
 	if (w == NULL)
 		return PEER_AUTH_E_NOMEM;
-	put_be32(w, n);
 	w[PEER_AUTH_FRAME_HDR] = kind;
 	if (len > 0)
 		memcpy(w + PEER_AUTH_FRAME_HDR + 1, msg, len);
@@ -757,7 +712,6 @@ static int pa_seal(struct peer_auth *pa, uint8_t kind, const uint8_t *msg, size_
 		w + PEER_AUTH_FRAME_HDR, w + PEER_AUTH_FRAME_HDR + 1 + len, NULL,
 		w + PEER_AUTH_FRAME_HDR, 1 + len, w, PEER_AUTH_FRAME_HDR, NULL, nonce, pa->tx_key);
 	pa->tx_seq++;
-	pa->out_len += PEER_AUTH_FRAME_HDR + n;
 	return PEER_AUTH_OK;
 }
 
@@ -788,20 +742,12 @@ int peer_auth_close(struct peer_auth *pa)
 
 size_t peer_auth_output(const struct peer_auth *pa, const uint8_t **data)
 {
-	*data = pa->out != NULL ? pa->out + pa->out_sent : NULL;
-	return pa->out_len - pa->out_sent;
+	return frame_queue_pending(&pa->out, data);
 }
 
 void peer_auth_output_sent(struct peer_auth *pa, size_t n)
 {
-	if (n > pa->out_len - pa->out_sent)
-		n = pa->out_len - pa->out_sent;
-	pa->out_sent += n;
-	if (pa->out_sent == pa->out_len) {
-		if (pa->out != NULL)
-			sodium_memzero(pa->out, pa->out_len);
-		pa->out_sent = pa->out_len = 0;
-	}
+	frame_queue_sent(&pa->out, n);
 }
 
 enum peer_auth_state peer_auth_state(const struct peer_auth *pa)
