@@ -73,14 +73,8 @@ struct handshake {
 	uint8_t *payload;                          /* joiner: the payload (owned) */
 	size_t payload_len;                        /* its length */
 
-	/* Input framing. */
-	uint8_t hdr[HANDSHAKE_FRAME_HDR];          /* length prefix being read */
-	size_t hdr_have;                           /* bytes of it received */
-	uint8_t *body;                             /* message body being read (owned) */
-	size_t body_len;                           /* its announced length */
-	size_t body_have;                          /* bytes of it received */
-
-	/* Output queue. */
+	/* Framing. */
+	struct frame_reader in;                    /* the message being read (owned) */
 	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
@@ -322,10 +316,7 @@ void handshake_free(struct handshake *hs)
 		sodium_memzero(hs->payload, hs->payload_len);
 		free(hs->payload);
 	}
-	if (hs->body != NULL) {
-		sodium_memzero(hs->body, hs->body_len);
-		free(hs->body);
-	}
+	frame_reader_close(&hs->in);
 	frame_queue_close(&hs->out);
 	sodium_memzero(hs, sizeof(*hs));
 	free(hs);
@@ -662,19 +653,14 @@ static bool hs_wants_input(const struct handshake *hs)
 int handshake_feed(struct handshake *hs, const uint8_t *data, size_t len, uint64_t now_ms,
 		   size_t *consumed)
 {
-	size_t used = 0;
+	size_t used = 0, k;
 	while (used < len && hs_wants_input(hs)) {
-		if (hs->hdr_have < HANDSHAKE_FRAME_HDR) {
-			size_t k = HANDSHAKE_FRAME_HDR - hs->hdr_have;
-			if (k > len - used)
-				k = len - used;
-			memcpy(hs->hdr + hs->hdr_have, data + used, k);
-			hs->hdr_have += k;
-			used += k;
-			if (hs->hdr_have < HANDSHAKE_FRAME_HDR)
-				break;
-			size_t n = (size_t)hs->hdr[0] << 24 | (size_t)hs->hdr[1] << 16 |
-				   (size_t)hs->hdr[2] << 8 | hs->hdr[3];
+		enum frame_step step = frame_reader_step(&hs->in, data + used, len - used, &k);
+		used += k;
+		if (step == FRAME_STEP_MORE)
+			break;
+		if (step == FRAME_STEP_LENGTH) {
+			size_t n = hs->in.payload_len;
 			size_t limit = hs->state == HANDSHAKE_JOINER_WAIT_WELCOME ? HANDSHAKE_MAX_FRAME
 										  : HANDSHAKE_MAX_SMALL_FRAME;
 			if (n == 0 || n > limit) {
@@ -688,29 +674,15 @@ int handshake_feed(struct handshake *hs, const uint8_t *data, size_t len, uint64
 						state_name(hs->state), limit);
 				break;
 			}
-			hs->body = malloc(n);
-			if (hs->body == NULL) {
+			if (frame_reader_expect(&hs->in) != 0) {
 				hs_fail(hs, HANDSHAKE_E_NOMEM, "message of %zu bytes", n);
 				break;
 			}
-			hs->body_len = n;
-			hs->body_have = 0;
 			continue;
 		}
-		size_t k = hs->body_len - hs->body_have;
-		if (k > len - used)
-			k = len - used;
-		memcpy(hs->body + hs->body_have, data + used, k);
-		hs->body_have += k;
-		used += k;
-		if (hs->body_have < hs->body_len)
-			break;
-		on_message(hs, hs->body, hs->body_len, now_ms);
-		sodium_memzero(hs->body, hs->body_len);
-		free(hs->body);
-		hs->body = NULL;
-		hs->body_len = hs->body_have = 0;
-		hs->hdr_have = 0;
+		on_message(hs, hs->in.payload, hs->in.payload_len, now_ms);
+		sodium_memzero(hs->in.payload, hs->in.payload_len);
+		frame_reader_next(&hs->in);
 	}
 	if (consumed != NULL)
 		*consumed = used;
@@ -723,12 +695,12 @@ int handshake_eof(struct handshake *hs)
 		return HANDSHAKE_OK;
 	if (hs->state == HANDSHAKE_FAILED)
 		return hs->err_code;
-	if (hs->body != NULL)
+	if (hs->in.header_have == FRAME_HEADER_LEN)
 		return hs_fail(hs, HANDSHAKE_E_CLOSED, "a message was cut short (%zu of %zu bytes) while %s",
-			       hs->body_have, hs->body_len, state_name(hs->state));
-	if (hs->hdr_have > 0)
+			       hs->in.payload_have, hs->in.payload_len, state_name(hs->state));
+	if (hs->in.header_have > 0)
 		return hs_fail(hs, HANDSHAKE_E_CLOSED,
-			       "a length prefix was cut short (%zu of %d bytes) while %s", hs->hdr_have,
+			       "a length prefix was cut short (%zu of %d bytes) while %s", hs->in.header_have,
 			       HANDSHAKE_FRAME_HDR, state_name(hs->state));
 	return hs_fail(hs, HANDSHAKE_E_CLOSED, "while %s", state_name(hs->state));
 }

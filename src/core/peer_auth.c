@@ -72,17 +72,10 @@ struct peer_auth {
 	bool peer_closed;                          /* the peer's close record arrived */
 	bool authenticated;                        /* the stream reached UP (perhaps failed since) */
 
-	/* Input framing: one frame at a time into a buffer reused across frames. */
-	uint8_t hdr[PEER_AUTH_FRAME_HDR];          /* length prefix being read */
-	size_t hdr_have;                           /* bytes of it received */
-	uint8_t *body;                             /* frame body being read (owned) */
-	size_t body_cap;                           /* allocated size of body */
-	size_t body_len;                           /* announced length of this frame */
-	size_t body_have;                          /* bytes of it received */
+	/* Framing: one frame at a time into a buffer reused across frames. */
+	struct frame_reader in;                    /* the frame being read (owned) */
 	uint8_t *plain;                            /* the last opened record (owned) */
 	size_t plain_cap;                          /* allocated size of plain */
-
-	/* Output queue. */
 	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
@@ -346,10 +339,7 @@ void peer_auth_free(struct peer_auth *pa)
 {
 	if (pa == NULL)
 		return;
-	if (pa->body != NULL) {
-		sodium_memzero(pa->body, pa->body_cap);
-		free(pa->body);
-	}
+	frame_reader_close(&pa->in);
 	if (pa->plain != NULL) {
 		sodium_memzero(pa->plain, pa->plain_cap);
 		free(pa->plain);
@@ -567,9 +557,9 @@ static int on_record(struct peer_auth *pa, size_t n, struct peer_auth_event *ev)
 	if (pa->rx_seq == UINT64_MAX)
 		return pa_fail(pa, PEER_AUTH_E_AUTH, "record numbers exhausted");
 	pa_nonce(nonce, pa->rx_seq);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(pa->plain, NULL, pa->body, clen,
-							       pa->body + clen, pa->hdr,
-							       sizeof(pa->hdr), nonce,
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(pa->plain, NULL, pa->in.payload, clen,
+							       pa->in.payload + clen, pa->in.header,
+							       sizeof(pa->in.header), nonce,
 							       pa->rx_key) != 0)
 		return pa_fail(pa, PEER_AUTH_E_AUTH,
 			       "record %llu of %zu bytes from node %s (tampered with, reordered, replayed or not from this session)",
@@ -621,45 +611,21 @@ int peer_auth_feed(struct peer_auth *pa, const uint8_t *data, size_t len, uint64
 		pa_fail(pa, PEER_AUTH_E_AFTER_CLOSE, "%zu bytes from node %s after its close", len,
 			pa->peer.node_id);
 	while (used < len && pa->state != PEER_AUTH_FAILED && ev->type == PEER_AUTH_EV_NONE) {
-		if (pa->hdr_have < PEER_AUTH_FRAME_HDR) {
-			size_t k = PEER_AUTH_FRAME_HDR - pa->hdr_have;
-			if (k > len - used)
-				k = len - used;
-			memcpy(pa->hdr + pa->hdr_have, data + used, k);
-			pa->hdr_have += k;
-			used += k;
-			if (pa->hdr_have < PEER_AUTH_FRAME_HDR)
-				break;
-			size_t n = (size_t)pa->hdr[0] << 24 | (size_t)pa->hdr[1] << 16 |
-				   (size_t)pa->hdr[2] << 8 | pa->hdr[3];
-			if (!frame_len_ok(pa, n))
-				break;
-			if (n > pa->body_cap) {
-				uint8_t *p = realloc(pa->body, n);
-				if (p == NULL) {
-					pa_fail(pa, PEER_AUTH_E_NOMEM, "message of %zu bytes", n);
-					break;
-				}
-				pa->body = p;
-				pa->body_cap = n;
-			}
-			pa->body_len = n;
-			pa->body_have = 0;
+		size_t k;
+		enum frame_step step = frame_reader_step(&pa->in, data + used, len - used, &k);
+		used += k;
+		if (step == FRAME_STEP_MORE)
+			break;
+		if (step == FRAME_STEP_LENGTH) {
+			if (frame_len_ok(pa, pa->in.payload_len) && frame_reader_expect(&pa->in) != 0)
+				pa_fail(pa, PEER_AUTH_E_NOMEM, "message of %zu bytes", pa->in.payload_len);
 			continue;
 		}
-		size_t k = pa->body_len - pa->body_have;
-		if (k > len - used)
-			k = len - used;
-		memcpy(pa->body + pa->body_have, data + used, k);
-		pa->body_have += k;
-		used += k;
-		if (pa->body_have < pa->body_len)
-			break;
-		pa->hdr_have = 0;
 		if (pa->state == PEER_AUTH_UP)
-			on_record(pa, pa->body_len, ev);
+			on_record(pa, pa->in.payload_len, ev);
 		else
-			ev->type = on_hs_message(pa, pa->body, pa->body_len, now_ms);
+			ev->type = on_hs_message(pa, pa->in.payload, pa->in.payload_len, now_ms);
+		frame_reader_next(&pa->in);
 	}
 	if (pa->state == PEER_AUTH_FAILED)
 		memset(ev, 0, sizeof(*ev));
@@ -672,7 +638,7 @@ int peer_auth_eof(struct peer_auth *pa)
 {
 	if (pa->state == PEER_AUTH_FAILED)
 		return pa->err_code;
-	bool partial = pa->hdr_have > 0;
+	bool partial = pa->in.header_have > 0;
 	if (pa->state == PEER_AUTH_UP) {
 		if (pa->peer_closed)
 			return PEER_AUTH_OK;
@@ -680,17 +646,17 @@ int peer_auth_eof(struct peer_auth *pa)
 			return pa_fail(pa, PEER_AUTH_E_TRUNCATED,
 				       "node %s: cut inside record %llu (%zu of %zu bytes)",
 				       pa->peer.node_id, (unsigned long long)pa->rx_seq,
-				       pa->hdr_have < PEER_AUTH_FRAME_HDR ? pa->hdr_have : PEER_AUTH_FRAME_HDR + pa->body_have,
-				       pa->hdr_have < PEER_AUTH_FRAME_HDR ? (size_t)PEER_AUTH_FRAME_HDR : PEER_AUTH_FRAME_HDR + pa->body_len);
+				       pa->in.header_have < PEER_AUTH_FRAME_HDR ? pa->in.header_have : PEER_AUTH_FRAME_HDR + pa->in.payload_have,
+				       pa->in.header_have < PEER_AUTH_FRAME_HDR ? (size_t)PEER_AUTH_FRAME_HDR : PEER_AUTH_FRAME_HDR + pa->in.payload_len);
 		return pa_fail(pa, PEER_AUTH_E_TRUNCATED, "node %s after %llu records",
 			       pa->peer.node_id, (unsigned long long)pa->rx_seq);
 	}
-	if (partial && pa->hdr_have == PEER_AUTH_FRAME_HDR)
+	if (partial && pa->in.header_have == PEER_AUTH_FRAME_HDR)
 		return pa_fail(pa, PEER_AUTH_E_CLOSED, "a message was cut short (%zu of %zu bytes) while %s",
-			       pa->body_have, pa->body_len, state_name(pa->state));
+			       pa->in.payload_have, pa->in.payload_len, state_name(pa->state));
 	if (partial)
 		return pa_fail(pa, PEER_AUTH_E_CLOSED,
-			       "a length prefix was cut short (%zu of %d bytes) while %s", pa->hdr_have,
+			       "a length prefix was cut short (%zu of %d bytes) while %s", pa->in.header_have,
 			       PEER_AUTH_FRAME_HDR, state_name(pa->state));
 	return pa_fail(pa, PEER_AUTH_E_CLOSED, "while %s", state_name(pa->state));
 }
