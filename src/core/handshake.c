@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_common.h"
 #include "mp_wire.h"
 #include "swarmnode/frame.h"
 
@@ -19,6 +20,7 @@ _Static_assert(HANDSHAKE_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(HS_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(HS_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
 _Static_assert(HS_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "aead key size");
+_Static_assert(HS_KEY_LEN == AUTH_HASH_LEN && HS_MAC_LEN == AUTH_HASH_LEN, "transcript hash size");
 _Static_assert(TOKEN_SECRET_LEN >= crypto_generichash_KEYBYTES_MIN, "secret usable as a BLAKE2b key");
 _Static_assert(TOKEN_ROOT_PK_LEN == IDENTITY_PK_LEN, "token digests the identity root key");
 _Static_assert(HANDSHAKE_MAX_PAYLOAD + IDENTITY_CERT_MAX + 64 <= HANDSHAKE_MAX_FRAME,
@@ -128,15 +130,10 @@ static int hs_fail(struct handshake *hs, int code, const char *fmt, ...)
 		return hs->err_code;
 	hs->state = HANDSHAKE_FAILED;
 	hs->err_code = code;
-	int n = snprintf(hs->err, sizeof(hs->err), "%s", handshake_strerror(code));
-	if (fmt != NULL && n >= 0 && (size_t)n < sizeof(hs->err) - 2) {
-		hs->err[n++] = ':';
-		hs->err[n++] = ' ';
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(hs->err + n, sizeof(hs->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	auth_format_error(hs->err, sizeof(hs->err), handshake_strerror(code), fmt, ap);
+	va_end(ap);
 	/* What is left is of no use and some of it is secret. */
 	sodium_memzero(hs->eph_sk, sizeof(hs->eph_sk));
 	sodium_memzero(hs->welcome_key, sizeof(hs->welcome_key));
@@ -186,36 +183,17 @@ static void hs_transcript(struct handshake *hs, const uint8_t eJ[HS_KEY_LEN],
 	crypto_generichash_final(&st, hs->transcript, HS_KEY_LEN);
 }
 
-/* domain || T, the bytes each side signs. */
-static size_t hs_signed_bytes(const struct handshake *hs, const char *domain, uint8_t *out)
-{
-	size_t d = strlen(domain);
-	memcpy(out, domain, d);
-	memcpy(out + d, hs->transcript, HS_KEY_LEN);
-	return d + HS_KEY_LEN;
-}
-
 /* mac = BLAKE2b-256(key = secret, "swarmnode-join-v1 proof" || T). */
 static void hs_mac(const struct handshake *hs, const uint8_t secret[TOKEN_SECRET_LEN],
 		   uint8_t mac[HS_MAC_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, secret, TOKEN_SECRET_LEN, HS_MAC_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)dom_proof, sizeof(dom_proof) - 1);
-	crypto_generichash_update(&st, hs->transcript, HS_KEY_LEN);
-	crypto_generichash_final(&st, mac, HS_MAC_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(secret, TOKEN_SECRET_LEN, dom_proof, hs->transcript, mac);
 }
 
 /* K = BLAKE2b-256(key = kx session key M->J, "swarmnode-join-v1 welcome" || T). */
 static void hs_welcome_key(struct handshake *hs, uint8_t kx_key[HS_KEY_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, kx_key, HS_KEY_LEN, HS_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)dom_welcome, sizeof(dom_welcome) - 1);
-	crypto_generichash_update(&st, hs->transcript, HS_KEY_LEN);
-	crypto_generichash_final(&st, hs->welcome_key, HS_KEY_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(kx_key, HS_KEY_LEN, dom_welcome, hs->transcript, hs->welcome_key);
 	sodium_memzero(kx_key, HS_KEY_LEN);
 }
 
@@ -361,7 +339,7 @@ static int on_hello(struct handshake *hs, const msgpack_object *o)
 	sodium_memzero(hs->eph_sk, sizeof(hs->eph_sk));
 
 	uint8_t msg[64], sig[IDENTITY_SIG_LEN];
-	size_t n = hs_signed_bytes(hs, dom_manager_sig, msg);
+	size_t n = auth_signed_bytes(dom_manager_sig, hs->transcript, msg);
 	crypto_sign_detached(sig, NULL, msg, n, hs->node.sk);
 
 	uint8_t buf[HANDSHAKE_MAX_SMALL_FRAME];
@@ -418,7 +396,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 
 	hs_transcript(hs, hs->eph_pk, hs->node.pk, hs->peer_eph_pk);
 	uint8_t msg[64];
-	size_t n = hs_signed_bytes(hs, dom_manager_sig, msg);
+	size_t n = auth_signed_bytes(dom_manager_sig, hs->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, hs->mgr_cert.node_pk) != 0)
 		return hs_fail(hs, HANDSHAKE_E_MANAGER_SIG,
 			       "node %s holds a valid certificate but not its key, or the exchange was tampered with",
@@ -434,7 +412,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 
 	uint8_t mac[HS_MAC_LEN], jsig[IDENTITY_SIG_LEN];
 	hs_mac(hs, hs->token.secret, mac);
-	n = hs_signed_bytes(hs, dom_joiner_sig, msg);
+	n = auth_signed_bytes(dom_joiner_sig, hs->transcript, msg);
 	crypto_sign_detached(jsig, NULL, msg, n, hs->node.sk);
 
 	uint8_t buf[128];
@@ -476,7 +454,7 @@ static int on_proof(struct handshake *hs, const msgpack_object *o)
 				 "the proof matches neither the current worker nor the current manager token");
 
 	uint8_t msg[64];
-	size_t n = hs_signed_bytes(hs, dom_joiner_sig, msg);
+	size_t n = auth_signed_bytes(dom_joiner_sig, hs->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, hs->joiner_pk) != 0)
 		return hs_reject(hs, HANDSHAKE_REJECT_PROOF_SIG, HANDSHAKE_E_PROOF_SIG,
 				 "signature does not verify under the node key of the hello");

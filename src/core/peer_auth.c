@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_common.h"
 #include "mp_wire.h"
 #include "swarmnode/frame.h"
 
@@ -25,6 +26,7 @@ _Static_assert(PEER_AUTH_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(PA_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(PA_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
 _Static_assert(PA_KEY_LEN == crypto_aead_chacha20poly1305_ietf_KEYBYTES, "aead key size");
+_Static_assert(PA_KEY_LEN == AUTH_HASH_LEN, "transcript hash size");
 _Static_assert(PA_TAG_LEN + 1 == PEER_AUTH_RECORD_OVERHEAD, "record overhead");
 _Static_assert(PA_NONCE_LEN == 12, "IETF nonce: 4 zero bytes and a 64-bit counter");
 _Static_assert(IDENTITY_CERT_MAX + 64 <= PEER_AUTH_MAX_HS_FRAME, "a HELLO fits in a frame");
@@ -140,15 +142,10 @@ static int pa_fail(struct peer_auth *pa, int code, const char *fmt, ...)
 		return pa->err_code;
 	pa->state = PEER_AUTH_FAILED;
 	pa->err_code = code;
-	int n = snprintf(pa->err, sizeof(pa->err), "%s", peer_auth_strerror(code));
-	if (fmt != NULL && n >= 0 && (size_t)n < sizeof(pa->err) - 2) {
-		pa->err[n++] = ':';
-		pa->err[n++] = ' ';
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(pa->err + n, sizeof(pa->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	auth_format_error(pa->err, sizeof(pa->err), peer_auth_strerror(code), fmt, ap);
+	va_end(ap);
 	sodium_memzero(pa->eph_sk, sizeof(pa->eph_sk));
 	sodium_memzero(pa->tx_key, sizeof(pa->tx_key));
 	sodium_memzero(pa->rx_key, sizeof(pa->rx_key));
@@ -218,12 +215,7 @@ static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len
 static void pa_derive(const struct peer_auth *pa, uint8_t kx_key[PA_KEY_LEN], const char *domain,
 		      uint8_t out[PA_KEY_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, kx_key, PA_KEY_LEN, PA_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
-	crypto_generichash_update(&st, pa->transcript, PA_KEY_LEN);
-	crypto_generichash_final(&st, out, PA_KEY_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(kx_key, PA_KEY_LEN, domain, pa->transcript, out);
 	sodium_memzero(kx_key, PA_KEY_LEN);
 }
 
@@ -242,20 +234,11 @@ static bool pa_keys(struct peer_auth *pa, const uint8_t peer_eph[PA_KEY_LEN])
 	return true;
 }
 
-/* domain || T, the bytes each side signs. */
-static size_t pa_signed_bytes(const struct peer_auth *pa, const char *domain, uint8_t *out)
-{
-	size_t d = strlen(domain);
-	memcpy(out, domain, d);
-	memcpy(out + d, pa->transcript, PA_KEY_LEN);
-	return d + PA_KEY_LEN;
-}
-
 /* Signs T on our side's domain and queues AUTH. */
 static int pa_queue_auth(struct peer_auth *pa)
 {
 	uint8_t msg[64], sig[IDENTITY_SIG_LEN], buf[80];
-	size_t n = pa_signed_bytes(pa, pa->dialer ? dom_dialer_sig : dom_listener_sig, msg);
+	size_t n = auth_signed_bytes(pa->dialer ? dom_dialer_sig : dom_listener_sig, pa->transcript, msg);
 	crypto_sign_detached(sig, NULL, msg, n, pa->node.sk);
 	struct mp_buf b;
 	msgpack_packer pk;
@@ -465,7 +448,7 @@ static int on_auth(struct peer_auth *pa, const msgpack_object *o)
 	    !mp_get_bin_exact(&o->via.array.ptr[1], sig, sizeof(sig), "auth signature", why,
 			      sizeof(why)))
 		return pa_reject(pa, PEER_AUTH_REJECT_MALFORMED, PEER_AUTH_E_MALFORMED, "%s", why);
-	size_t n = pa_signed_bytes(pa, pa->dialer ? dom_listener_sig : dom_dialer_sig, msg);
+	size_t n = auth_signed_bytes(pa->dialer ? dom_listener_sig : dom_dialer_sig, pa->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, pa->peer.node_pk) != 0)
 		return pa_reject(pa, PEER_AUTH_REJECT_PROOF, PEER_AUTH_E_PEER_PROOF,
 				 "node %s holds a valid certificate but its signature does not verify under the certificate's key (not the key's holder, or the exchange was tampered with)",
