@@ -140,20 +140,23 @@ static int hs_fail(struct handshake *hs, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Manager: queues REJECT for the joiner and fails with code. */
+/* Fails with code; a manager first queues REJECT with reason for the joiner
+ * (a joiner has no REJECT to send). */
 static int hs_reject(struct handshake *hs, enum handshake_reject reason, int code, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
 static int hs_reject(struct handshake *hs, enum handshake_reject reason, int code, const char *fmt,
 		     ...)
 {
-	uint8_t buf[8];
-	struct mp_buf b;
-	msgpack_packer pk;
-	mp_buf_init(&b, &pk, buf, sizeof(buf));
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint8(&pk, HS_MSG_REJECT);
-	msgpack_pack_uint8(&pk, (uint8_t)reason);
-	frame_queue_push(&hs->out, buf, b.len); /* best effort: on failure the peer sees a close */
+	if (hs->manager) {
+		uint8_t buf[8];
+		struct mp_buf b;
+		msgpack_packer pk;
+		mp_buf_init(&b, &pk, buf, sizeof(buf));
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint8(&pk, HS_MSG_REJECT);
+		msgpack_pack_uint8(&pk, (uint8_t)reason);
+		frame_queue_push(&hs->out, buf, b.len); /* best effort: on failure the peer sees a close */
+	}
 	char detail[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -568,55 +571,23 @@ static int on_message(struct handshake *hs, const uint8_t *body, size_t n, uint6
 	uint64_t type;
 	int rc;
 	if (!mp_unpack_exact(&zone, body, n, &o, "message", why, sizeof(why)) ||
-	    !msg_type(&o, &type, why, sizeof(why))) {
-		rc = hs->manager ? hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_MALFORMED, "%s", why)
-				 : hs_fail(hs, HANDSHAKE_E_MALFORMED, "%s", why);
-		goto out;
-	}
-	switch (hs->state) {
-	case HANDSHAKE_MANAGER_WAIT_HELLO:
-		if (type == HS_MSG_HELLO) {
-			rc = on_hello(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_MANAGER_WAIT_PROOF:
-		if (type == HS_MSG_PROOF) {
-			rc = on_proof(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_JOINER_WAIT_CHALLENGE:
-		if (type == HS_MSG_CHALLENGE) {
-			rc = on_challenge(hs, &o, now_ms);
-			goto out;
-		}
-		if (type == HS_MSG_REJECT) {
-			rc = on_reject(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_JOINER_WAIT_WELCOME:
-		if (type == HS_MSG_WELCOME) {
-			rc = on_welcome(hs, &o, now_ms);
-			goto out;
-		}
-		if (type == HS_MSG_REJECT) {
-			rc = on_reject(hs, &o);
-			goto out;
-		}
-		break;
-	default:
-		break;
-	}
-	if (hs->manager)
+	    !msg_type(&o, &type, why, sizeof(why)))
+		rc = hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_MALFORMED, "%s", why);
+	else if (hs->state == HANDSHAKE_MANAGER_WAIT_HELLO && type == HS_MSG_HELLO)
+		rc = on_hello(hs, &o);
+	else if (hs->state == HANDSHAKE_MANAGER_WAIT_PROOF && type == HS_MSG_PROOF)
+		rc = on_proof(hs, &o);
+	else if (hs->state == HANDSHAKE_JOINER_WAIT_CHALLENGE && type == HS_MSG_CHALLENGE)
+		rc = on_challenge(hs, &o, now_ms);
+	else if (hs->state == HANDSHAKE_JOINER_WAIT_WELCOME && type == HS_MSG_WELCOME)
+		rc = on_welcome(hs, &o, now_ms);
+	else if ((hs->state == HANDSHAKE_JOINER_WAIT_CHALLENGE ||
+		  hs->state == HANDSHAKE_JOINER_WAIT_WELCOME) && type == HS_MSG_REJECT)
+		rc = on_reject(hs, &o);
+	else
 		rc = hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_UNEXPECTED,
 			       "message type %llu while %s", (unsigned long long)type,
 			       state_name(hs->state));
-	else
-		rc = hs_fail(hs, HANDSHAKE_E_UNEXPECTED, "message type %llu while %s",
-			     (unsigned long long)type, state_name(hs->state));
-out:
 	msgpack_zone_destroy(&zone);
 	return rc;
 }
@@ -642,14 +613,9 @@ int handshake_feed(struct handshake *hs, const uint8_t *data, size_t len, uint64
 			size_t limit = hs->state == HANDSHAKE_JOINER_WAIT_WELCOME ? HANDSHAKE_MAX_FRAME
 										  : HANDSHAKE_MAX_SMALL_FRAME;
 			if (n == 0 || n > limit) {
-				if (hs->manager)
-					hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_FRAME,
-						  "message of %zu bytes while %s (1 to %zu allowed)", n,
-						  state_name(hs->state), limit);
-				else
-					hs_fail(hs, HANDSHAKE_E_FRAME,
-						"message of %zu bytes while %s (1 to %zu allowed)", n,
-						state_name(hs->state), limit);
+				hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_FRAME,
+					  "message of %zu bytes while %s (1 to %zu allowed)", n,
+					  state_name(hs->state), limit);
 				break;
 			}
 			if (frame_reader_expect(&hs->in) != 0) {
