@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_common.h"
 #include "mp_wire.h"
+#include "swarmnode/frame.h"
 
 #define HS_KEY_LEN 32   /* X25519 keys, transcript hash, mac, session key */
 #define HS_MAC_LEN 32
 
+_Static_assert(HANDSHAKE_FRAME_HDR == FRAME_HEADER_LEN, "frames as frame.h reads and writes them");
 _Static_assert(HANDSHAKE_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(HS_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(HS_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
 _Static_assert(HS_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "aead key size");
+_Static_assert(HS_KEY_LEN == AUTH_HASH_LEN && HS_MAC_LEN == AUTH_HASH_LEN, "transcript hash size");
 _Static_assert(TOKEN_SECRET_LEN >= crypto_generichash_KEYBYTES_MIN, "secret usable as a BLAKE2b key");
 _Static_assert(TOKEN_ROOT_PK_LEN == IDENTITY_PK_LEN, "token digests the identity root key");
 _Static_assert(HANDSHAKE_MAX_PAYLOAD + IDENTITY_CERT_MAX + 64 <= HANDSHAKE_MAX_FRAME,
@@ -71,18 +75,9 @@ struct handshake {
 	uint8_t *payload;                          /* joiner: the payload (owned) */
 	size_t payload_len;                        /* its length */
 
-	/* Input framing. */
-	uint8_t hdr[HANDSHAKE_FRAME_HDR];          /* length prefix being read */
-	size_t hdr_have;                           /* bytes of it received */
-	uint8_t *body;                             /* message body being read (owned) */
-	size_t body_len;                           /* its announced length */
-	size_t body_have;                          /* bytes of it received */
-
-	/* Output queue. */
-	uint8_t *out;                              /* queued bytes (owned) */
-	size_t out_len;                            /* bytes queued, sent ones included */
-	size_t out_sent;                           /* bytes already handed to the caller and sent */
-	size_t out_cap;                            /* allocated size of out */
+	/* Framing. */
+	struct frame_reader in;                    /* the message being read (owned) */
+	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
 const char *handshake_strerror(int err)
@@ -135,56 +130,33 @@ static int hs_fail(struct handshake *hs, int code, const char *fmt, ...)
 		return hs->err_code;
 	hs->state = HANDSHAKE_FAILED;
 	hs->err_code = code;
-	int n = snprintf(hs->err, sizeof(hs->err), "%s", handshake_strerror(code));
-	if (fmt != NULL && n >= 0 && (size_t)n < sizeof(hs->err) - 2) {
-		hs->err[n++] = ':';
-		hs->err[n++] = ' ';
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(hs->err + n, sizeof(hs->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	auth_format_error(hs->err, sizeof(hs->err), handshake_strerror(code), fmt, ap);
+	va_end(ap);
 	/* What is left is of no use and some of it is secret. */
 	sodium_memzero(hs->eph_sk, sizeof(hs->eph_sk));
 	sodium_memzero(hs->welcome_key, sizeof(hs->welcome_key));
 	return code;
 }
 
-/* Appends one frame (length prefix + body) to the output. */
-static int hs_queue(struct handshake *hs, const uint8_t *body, size_t n)
-{
-	size_t need = hs->out_len + HANDSHAKE_FRAME_HDR + n;
-	if (need > hs->out_cap) {
-		uint8_t *p = realloc(hs->out, need);
-		if (p == NULL)
-			return HANDSHAKE_E_NOMEM;
-		hs->out = p;
-		hs->out_cap = need;
-	}
-	uint8_t *w = hs->out + hs->out_len;
-	w[0] = (uint8_t)(n >> 24);
-	w[1] = (uint8_t)(n >> 16);
-	w[2] = (uint8_t)(n >> 8);
-	w[3] = (uint8_t)n;
-	memcpy(w + HANDSHAKE_FRAME_HDR, body, n);
-	hs->out_len = need;
-	return HANDSHAKE_OK;
-}
-
-/* Manager: queues REJECT for the joiner and fails with code. */
+/* Fails with code; a manager first queues REJECT with reason for the joiner
+ * (a joiner has no REJECT to send). */
 static int hs_reject(struct handshake *hs, enum handshake_reject reason, int code, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
 static int hs_reject(struct handshake *hs, enum handshake_reject reason, int code, const char *fmt,
 		     ...)
 {
-	uint8_t buf[8];
-	struct mp_buf b;
-	msgpack_packer pk;
-	mp_buf_init(&b, &pk, buf, sizeof(buf));
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint8(&pk, HS_MSG_REJECT);
-	msgpack_pack_uint8(&pk, (uint8_t)reason);
-	hs_queue(hs, buf, b.len); /* best effort: on failure the peer sees a close */
+	if (hs->manager) {
+		uint8_t buf[8];
+		struct mp_buf b;
+		msgpack_packer pk;
+		mp_buf_init(&b, &pk, buf, sizeof(buf));
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint8(&pk, HS_MSG_REJECT);
+		msgpack_pack_uint8(&pk, (uint8_t)reason);
+		frame_queue_push(&hs->out, buf, b.len); /* best effort: on failure the peer sees a close */
+	}
 	char detail[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -193,14 +165,15 @@ static int hs_reject(struct handshake *hs, enum handshake_reject reason, int cod
 	return hs_fail(hs, code, "%s", detail);
 }
 
-/* T = BLAKE2b-256(domain || version || eJ || nJ || root_pk || len(cert) || cert || eM). */
+/* T = BLAKE2b-256(domain || version || eJ || nJ || root_pk || len(cert) || cert || eM),
+ * len(cert) 4 bytes big-endian like a frame header. */
 static void hs_transcript(struct handshake *hs, const uint8_t eJ[HS_KEY_LEN],
 			  const uint8_t nJ[IDENTITY_PK_LEN], const uint8_t eM[HS_KEY_LEN])
 {
 	crypto_generichash_state st;
 	uint8_t ver = HANDSHAKE_VERSION;
-	uint8_t len[4] = {(uint8_t)(hs->mgr_cert_len >> 24), (uint8_t)(hs->mgr_cert_len >> 16),
-			  (uint8_t)(hs->mgr_cert_len >> 8), (uint8_t)hs->mgr_cert_len};
+	uint8_t len[FRAME_HEADER_LEN];
+	frame_header(len, (uint32_t)hs->mgr_cert_len);
 	crypto_generichash_init(&st, NULL, 0, HS_KEY_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)dom_transcript, sizeof(dom_transcript) - 1);
 	crypto_generichash_update(&st, &ver, 1);
@@ -213,36 +186,17 @@ static void hs_transcript(struct handshake *hs, const uint8_t eJ[HS_KEY_LEN],
 	crypto_generichash_final(&st, hs->transcript, HS_KEY_LEN);
 }
 
-/* domain || T, the bytes each side signs. */
-static size_t hs_signed_bytes(const struct handshake *hs, const char *domain, uint8_t *out)
-{
-	size_t d = strlen(domain);
-	memcpy(out, domain, d);
-	memcpy(out + d, hs->transcript, HS_KEY_LEN);
-	return d + HS_KEY_LEN;
-}
-
 /* mac = BLAKE2b-256(key = secret, "swarmnode-join-v1 proof" || T). */
 static void hs_mac(const struct handshake *hs, const uint8_t secret[TOKEN_SECRET_LEN],
 		   uint8_t mac[HS_MAC_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, secret, TOKEN_SECRET_LEN, HS_MAC_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)dom_proof, sizeof(dom_proof) - 1);
-	crypto_generichash_update(&st, hs->transcript, HS_KEY_LEN);
-	crypto_generichash_final(&st, mac, HS_MAC_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(secret, TOKEN_SECRET_LEN, dom_proof, hs->transcript, mac);
 }
 
 /* K = BLAKE2b-256(key = kx session key M->J, "swarmnode-join-v1 welcome" || T). */
 static void hs_welcome_key(struct handshake *hs, uint8_t kx_key[HS_KEY_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, kx_key, HS_KEY_LEN, HS_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)dom_welcome, sizeof(dom_welcome) - 1);
-	crypto_generichash_update(&st, hs->transcript, HS_KEY_LEN);
-	crypto_generichash_final(&st, hs->welcome_key, HS_KEY_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(kx_key, HS_KEY_LEN, dom_welcome, hs->transcript, hs->welcome_key);
 	sodium_memzero(kx_key, HS_KEY_LEN);
 }
 
@@ -275,7 +229,7 @@ int handshake_joiner_new(struct handshake **out, const struct handshake_joiner_c
 	msgpack_pack_uint8(&pk, HANDSHAKE_VERSION);
 	msgpack_pack_bin_with_body(&pk, hs->eph_pk, HS_KEY_LEN);
 	msgpack_pack_bin_with_body(&pk, hs->node.pk, IDENTITY_PK_LEN);
-	if (b.overflow || hs_queue(hs, buf, b.len) != HANDSHAKE_OK) {
+	if (b.overflow || frame_queue_push(&hs->out, buf, b.len) != 0) {
 		handshake_free(hs);
 		return HANDSHAKE_E_NOMEM;
 	}
@@ -343,14 +297,8 @@ void handshake_free(struct handshake *hs)
 		sodium_memzero(hs->payload, hs->payload_len);
 		free(hs->payload);
 	}
-	if (hs->body != NULL) {
-		sodium_memzero(hs->body, hs->body_len);
-		free(hs->body);
-	}
-	if (hs->out != NULL) {
-		sodium_memzero(hs->out, hs->out_cap);
-		free(hs->out);
-	}
+	frame_reader_close(&hs->in);
+	frame_queue_close(&hs->out);
 	sodium_memzero(hs, sizeof(*hs));
 	free(hs);
 }
@@ -394,7 +342,7 @@ static int on_hello(struct handshake *hs, const msgpack_object *o)
 	sodium_memzero(hs->eph_sk, sizeof(hs->eph_sk));
 
 	uint8_t msg[64], sig[IDENTITY_SIG_LEN];
-	size_t n = hs_signed_bytes(hs, dom_manager_sig, msg);
+	size_t n = auth_signed_bytes(dom_manager_sig, hs->transcript, msg);
 	crypto_sign_detached(sig, NULL, msg, n, hs->node.sk);
 
 	uint8_t buf[HANDSHAKE_MAX_SMALL_FRAME];
@@ -410,7 +358,7 @@ static int on_hello(struct handshake *hs, const msgpack_object *o)
 	if (b.overflow)
 		return hs_reject(hs, HANDSHAKE_REJECT_INTERNAL, HANDSHAKE_E_CONFIG,
 				 "challenge does not fit in a frame");
-	if (hs_queue(hs, buf, b.len) != HANDSHAKE_OK)
+	if (frame_queue_push(&hs->out, buf, b.len) != 0)
 		return hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the challenge");
 	hs->state = HANDSHAKE_MANAGER_WAIT_PROOF;
 	return HANDSHAKE_OK;
@@ -451,7 +399,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 
 	hs_transcript(hs, hs->eph_pk, hs->node.pk, hs->peer_eph_pk);
 	uint8_t msg[64];
-	size_t n = hs_signed_bytes(hs, dom_manager_sig, msg);
+	size_t n = auth_signed_bytes(dom_manager_sig, hs->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, hs->mgr_cert.node_pk) != 0)
 		return hs_fail(hs, HANDSHAKE_E_MANAGER_SIG,
 			       "node %s holds a valid certificate but not its key, or the exchange was tampered with",
@@ -467,7 +415,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 
 	uint8_t mac[HS_MAC_LEN], jsig[IDENTITY_SIG_LEN];
 	hs_mac(hs, hs->token.secret, mac);
-	n = hs_signed_bytes(hs, dom_joiner_sig, msg);
+	n = auth_signed_bytes(dom_joiner_sig, hs->transcript, msg);
 	crypto_sign_detached(jsig, NULL, msg, n, hs->node.sk);
 
 	uint8_t buf[128];
@@ -478,7 +426,7 @@ static int on_challenge(struct handshake *hs, const msgpack_object *o, uint64_t 
 	msgpack_pack_uint8(&pk, HS_MSG_PROOF);
 	msgpack_pack_bin_with_body(&pk, mac, sizeof(mac));
 	msgpack_pack_bin_with_body(&pk, jsig, sizeof(jsig));
-	if (b.overflow || hs_queue(hs, buf, b.len) != HANDSHAKE_OK)
+	if (b.overflow || frame_queue_push(&hs->out, buf, b.len) != 0)
 		return hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the proof");
 	hs->state = HANDSHAKE_JOINER_WAIT_WELCOME;
 	return HANDSHAKE_OK;
@@ -509,7 +457,7 @@ static int on_proof(struct handshake *hs, const msgpack_object *o)
 				 "the proof matches neither the current worker nor the current manager token");
 
 	uint8_t msg[64];
-	size_t n = hs_signed_bytes(hs, dom_joiner_sig, msg);
+	size_t n = auth_signed_bytes(dom_joiner_sig, hs->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, hs->joiner_pk) != 0)
 		return hs_reject(hs, HANDSHAKE_REJECT_PROOF_SIG, HANDSHAKE_E_PROOF_SIG,
 				 "signature does not verify under the node key of the hello");
@@ -623,55 +571,23 @@ static int on_message(struct handshake *hs, const uint8_t *body, size_t n, uint6
 	uint64_t type;
 	int rc;
 	if (!mp_unpack_exact(&zone, body, n, &o, "message", why, sizeof(why)) ||
-	    !msg_type(&o, &type, why, sizeof(why))) {
-		rc = hs->manager ? hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_MALFORMED, "%s", why)
-				 : hs_fail(hs, HANDSHAKE_E_MALFORMED, "%s", why);
-		goto out;
-	}
-	switch (hs->state) {
-	case HANDSHAKE_MANAGER_WAIT_HELLO:
-		if (type == HS_MSG_HELLO) {
-			rc = on_hello(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_MANAGER_WAIT_PROOF:
-		if (type == HS_MSG_PROOF) {
-			rc = on_proof(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_JOINER_WAIT_CHALLENGE:
-		if (type == HS_MSG_CHALLENGE) {
-			rc = on_challenge(hs, &o, now_ms);
-			goto out;
-		}
-		if (type == HS_MSG_REJECT) {
-			rc = on_reject(hs, &o);
-			goto out;
-		}
-		break;
-	case HANDSHAKE_JOINER_WAIT_WELCOME:
-		if (type == HS_MSG_WELCOME) {
-			rc = on_welcome(hs, &o, now_ms);
-			goto out;
-		}
-		if (type == HS_MSG_REJECT) {
-			rc = on_reject(hs, &o);
-			goto out;
-		}
-		break;
-	default:
-		break;
-	}
-	if (hs->manager)
+	    !msg_type(&o, &type, why, sizeof(why)))
+		rc = hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_MALFORMED, "%s", why);
+	else if (hs->state == HANDSHAKE_MANAGER_WAIT_HELLO && type == HS_MSG_HELLO)
+		rc = on_hello(hs, &o);
+	else if (hs->state == HANDSHAKE_MANAGER_WAIT_PROOF && type == HS_MSG_PROOF)
+		rc = on_proof(hs, &o);
+	else if (hs->state == HANDSHAKE_JOINER_WAIT_CHALLENGE && type == HS_MSG_CHALLENGE)
+		rc = on_challenge(hs, &o, now_ms);
+	else if (hs->state == HANDSHAKE_JOINER_WAIT_WELCOME && type == HS_MSG_WELCOME)
+		rc = on_welcome(hs, &o, now_ms);
+	else if ((hs->state == HANDSHAKE_JOINER_WAIT_CHALLENGE ||
+		  hs->state == HANDSHAKE_JOINER_WAIT_WELCOME) && type == HS_MSG_REJECT)
+		rc = on_reject(hs, &o);
+	else
 		rc = hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_UNEXPECTED,
 			       "message type %llu while %s", (unsigned long long)type,
 			       state_name(hs->state));
-	else
-		rc = hs_fail(hs, HANDSHAKE_E_UNEXPECTED, "message type %llu while %s",
-			     (unsigned long long)type, state_name(hs->state));
-out:
 	msgpack_zone_destroy(&zone);
 	return rc;
 }
@@ -686,55 +602,31 @@ static bool hs_wants_input(const struct handshake *hs)
 int handshake_feed(struct handshake *hs, const uint8_t *data, size_t len, uint64_t now_ms,
 		   size_t *consumed)
 {
-	size_t used = 0;
+	size_t used = 0, k;
 	while (used < len && hs_wants_input(hs)) {
-		if (hs->hdr_have < HANDSHAKE_FRAME_HDR) {
-			size_t k = HANDSHAKE_FRAME_HDR - hs->hdr_have;
-			if (k > len - used)
-				k = len - used;
-			memcpy(hs->hdr + hs->hdr_have, data + used, k);
-			hs->hdr_have += k;
-			used += k;
-			if (hs->hdr_have < HANDSHAKE_FRAME_HDR)
-				break;
-			size_t n = (size_t)hs->hdr[0] << 24 | (size_t)hs->hdr[1] << 16 |
-				   (size_t)hs->hdr[2] << 8 | hs->hdr[3];
+		enum frame_step step = frame_reader_step(&hs->in, data + used, len - used, &k);
+		used += k;
+		if (step == FRAME_STEP_MORE)
+			break;
+		if (step == FRAME_STEP_LENGTH) {
+			size_t n = hs->in.payload_len;
 			size_t limit = hs->state == HANDSHAKE_JOINER_WAIT_WELCOME ? HANDSHAKE_MAX_FRAME
 										  : HANDSHAKE_MAX_SMALL_FRAME;
 			if (n == 0 || n > limit) {
-				if (hs->manager)
-					hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_FRAME,
-						  "message of %zu bytes while %s (1 to %zu allowed)", n,
-						  state_name(hs->state), limit);
-				else
-					hs_fail(hs, HANDSHAKE_E_FRAME,
-						"message of %zu bytes while %s (1 to %zu allowed)", n,
-						state_name(hs->state), limit);
+				hs_reject(hs, HANDSHAKE_REJECT_MALFORMED, HANDSHAKE_E_FRAME,
+					  "message of %zu bytes while %s (1 to %zu allowed)", n,
+					  state_name(hs->state), limit);
 				break;
 			}
-			hs->body = malloc(n);
-			if (hs->body == NULL) {
+			if (frame_reader_expect(&hs->in) != 0) {
 				hs_fail(hs, HANDSHAKE_E_NOMEM, "message of %zu bytes", n);
 				break;
 			}
-			hs->body_len = n;
-			hs->body_have = 0;
 			continue;
 		}
-		size_t k = hs->body_len - hs->body_have;
-		if (k > len - used)
-			k = len - used;
-		memcpy(hs->body + hs->body_have, data + used, k);
-		hs->body_have += k;
-		used += k;
-		if (hs->body_have < hs->body_len)
-			break;
-		on_message(hs, hs->body, hs->body_len, now_ms);
-		sodium_memzero(hs->body, hs->body_len);
-		free(hs->body);
-		hs->body = NULL;
-		hs->body_len = hs->body_have = 0;
-		hs->hdr_have = 0;
+		on_message(hs, hs->in.payload, hs->in.payload_len, now_ms);
+		sodium_memzero(hs->in.payload, hs->in.payload_len);
+		frame_reader_next(&hs->in);
 	}
 	if (consumed != NULL)
 		*consumed = used;
@@ -747,32 +639,24 @@ int handshake_eof(struct handshake *hs)
 		return HANDSHAKE_OK;
 	if (hs->state == HANDSHAKE_FAILED)
 		return hs->err_code;
-	if (hs->body != NULL)
+	if (hs->in.header_have == FRAME_HEADER_LEN)
 		return hs_fail(hs, HANDSHAKE_E_CLOSED, "a message was cut short (%zu of %zu bytes) while %s",
-			       hs->body_have, hs->body_len, state_name(hs->state));
-	if (hs->hdr_have > 0)
+			       hs->in.payload_have, hs->in.payload_len, state_name(hs->state));
+	if (hs->in.header_have > 0)
 		return hs_fail(hs, HANDSHAKE_E_CLOSED,
-			       "a length prefix was cut short (%zu of %d bytes) while %s", hs->hdr_have,
+			       "a length prefix was cut short (%zu of %d bytes) while %s", hs->in.header_have,
 			       HANDSHAKE_FRAME_HDR, state_name(hs->state));
 	return hs_fail(hs, HANDSHAKE_E_CLOSED, "while %s", state_name(hs->state));
 }
 
 size_t handshake_output(const struct handshake *hs, const uint8_t **data)
 {
-	*data = hs->out != NULL ? hs->out + hs->out_sent : NULL;
-	return hs->out_len - hs->out_sent;
+	return frame_queue_pending(&hs->out, data);
 }
 
 void handshake_output_sent(struct handshake *hs, size_t n)
 {
-	if (n > hs->out_len - hs->out_sent)
-		n = hs->out_len - hs->out_sent;
-	hs->out_sent += n;
-	if (hs->out_sent == hs->out_len) {
-		if (hs->out != NULL)
-			sodium_memzero(hs->out, hs->out_len);
-		hs->out_sent = hs->out_len = 0;
-	}
+	frame_queue_sent(&hs->out, n);
 }
 
 enum handshake_state handshake_state(const struct handshake *hs)
@@ -845,7 +729,7 @@ int handshake_manager_issue(struct handshake *hs, const char *node_id, uint64_t 
 	crypto_aead_xchacha20poly1305_ietf_encrypt(body + b.len, &clen, plain, plain_len,
 						   hs->transcript, HS_KEY_LEN, NULL, zero_nonce,
 						   hs->welcome_key);
-	if (hs_queue(hs, body, b.len + (size_t)clen) != HANDSHAKE_OK) {
+	if (frame_queue_push(&hs->out, body, b.len + (size_t)clen) != 0) {
 		rc = hs_fail(hs, HANDSHAKE_E_NOMEM, "queueing the welcome");
 		goto out;
 	}

@@ -1,6 +1,7 @@
 /* mp_wire: bounds-checked msgpack reading and fixed-buffer writing for the core's codecs. */
 #include "mp_wire.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,38 +77,48 @@ static bool mp_type(uint8_t b, struct mp_type_info *t)
 	}
 }
 
-bool mp_check(const uint8_t *in, size_t len, const char *what, char *err, size_t errlen)
+static bool fault(struct mp_fault *f, enum mp_fault_kind kind)
+{
+	f->kind = kind;
+	return false;
+}
+
+bool mp_scan(const uint8_t *in, size_t len, int max_depth, struct mp_fault *f)
 {
 	/* pending[d] is how many objects the container open at depth d still owes. */
 	uint64_t pending[MP_MAX_DEPTH + 1];
 	int depth = 0;
 	size_t pos = 0;
 	pending[0] = 1;
+	memset(f, 0, sizeof(*f));
+	if (max_depth > MP_MAX_DEPTH)
+		max_depth = MP_MAX_DEPTH;
 	while (depth >= 0) {
 		if (pending[depth] == 0) {
 			depth--;
 			continue;
 		}
 		pending[depth]--;
+		f->at = f->pos = pos;
 		if (pos >= len)
-			return mp_fail(err, errlen, "%s: truncated at byte %zu", what, pos);
+			return fault(f, MP_FAULT_TRUNCATED);
 		uint8_t b = in[pos];
 		struct mp_type_info t;
 		if (!mp_type(b, &t))
-			return mp_fail(err, errlen, "%s: invalid type byte 0x%02x at byte %zu", what, b, pos);
-		size_t at = pos;
+			return fault(f, MP_FAULT_BAD_TYPE);
 		pos += t.head;
+		f->pos = pos;
 		uint64_t body = t.fixed, count = 0;
 		if (t.lenw > 0) {
 			if (len - pos < t.lenw)
-				return mp_fail(err, errlen, "%s: truncated length at byte %zu", what, at);
+				return fault(f, MP_FAULT_TRUNCATED_LENGTH);
 			body += be_read(in + pos, t.lenw);
 			pos += t.lenw;
 		}
 		if (t.per > 0) {
 			if (t.countw > 0) {
 				if (len - pos < t.countw)
-					return mp_fail(err, errlen, "%s: truncated count at byte %zu", what, at);
+					return fault(f, MP_FAULT_TRUNCATED_COUNT);
 				count = be_read(in + pos, t.countw);
 				pos += t.countw;
 			} else {
@@ -115,55 +126,96 @@ bool mp_check(const uint8_t *in, size_t len, const char *what, char *err, size_t
 			}
 			count *= (uint64_t)t.per;
 		}
+		f->pos = pos;
 		if (body > len - pos)
-			return mp_fail(err, errlen, "%s: object at byte %zu runs past the end", what, at);
+			return fault(f, MP_FAULT_PAST_END);
 		pos += (size_t)body;
 		if (count > 0) {
 			/* Every element takes at least one byte. */
-			if (count > len - pos)
-				return mp_fail(err, errlen,
-					       "%s: container at byte %zu claims %llu elements, only %zu bytes left",
-					       what, at, (unsigned long long)count, len - pos);
-			if (depth == MP_MAX_DEPTH)
-				return mp_fail(err, errlen, "%s: nested deeper than %d at byte %zu", what,
-					       MP_MAX_DEPTH, at);
+			if (count > len - pos) {
+				f->count = count;
+				f->left = len - pos;
+				return fault(f, MP_FAULT_TOO_MANY);
+			}
+			if (depth == max_depth)
+				return fault(f, MP_FAULT_TOO_DEEP);
 			pending[++depth] = count;
 		}
 	}
+	f->pos = pos;
+	f->left = len - pos;
 	if (pos != len)
-		return mp_fail(err, errlen, "%s: %zu trailing bytes after the message", what, len - pos);
+		return fault(f, MP_FAULT_TRAILING);
 	return true;
+}
+
+bool mp_check(const uint8_t *in, size_t len, const char *what, char *err, size_t errlen)
+{
+	struct mp_fault f;
+	if (mp_scan(in, len, MP_MAX_DEPTH, &f))
+		return true;
+	switch (f.kind) {
+	case MP_FAULT_TRUNCATED:
+		return mp_fail(err, errlen, "%s: truncated at byte %zu", what, f.pos);
+	case MP_FAULT_BAD_TYPE:
+		return mp_fail(err, errlen, "%s: invalid type byte 0x%02x at byte %zu", what, in[f.at], f.at);
+	case MP_FAULT_TRUNCATED_LENGTH:
+		return mp_fail(err, errlen, "%s: truncated length at byte %zu", what, f.at);
+	case MP_FAULT_TRUNCATED_COUNT:
+		return mp_fail(err, errlen, "%s: truncated count at byte %zu", what, f.at);
+	case MP_FAULT_PAST_END:
+		return mp_fail(err, errlen, "%s: object at byte %zu runs past the end", what, f.at);
+	case MP_FAULT_TOO_MANY:
+		return mp_fail(err, errlen, "%s: container at byte %zu claims %llu elements, only %zu bytes left",
+			       what, f.at, (unsigned long long)f.count, f.left);
+	case MP_FAULT_TOO_DEEP:
+		return mp_fail(err, errlen, "%s: nested deeper than %d at byte %zu", what, MP_MAX_DEPTH, f.at);
+	case MP_FAULT_TRAILING:
+		break;
+	}
+	return mp_fail(err, errlen, "%s: %zu trailing bytes after the message", what, f.left);
+}
+
+int mp_unpack_scanned(msgpack_zone *zone, const uint8_t *in, size_t len, msgpack_object *obj,
+		      const char *what, char *err, size_t errlen)
+{
+	size_t off = 0;
+	msgpack_unpack_return r = msgpack_unpack((const char *)in, len, &off, zone, obj);
+	if (r == MSGPACK_UNPACK_SUCCESS && off == len)
+		return 0;
+	if (r == MSGPACK_UNPACK_NOMEM_ERROR) {
+		mp_fail(err, errlen, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	mp_fail(err, errlen, "%s: not valid msgpack", what);
+	return -EBADMSG;
 }
 
 bool mp_unpack_exact(msgpack_zone *zone, const uint8_t *in, size_t len, msgpack_object *obj,
 		     const char *what, char *err, size_t errlen)
 {
-	if (!mp_check(in, len, what, err, errlen))
-		return false;
-	size_t off = 0;
-	msgpack_unpack_return r = msgpack_unpack((const char *)in, len, &off, zone, obj);
-	if (r == MSGPACK_UNPACK_SUCCESS && off == len)
-		return true;
-	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
-		return mp_fail(err, errlen, "%s: out of memory", what);
-	return mp_fail(err, errlen, "%s: not valid msgpack", what);
+	return mp_check(in, len, what, err, errlen) &&
+	       mp_unpack_scanned(zone, in, len, obj, what, err, errlen) == 0;
 }
 
-static const char *mp_type_name(msgpack_object_type t)
+const char *mp_type_name(msgpack_object_type t, bool abbrev)
 {
-	switch (t) {
-	case MSGPACK_OBJECT_NIL: return "nil";
-	case MSGPACK_OBJECT_BOOLEAN: return "boolean";
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "unsigned integer";
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative integer";
-	case MSGPACK_OBJECT_FLOAT32: case MSGPACK_OBJECT_FLOAT64: return "float";
-	case MSGPACK_OBJECT_STR: return "string";
-	case MSGPACK_OBJECT_ARRAY: return "array";
-	case MSGPACK_OBJECT_MAP: return "map";
-	case MSGPACK_OBJECT_BIN: return "binary";
-	case MSGPACK_OBJECT_EXT: return "extension";
-	}
-	return "unknown";
+	static const char *const names[][2] = {
+		[MSGPACK_OBJECT_NIL] = {"nil", "nil"},
+		[MSGPACK_OBJECT_BOOLEAN] = {"boolean", "bool"},
+		[MSGPACK_OBJECT_POSITIVE_INTEGER] = {"unsigned integer", "uint"},
+		[MSGPACK_OBJECT_NEGATIVE_INTEGER] = {"negative integer", "negative int"},
+		[MSGPACK_OBJECT_FLOAT32] = {"float", "float32"},
+		[MSGPACK_OBJECT_FLOAT64] = {"float", "float64"},
+		[MSGPACK_OBJECT_STR] = {"string", "str"},
+		[MSGPACK_OBJECT_ARRAY] = {"array", "array"},
+		[MSGPACK_OBJECT_MAP] = {"map", "map"},
+		[MSGPACK_OBJECT_BIN] = {"binary", "bin"},
+		[MSGPACK_OBJECT_EXT] = {"extension", "ext"},
+	};
+	if ((size_t)t >= sizeof(names) / sizeof(names[0]) || names[t][0] == NULL)
+		return abbrev ? "ext" : "unknown";
+	return names[t][abbrev];
 }
 
 bool mp_get_array(const msgpack_object *o, uint32_t n, const char *what, char *err, size_t errlen)
@@ -175,7 +227,7 @@ bool mp_get_array_range(const msgpack_object *o, uint32_t min, uint32_t max, con
 			char *err, size_t errlen)
 {
 	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return mp_fail(err, errlen, "%s: expected an array, got %s", what, mp_type_name(o->type));
+		return mp_fail(err, errlen, "%s: expected an array, got %s", what, mp_type_name(o->type, false));
 	uint32_t n = o->via.array.size;
 	if (n < min || n > max) {
 		if (min == max)
@@ -190,7 +242,7 @@ bool mp_get_uint(const msgpack_object *o, uint64_t min, uint64_t max, uint64_t *
 {
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return mp_fail(err, errlen, "%s: expected an unsigned integer, got %s", what,
-			       mp_type_name(o->type));
+			       mp_type_name(o->type, false));
 	uint64_t v = o->via.u64;
 	if (v < min || v > max)
 		return mp_fail(err, errlen, "%s: %llu out of range [%llu, %llu]", what,
@@ -203,7 +255,7 @@ bool mp_get_bin_exact(const msgpack_object *o, uint8_t *out, size_t n, const cha
 		      char *err, size_t errlen)
 {
 	if (o->type != MSGPACK_OBJECT_BIN)
-		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type));
+		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type, false));
 	if (o->via.bin.size != n)
 		return mp_fail(err, errlen, "%s: expected %zu bytes, got %u", what, n, o->via.bin.size);
 	memcpy(out, o->via.bin.ptr, n);
@@ -214,7 +266,7 @@ bool mp_get_bin(const msgpack_object *o, size_t max, const uint8_t **p, size_t *
 		const char *what, char *err, size_t errlen)
 {
 	if (o->type != MSGPACK_OBJECT_BIN)
-		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type));
+		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type, false));
 	if (o->via.bin.size > max)
 		return mp_fail(err, errlen, "%s: %u bytes, at most %zu allowed", what, o->via.bin.size, max);
 	*p = (const uint8_t *)o->via.bin.ptr;
@@ -226,7 +278,7 @@ bool mp_get_id(const msgpack_object *o, char out[IDS_LEN + 1], const char *what,
 	       size_t errlen)
 {
 	if (o->type != MSGPACK_OBJECT_STR)
-		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type));
+		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type, false));
 	if (o->via.str.size != IDS_LEN)
 		return mp_fail(err, errlen, "%s: expected %d characters, got %u", what, IDS_LEN,
 			       o->via.str.size);
@@ -241,7 +293,7 @@ bool mp_get_str(const msgpack_object *o, char *out, size_t cap, const char *what
 		size_t errlen)
 {
 	if (o->type != MSGPACK_OBJECT_STR)
-		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type));
+		return mp_fail(err, errlen, "%s: expected a string, got %s", what, mp_type_name(o->type, false));
 	if (o->via.str.size >= cap)
 		return mp_fail(err, errlen, "%s: %u bytes exceeds the limit of %zu", what, o->via.str.size,
 			       cap - 1);
@@ -253,11 +305,9 @@ bool mp_get_str(const msgpack_object *o, char *out, size_t cap, const char *what
 	return true;
 }
 
-void mp_pack_str(msgpack_packer *pk, const char *s)
+int mp_pack_str(msgpack_packer *pk, const char *s)
 {
-	size_t n = strlen(s);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
+	return msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
 /* msgpack_packer write callback: appends to the fixed buffer or marks overflow. */

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_common.h"
 #include "mp_wire.h"
+#include "swarmnode/frame.h"
 
 #define PA_KEY_LEN 32 /* X25519 keys, transcript hash, session keys */
 #define PA_TAG_LEN crypto_aead_chacha20poly1305_ietf_ABYTES
@@ -19,10 +21,12 @@ enum pa_kind {
 	PA_KIND_CLOSE = 1,
 };
 
+_Static_assert(PEER_AUTH_FRAME_HDR == FRAME_HEADER_LEN, "frames as frame.h reads and writes them");
 _Static_assert(PEER_AUTH_SEED_LEN == crypto_kx_SEEDBYTES, "kx seed size");
 _Static_assert(PA_KEY_LEN == crypto_kx_PUBLICKEYBYTES, "kx public key size");
 _Static_assert(PA_KEY_LEN == crypto_kx_SESSIONKEYBYTES, "kx session key size");
 _Static_assert(PA_KEY_LEN == crypto_aead_chacha20poly1305_ietf_KEYBYTES, "aead key size");
+_Static_assert(PA_KEY_LEN == AUTH_HASH_LEN, "transcript hash size");
 _Static_assert(PA_TAG_LEN + 1 == PEER_AUTH_RECORD_OVERHEAD, "record overhead");
 _Static_assert(PA_NONCE_LEN == 12, "IETF nonce: 4 zero bytes and a 64-bit counter");
 _Static_assert(IDENTITY_CERT_MAX + 64 <= PEER_AUTH_MAX_HS_FRAME, "a HELLO fits in a frame");
@@ -70,21 +74,11 @@ struct peer_auth {
 	bool peer_closed;                          /* the peer's close record arrived */
 	bool authenticated;                        /* the stream reached UP (perhaps failed since) */
 
-	/* Input framing: one frame at a time into a buffer reused across frames. */
-	uint8_t hdr[PEER_AUTH_FRAME_HDR];          /* length prefix being read */
-	size_t hdr_have;                           /* bytes of it received */
-	uint8_t *body;                             /* frame body being read (owned) */
-	size_t body_cap;                           /* allocated size of body */
-	size_t body_len;                           /* announced length of this frame */
-	size_t body_have;                          /* bytes of it received */
+	/* Framing: one frame at a time into a buffer reused across frames. */
+	struct frame_reader in;                    /* the frame being read (owned) */
 	uint8_t *plain;                            /* the last opened record (owned) */
 	size_t plain_cap;                          /* allocated size of plain */
-
-	/* Output queue. */
-	uint8_t *out;                              /* queued bytes (owned) */
-	size_t out_len;                            /* bytes queued, sent ones included */
-	size_t out_sent;                           /* bytes already handed over and sent */
-	size_t out_cap;                            /* allocated size of out */
+	struct frame_queue out;                    /* frames for the caller to send (owned) */
 };
 
 const char *peer_auth_strerror(int err)
@@ -148,60 +142,14 @@ static int pa_fail(struct peer_auth *pa, int code, const char *fmt, ...)
 		return pa->err_code;
 	pa->state = PEER_AUTH_FAILED;
 	pa->err_code = code;
-	int n = snprintf(pa->err, sizeof(pa->err), "%s", peer_auth_strerror(code));
-	if (fmt != NULL && n >= 0 && (size_t)n < sizeof(pa->err) - 2) {
-		pa->err[n++] = ':';
-		pa->err[n++] = ' ';
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(pa->err + n, sizeof(pa->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	auth_format_error(pa->err, sizeof(pa->err), peer_auth_strerror(code), fmt, ap);
+	va_end(ap);
 	sodium_memzero(pa->eph_sk, sizeof(pa->eph_sk));
 	sodium_memzero(pa->tx_key, sizeof(pa->tx_key));
 	sodium_memzero(pa->rx_key, sizeof(pa->rx_key));
 	return code;
-}
-
-/* Makes room for n more output bytes; returns where they go, or NULL. */
-static uint8_t *out_reserve(struct peer_auth *pa, size_t n)
-{
-	if (pa->out_sent > 0 && pa->out_sent == pa->out_len)
-		pa->out_sent = pa->out_len = 0;
-	if (n > SIZE_MAX - pa->out_len)
-		return NULL;
-	size_t need = pa->out_len + n;
-	if (need > pa->out_cap) {
-		size_t cap = pa->out_cap ? pa->out_cap : 1024;
-		while (cap < need)
-			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-		uint8_t *p = realloc(pa->out, cap);
-		if (p == NULL)
-			return NULL;
-		pa->out = p;
-		pa->out_cap = cap;
-	}
-	return pa->out + pa->out_len;
-}
-
-static void put_be32(uint8_t *w, size_t n)
-{
-	w[0] = (uint8_t)(n >> 24);
-	w[1] = (uint8_t)(n >> 16);
-	w[2] = (uint8_t)(n >> 8);
-	w[3] = (uint8_t)n;
-}
-
-/* Appends one frame (length prefix + body) to the output. */
-static int pa_queue(struct peer_auth *pa, const uint8_t *body, size_t n)
-{
-	uint8_t *w = out_reserve(pa, PEER_AUTH_FRAME_HDR + n);
-	if (w == NULL)
-		return PEER_AUTH_E_NOMEM;
-	put_be32(w, n);
-	memcpy(w + PEER_AUTH_FRAME_HDR, body, n);
-	pa->out_len += PEER_AUTH_FRAME_HDR + n;
-	return PEER_AUTH_OK;
 }
 
 /* Queues REJECT (while authenticating) and fails with code. */
@@ -220,7 +168,7 @@ static int pa_reject(struct peer_auth *pa, enum peer_auth_reject reason, int cod
 		msgpack_pack_array(&pk, 2);
 		msgpack_pack_uint8(&pk, PEER_AUTH_MSG_REJECT);
 		msgpack_pack_uint8(&pk, (uint8_t)reason);
-		if (pa_queue(pa, buf, b.len) == PEER_AUTH_OK) /* best effort: else the peer sees a close */
+		if (frame_queue_push(&pa->out, buf, b.len) == 0) /* best effort: else the peer sees a close */
 			pa->reject_sent = reason;
 	}
 	char detail[320];
@@ -245,7 +193,8 @@ static size_t pa_hello(const struct peer_auth *pa, uint8_t *buf)
 	return b.overflow ? 0 : b.len; /* cannot overflow: see the static assertion */
 }
 
-/* T = BLAKE2b-256(domain || len(HELLO_D) || HELLO_D || len(HELLO_L) || HELLO_L). */
+/* T = BLAKE2b-256(domain || len(HELLO_D) || HELLO_D || len(HELLO_L) || HELLO_L),
+ * each len 4 bytes big-endian like a frame header. */
 static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len, const uint8_t *hl,
 			  size_t hl_len)
 {
@@ -253,10 +202,10 @@ static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len
 	uint8_t len[4];
 	crypto_generichash_init(&st, NULL, 0, PA_KEY_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)dom_transcript, sizeof(dom_transcript) - 1);
-	put_be32(len, hd_len);
+	frame_header(len, (uint32_t)hd_len);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, hd, hd_len);
-	put_be32(len, hl_len);
+	frame_header(len, (uint32_t)hl_len);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, hl, hl_len);
 	crypto_generichash_final(&st, pa->transcript, PA_KEY_LEN);
@@ -266,12 +215,7 @@ static void pa_transcript(struct peer_auth *pa, const uint8_t *hd, size_t hd_len
 static void pa_derive(const struct peer_auth *pa, uint8_t kx_key[PA_KEY_LEN], const char *domain,
 		      uint8_t out[PA_KEY_LEN])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, kx_key, PA_KEY_LEN, PA_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
-	crypto_generichash_update(&st, pa->transcript, PA_KEY_LEN);
-	crypto_generichash_final(&st, out, PA_KEY_LEN);
-	sodium_memzero(&st, sizeof(st));
+	auth_keyed_hash(kx_key, PA_KEY_LEN, domain, pa->transcript, out);
 	sodium_memzero(kx_key, PA_KEY_LEN);
 }
 
@@ -290,20 +234,11 @@ static bool pa_keys(struct peer_auth *pa, const uint8_t peer_eph[PA_KEY_LEN])
 	return true;
 }
 
-/* domain || T, the bytes each side signs. */
-static size_t pa_signed_bytes(const struct peer_auth *pa, const char *domain, uint8_t *out)
-{
-	size_t d = strlen(domain);
-	memcpy(out, domain, d);
-	memcpy(out + d, pa->transcript, PA_KEY_LEN);
-	return d + PA_KEY_LEN;
-}
-
 /* Signs T on our side's domain and queues AUTH. */
 static int pa_queue_auth(struct peer_auth *pa)
 {
 	uint8_t msg[64], sig[IDENTITY_SIG_LEN], buf[80];
-	size_t n = pa_signed_bytes(pa, pa->dialer ? dom_dialer_sig : dom_listener_sig, msg);
+	size_t n = auth_signed_bytes(pa->dialer ? dom_dialer_sig : dom_listener_sig, pa->transcript, msg);
 	crypto_sign_detached(sig, NULL, msg, n, pa->node.sk);
 	struct mp_buf b;
 	msgpack_packer pk;
@@ -311,7 +246,7 @@ static int pa_queue_auth(struct peer_auth *pa)
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint8(&pk, PEER_AUTH_MSG_AUTH);
 	msgpack_pack_bin_with_body(&pk, sig, sizeof(sig));
-	if (b.overflow || pa_queue(pa, buf, b.len) != PEER_AUTH_OK)
+	if (b.overflow || frame_queue_push(&pa->out, buf, b.len) != 0)
 		return pa_fail(pa, PEER_AUTH_E_NOMEM, "queueing our signature");
 	return PEER_AUTH_OK;
 }
@@ -371,7 +306,7 @@ int peer_auth_new(struct peer_auth **out, const struct peer_auth_config *cfg, ui
 	crypto_kx_seed_keypair(pa->eph_pk, pa->eph_sk, cfg->ephemeral_seed);
 	if (pa->dialer) {
 		pa->hello_len = pa_hello(pa, pa->hello);
-		if (pa->hello_len == 0 || pa_queue(pa, pa->hello, pa->hello_len) != PEER_AUTH_OK) {
+		if (pa->hello_len == 0 || frame_queue_push(&pa->out, pa->hello, pa->hello_len) != 0) {
 			peer_auth_free(pa);
 			return PEER_AUTH_E_NOMEM;
 		}
@@ -387,18 +322,12 @@ void peer_auth_free(struct peer_auth *pa)
 {
 	if (pa == NULL)
 		return;
-	if (pa->body != NULL) {
-		sodium_memzero(pa->body, pa->body_cap);
-		free(pa->body);
-	}
+	frame_reader_close(&pa->in);
 	if (pa->plain != NULL) {
 		sodium_memzero(pa->plain, pa->plain_cap);
 		free(pa->plain);
 	}
-	if (pa->out != NULL) {
-		sodium_memzero(pa->out, pa->out_cap);
-		free(pa->out);
-	}
+	frame_queue_close(&pa->out);
 	sodium_memzero(pa, sizeof(*pa));
 	free(pa);
 }
@@ -484,7 +413,7 @@ static int on_dialer_hello(struct peer_auth *pa, const msgpack_object *o, const 
 	if (!pa_keys(pa, peer_eph))
 		return pa_reject(pa, PEER_AUTH_REJECT_MALFORMED, PEER_AUTH_E_MALFORMED,
 				 "hello ephemeral key: not a usable X25519 public key");
-	if (hello_len == 0 || pa_queue(pa, hello, hello_len) != PEER_AUTH_OK)
+	if (hello_len == 0 || frame_queue_push(&pa->out, hello, hello_len) != 0)
 		return pa_fail(pa, PEER_AUTH_E_NOMEM, "queueing our hello");
 	rc = pa_queue_auth(pa);
 	if (rc != PEER_AUTH_OK)
@@ -519,7 +448,7 @@ static int on_auth(struct peer_auth *pa, const msgpack_object *o)
 	    !mp_get_bin_exact(&o->via.array.ptr[1], sig, sizeof(sig), "auth signature", why,
 			      sizeof(why)))
 		return pa_reject(pa, PEER_AUTH_REJECT_MALFORMED, PEER_AUTH_E_MALFORMED, "%s", why);
-	size_t n = pa_signed_bytes(pa, pa->dialer ? dom_listener_sig : dom_dialer_sig, msg);
+	size_t n = auth_signed_bytes(pa->dialer ? dom_listener_sig : dom_dialer_sig, pa->transcript, msg);
 	if (crypto_sign_verify_detached(sig, msg, n, pa->peer.node_pk) != 0)
 		return pa_reject(pa, PEER_AUTH_REJECT_PROOF, PEER_AUTH_E_PEER_PROOF,
 				 "node %s holds a valid certificate but its signature does not verify under the certificate's key (not the key's holder, or the exchange was tampered with)",
@@ -611,9 +540,9 @@ static int on_record(struct peer_auth *pa, size_t n, struct peer_auth_event *ev)
 	if (pa->rx_seq == UINT64_MAX)
 		return pa_fail(pa, PEER_AUTH_E_AUTH, "record numbers exhausted");
 	pa_nonce(nonce, pa->rx_seq);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(pa->plain, NULL, pa->body, clen,
-							       pa->body + clen, pa->hdr,
-							       sizeof(pa->hdr), nonce,
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(pa->plain, NULL, pa->in.payload, clen,
+							       pa->in.payload + clen, pa->in.header,
+							       sizeof(pa->in.header), nonce,
 							       pa->rx_key) != 0)
 		return pa_fail(pa, PEER_AUTH_E_AUTH,
 			       "record %llu of %zu bytes from node %s (tampered with, reordered, replayed or not from this session)",
@@ -665,45 +594,21 @@ int peer_auth_feed(struct peer_auth *pa, const uint8_t *data, size_t len, uint64
 		pa_fail(pa, PEER_AUTH_E_AFTER_CLOSE, "%zu bytes from node %s after its close", len,
 			pa->peer.node_id);
 	while (used < len && pa->state != PEER_AUTH_FAILED && ev->type == PEER_AUTH_EV_NONE) {
-		if (pa->hdr_have < PEER_AUTH_FRAME_HDR) {
-			size_t k = PEER_AUTH_FRAME_HDR - pa->hdr_have;
-			if (k > len - used)
-				k = len - used;
-			memcpy(pa->hdr + pa->hdr_have, data + used, k);
-			pa->hdr_have += k;
-			used += k;
-			if (pa->hdr_have < PEER_AUTH_FRAME_HDR)
-				break;
-			size_t n = (size_t)pa->hdr[0] << 24 | (size_t)pa->hdr[1] << 16 |
-				   (size_t)pa->hdr[2] << 8 | pa->hdr[3];
-			if (!frame_len_ok(pa, n))
-				break;
-			if (n > pa->body_cap) {
-				uint8_t *p = realloc(pa->body, n);
-				if (p == NULL) {
-					pa_fail(pa, PEER_AUTH_E_NOMEM, "message of %zu bytes", n);
-					break;
-				}
-				pa->body = p;
-				pa->body_cap = n;
-			}
-			pa->body_len = n;
-			pa->body_have = 0;
+		size_t k;
+		enum frame_step step = frame_reader_step(&pa->in, data + used, len - used, &k);
+		used += k;
+		if (step == FRAME_STEP_MORE)
+			break;
+		if (step == FRAME_STEP_LENGTH) {
+			if (frame_len_ok(pa, pa->in.payload_len) && frame_reader_expect(&pa->in) != 0)
+				pa_fail(pa, PEER_AUTH_E_NOMEM, "message of %zu bytes", pa->in.payload_len);
 			continue;
 		}
-		size_t k = pa->body_len - pa->body_have;
-		if (k > len - used)
-			k = len - used;
-		memcpy(pa->body + pa->body_have, data + used, k);
-		pa->body_have += k;
-		used += k;
-		if (pa->body_have < pa->body_len)
-			break;
-		pa->hdr_have = 0;
 		if (pa->state == PEER_AUTH_UP)
-			on_record(pa, pa->body_len, ev);
+			on_record(pa, pa->in.payload_len, ev);
 		else
-			ev->type = on_hs_message(pa, pa->body, pa->body_len, now_ms);
+			ev->type = on_hs_message(pa, pa->in.payload, pa->in.payload_len, now_ms);
+		frame_reader_next(&pa->in);
 	}
 	if (pa->state == PEER_AUTH_FAILED)
 		memset(ev, 0, sizeof(*ev));
@@ -716,7 +621,7 @@ int peer_auth_eof(struct peer_auth *pa)
 {
 	if (pa->state == PEER_AUTH_FAILED)
 		return pa->err_code;
-	bool partial = pa->hdr_have > 0;
+	bool partial = pa->in.header_have > 0;
 	if (pa->state == PEER_AUTH_UP) {
 		if (pa->peer_closed)
 			return PEER_AUTH_OK;
@@ -724,17 +629,17 @@ int peer_auth_eof(struct peer_auth *pa)
 			return pa_fail(pa, PEER_AUTH_E_TRUNCATED,
 				       "node %s: cut inside record %llu (%zu of %zu bytes)",
 				       pa->peer.node_id, (unsigned long long)pa->rx_seq,
-				       pa->hdr_have < PEER_AUTH_FRAME_HDR ? pa->hdr_have : PEER_AUTH_FRAME_HDR + pa->body_have,
-				       pa->hdr_have < PEER_AUTH_FRAME_HDR ? (size_t)PEER_AUTH_FRAME_HDR : PEER_AUTH_FRAME_HDR + pa->body_len);
+				       pa->in.header_have < PEER_AUTH_FRAME_HDR ? pa->in.header_have : PEER_AUTH_FRAME_HDR + pa->in.payload_have,
+				       pa->in.header_have < PEER_AUTH_FRAME_HDR ? (size_t)PEER_AUTH_FRAME_HDR : PEER_AUTH_FRAME_HDR + pa->in.payload_len);
 		return pa_fail(pa, PEER_AUTH_E_TRUNCATED, "node %s after %llu records",
 			       pa->peer.node_id, (unsigned long long)pa->rx_seq);
 	}
-	if (partial && pa->hdr_have == PEER_AUTH_FRAME_HDR)
+	if (partial && pa->in.header_have == PEER_AUTH_FRAME_HDR)
 		return pa_fail(pa, PEER_AUTH_E_CLOSED, "a message was cut short (%zu of %zu bytes) while %s",
-			       pa->body_have, pa->body_len, state_name(pa->state));
+			       pa->in.payload_have, pa->in.payload_len, state_name(pa->state));
 	if (partial)
 		return pa_fail(pa, PEER_AUTH_E_CLOSED,
-			       "a length prefix was cut short (%zu of %d bytes) while %s", pa->hdr_have,
+			       "a length prefix was cut short (%zu of %d bytes) while %s", pa->in.header_have,
 			       PEER_AUTH_FRAME_HDR, state_name(pa->state));
 	return pa_fail(pa, PEER_AUTH_E_CLOSED, "while %s", state_name(pa->state));
 }
@@ -744,10 +649,9 @@ static int pa_seal(struct peer_auth *pa, uint8_t kind, const uint8_t *msg, size_
 {
 	uint8_t nonce[PA_NONCE_LEN];
 	size_t n = 1 + len + PA_TAG_LEN;
-	uint8_t *w = out_reserve(pa, PEER_AUTH_FRAME_HDR + n);
+	uint8_t *w = frame_queue_add(&pa->out, n);
 	if (w == NULL)
 		return PEER_AUTH_E_NOMEM;
-	put_be32(w, n);
 	w[PEER_AUTH_FRAME_HDR] = kind;
 	if (len > 0)
 		memcpy(w + PEER_AUTH_FRAME_HDR + 1, msg, len);
@@ -757,7 +661,6 @@ static int pa_seal(struct peer_auth *pa, uint8_t kind, const uint8_t *msg, size_
 		w + PEER_AUTH_FRAME_HDR, w + PEER_AUTH_FRAME_HDR + 1 + len, NULL,
 		w + PEER_AUTH_FRAME_HDR, 1 + len, w, PEER_AUTH_FRAME_HDR, NULL, nonce, pa->tx_key);
 	pa->tx_seq++;
-	pa->out_len += PEER_AUTH_FRAME_HDR + n;
 	return PEER_AUTH_OK;
 }
 
@@ -788,20 +691,12 @@ int peer_auth_close(struct peer_auth *pa)
 
 size_t peer_auth_output(const struct peer_auth *pa, const uint8_t **data)
 {
-	*data = pa->out != NULL ? pa->out + pa->out_sent : NULL;
-	return pa->out_len - pa->out_sent;
+	return frame_queue_pending(&pa->out, data);
 }
 
 void peer_auth_output_sent(struct peer_auth *pa, size_t n)
 {
-	if (n > pa->out_len - pa->out_sent)
-		n = pa->out_len - pa->out_sent;
-	pa->out_sent += n;
-	if (pa->out_sent == pa->out_len) {
-		if (pa->out != NULL)
-			sodium_memzero(pa->out, pa->out_len);
-		pa->out_sent = pa->out_len = 0;
-	}
+	frame_queue_sent(&pa->out, n);
 }
 
 enum peer_auth_state peer_auth_state(const struct peer_auth *pa)

@@ -11,8 +11,10 @@
 
 #include <msgpack.h>
 
+#include "mp_wire.h"
+
 /* Deepest nesting any version-1 message needs is 4 (packet, msgs, msg, addr). */
-#define MP_MAX_DEPTH 8
+#define SWIM_MP_MAX_DEPTH 8
 
 /* Largest packet header: fixarray, version, str8 header + id, array16 header. */
 #define PW_HEADER_MAX (1 + 1 + 2 + SWIM_ID_MAX + 3)
@@ -213,11 +215,6 @@ static size_t addr_size(const struct swim_addr *a)
 	return 1 + 1 + mp_bin_hdr(ip) + ip + mp_uint_size(a->port);
 }
 
-static int pack_str(msgpack_packer *pk, const char *s)
-{
-	return msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
 static int pack_addr(msgpack_packer *pk, const struct swim_addr *a)
 {
 	if (msgpack_pack_array(pk, 3) != 0 || msgpack_pack_uint8(pk, a->family) != 0 ||
@@ -255,7 +252,7 @@ static int pack_msg(msgpack_packer *pk, const struct swim_msg *m)
 	switch (m->type) {
 	case SWIM_MSG_PING:
 		rc = msgpack_pack_array(pk, 3) || msgpack_pack_uint8(pk, m->type) ||
-		     msgpack_pack_uint32(pk, m->seq) || pack_str(pk, m->id);
+		     msgpack_pack_uint32(pk, m->seq) || mp_pack_str(pk, m->id);
 		break;
 	case SWIM_MSG_ACK:
 	case SWIM_MSG_NACK:
@@ -264,24 +261,24 @@ static int pack_msg(msgpack_packer *pk, const struct swim_msg *m)
 		break;
 	case SWIM_MSG_PING_REQ:
 		rc = msgpack_pack_array(pk, 4) || msgpack_pack_uint8(pk, m->type) ||
-		     msgpack_pack_uint32(pk, m->seq) || pack_str(pk, m->id) ||
+		     msgpack_pack_uint32(pk, m->seq) || mp_pack_str(pk, m->id) ||
 		     pack_addr(pk, &m->addr);
 		break;
 	case SWIM_MSG_ALIVE:
 		rc = msgpack_pack_array(pk, 5) || msgpack_pack_uint8(pk, m->type) ||
-		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
+		     mp_pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
 		     pack_addr(pk, &m->addr) ||
 		     msgpack_pack_bin_with_body(pk, m->meta_len ? m->meta : (const uint8_t *)"", m->meta_len);
 		break;
 	case SWIM_MSG_SUSPECT:
 	case SWIM_MSG_DEAD:
 		rc = msgpack_pack_array(pk, 4) || msgpack_pack_uint8(pk, m->type) ||
-		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
-		     pack_str(pk, m->from);
+		     mp_pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation) ||
+		     mp_pack_str(pk, m->from);
 		break;
 	default: /* SWIM_MSG_LEFT; msg_valid() ruled out the rest */
 		rc = msgpack_pack_array(pk, 3) || msgpack_pack_uint8(pk, m->type) ||
-		     pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation);
+		     mp_pack_str(pk, m->id) || msgpack_pack_uint64(pk, m->incarnation);
 		break;
 	}
 	return rc ? -1 : 0;
@@ -439,7 +436,7 @@ int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t 
 
 static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m)
 {
-	if (msgpack_pack_array(pk, 5) || pack_str(pk, m->id) ||
+	if (msgpack_pack_array(pk, 5) || mp_pack_str(pk, m->id) ||
 	    msgpack_pack_uint64(pk, m->incarnation) || msgpack_pack_uint8(pk, m->state) ||
 	    pack_addr(pk, &m->addr))
 		return -1;
@@ -484,152 +481,50 @@ int swim_ppw_finish(struct swim_ppw *w, uint8_t **out, size_t *len)
 
 /* --- decoding: structural pre-scan ------------------------------------------ */
 
-/* Why a pre-scan: msgpack-c's unpacker allocates a container's element array
- * from the count in its header before reading any element, so a five-byte
- * "array of 4 billion" would ask for 64 GiB. This walk reads only headers,
- * checks that each declared count fits in the bytes that remain (every
- * element takes at least one byte), bounds the nesting, and finds the end of
- * the object, so msgpack-c only ever sees input it can represent in memory
- * proportional to the input's size. */
-
-static int fail(char *err, int rc, const char *fmt, ...)
+/* mp_scan (mp_wire.h says why it comes before msgpack-c) with this decoder's
+ * nesting bound and wording, which its tests pin. */
+static int scan_fail(const struct mp_fault *f, const uint8_t *buf, const char *what, char *err)
 {
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, SWIM_PROTO_ERR_MAX, fmt, ap);
-		va_end(ap);
+	switch (f->kind) {
+	case MP_FAULT_BAD_TYPE:
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "%s: byte 0x%02x at %zu is not msgpack", what, buf[f->at],
+			f->at);
+		break;
+	case MP_FAULT_TOO_MANY:
+		mp_fail(err, SWIM_PROTO_ERR_MAX,
+			"%s: truncated: container at byte %zu declares %" PRIu64 " elements but %zu bytes remain",
+			what, f->at, f->count, f->left);
+		break;
+	case MP_FAULT_TOO_DEEP:
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "%s: nested deeper than %d at byte %zu", what,
+			SWIM_MP_MAX_DEPTH, f->at);
+		break;
+	case MP_FAULT_TRAILING:
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "%s: %zu trailing bytes after the message", what, f->left);
+		break;
+	default: /* cut inside an object: where the missing bytes start */
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "%s: truncated at byte %zu", what, f->pos);
+		break;
 	}
-	return rc;
+	return -EBADMSG;
 }
 
-static uint64_t be_read(const uint8_t *p, size_t n)
+/* Runs the pre-scan and msgpack-c on buf. On success *root lives in zone,
+ * which the caller destroys; on error there is nothing to destroy. */
+static int mp_parse(const uint8_t *buf, size_t len, const char *what, msgpack_zone *zone,
+		    msgpack_object *root, char *err)
 {
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* For format byte b: bytes of length field (*lenb), fixed payload (*fixed),
- * whether the length counts payload bytes (*is_raw) or elements (*per_elem,
- * 1 for arrays, 2 for maps), and the count carried in the byte itself. */
-struct mp_fmt {
-	uint8_t lenb;     /* bytes of big-endian length after the format byte */
-	uint8_t fixed;    /* payload bytes independent of any length */
-	uint8_t per_elem; /* 0 for scalars/raw, 1 array, 2 map */
-	bool raw;         /* length counts payload bytes (str, bin, ext) */
-	bool bad;         /* 0xc1, never used */
-	uint32_t inline_n; /* count or length encoded in the format byte */
-};
-
-static struct mp_fmt mp_classify(uint8_t b)
-{
-	struct mp_fmt f = {0};
-	if (b <= 0x7f || b >= 0xe0)
-		return f;
-	if (b <= 0x8f) {
-		f.per_elem = 2;
-		f.inline_n = b & 0x0f;
-	} else if (b <= 0x9f) {
-		f.per_elem = 1;
-		f.inline_n = b & 0x0f;
-	} else if (b <= 0xbf) {
-		f.raw = true;
-		f.inline_n = b & 0x1f;
-	} else {
-		switch (b) {
-		case 0xc0: case 0xc2: case 0xc3: break;
-		case 0xc1: f.bad = true; break;
-		case 0xc4: case 0xd9: f.raw = true; f.lenb = 1; break;
-		case 0xc5: case 0xda: f.raw = true; f.lenb = 2; break;
-		case 0xc6: case 0xdb: f.raw = true; f.lenb = 4; break;
-		case 0xc7: f.raw = true; f.lenb = 1; f.fixed = 1; break;
-		case 0xc8: f.raw = true; f.lenb = 2; f.fixed = 1; break;
-		case 0xc9: f.raw = true; f.lenb = 4; f.fixed = 1; break;
-		case 0xca: f.fixed = 4; break;
-		case 0xcb: f.fixed = 8; break;
-		case 0xcc: case 0xd0: f.fixed = 1; break;
-		case 0xcd: case 0xd1: f.fixed = 2; break;
-		case 0xce: case 0xd2: f.fixed = 4; break;
-		case 0xcf: case 0xd3: f.fixed = 8; break;
-		case 0xd4: f.fixed = 2; break;
-		case 0xd5: f.fixed = 3; break;
-		case 0xd6: f.fixed = 5; break;
-		case 0xd7: f.fixed = 9; break;
-		case 0xd8: f.fixed = 17; break;
-		case 0xdc: f.per_elem = 1; f.lenb = 2; break;
-		case 0xdd: f.per_elem = 1; f.lenb = 4; break;
-		case 0xde: f.per_elem = 2; f.lenb = 2; break;
-		default:   f.per_elem = 2; f.lenb = 4; break; /* 0xdf */
-		}
+	struct mp_fault f;
+	if (!mp_scan(buf, len, SWIM_MP_MAX_DEPTH, &f))
+		return scan_fail(&f, buf, what, err);
+	if (!msgpack_zone_init(zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "%s: out of memory", what);
+		return -ENOMEM;
 	}
-	return f;
-}
-
-static int mp_scan(const uint8_t *buf, size_t len, const char *what, size_t *used, char *err)
-{
-	uint64_t pending[MP_MAX_DEPTH + 1];
-	int depth = 0;
-	size_t pos = 0;
-
-	pending[0] = 1;
-	while (depth >= 0) {
-		if (pending[depth] == 0) {
-			depth--;
-			continue;
-		}
-		pending[depth]--;
-		if (pos >= len)
-			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
-		size_t at = pos;
-		struct mp_fmt f = mp_classify(buf[pos++]);
-		if (f.bad)
-			return fail(err, -EBADMSG, "%s: byte 0xc1 at %zu is not msgpack", what, at);
-		if (f.lenb > len - pos)
-			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
-		uint64_t n = f.lenb ? be_read(buf + pos, f.lenb) : f.inline_n;
-		pos += f.lenb;
-		if (f.per_elem != 0) {
-			uint64_t elems = n * f.per_elem;
-			if (elems > len - pos)
-				return fail(err, -EBADMSG,
-					    "%s: truncated: container at byte %zu declares %" PRIu64
-					    " elements but %zu bytes remain", what, at, elems, len - pos);
-			if (elems == 0)
-				continue;
-			if (depth == MP_MAX_DEPTH)
-				return fail(err, -EBADMSG, "%s: nested deeper than %d at byte %zu",
-					    what, MP_MAX_DEPTH, at);
-			pending[++depth] = elems;
-			continue;
-		}
-		uint64_t skip = (f.raw ? n : 0) + f.fixed;
-		if (skip > len - pos)
-			return fail(err, -EBADMSG, "%s: truncated at byte %zu", what, pos);
-		pos += (size_t)skip;
-	}
-	*used = pos;
-	return 0;
-}
-
-/* Runs the pre-scan and msgpack-c on buf; the caller destroys *u. */
-static int mp_parse(const uint8_t *buf, size_t len, const char *what,
-		    msgpack_unpacked *u, char *err)
-{
-	size_t used = 0, off = 0;
-	int rc = mp_scan(buf, len, what, &used, err);
+	int rc = mp_unpack_scanned(zone, buf, len, root, what, err, SWIM_PROTO_ERR_MAX);
 	if (rc != 0)
-		return rc;
-	if (used != len)
-		return fail(err, -EBADMSG, "%s: %zu trailing bytes after the message", what,
-			    len - used);
-	msgpack_unpack_return r = msgpack_unpack_next(u, (const char *)buf, len, &off);
-	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
-		return fail(err, -ENOMEM, "%s: out of memory", what);
-	if (r != MSGPACK_UNPACK_SUCCESS || off != len)
-		return fail(err, -EBADMSG, "%s: not valid msgpack", what);
-	return 0;
+		msgpack_zone_destroy(zone);
+	return rc;
 }
 
 /* --- decoding: typed fields ------------------------------------------------- */
@@ -679,27 +574,10 @@ static int bad(char *err, const struct fpath *p, const char *fmt, ...)
 	return -EBADMSG;
 }
 
-static const char *mp_type_name(msgpack_object_type t)
-{
-	switch (t) {
-	case MSGPACK_OBJECT_NIL: return "nil";
-	case MSGPACK_OBJECT_BOOLEAN: return "bool";
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "uint";
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative int";
-	case MSGPACK_OBJECT_FLOAT32: return "float32";
-	case MSGPACK_OBJECT_FLOAT64: return "float64";
-	case MSGPACK_OBJECT_STR: return "str";
-	case MSGPACK_OBJECT_ARRAY: return "array";
-	case MSGPACK_OBJECT_MAP: return "map";
-	case MSGPACK_OBJECT_BIN: return "bin";
-	default: return "ext";
-	}
-}
-
 static int want_type(const msgpack_object *o, msgpack_object_type t, const struct fpath *p, char *err)
 {
 	if (o->type != t)
-		return bad(err, p, "expected %s, got %s", mp_type_name(t), mp_type_name(o->type));
+		return bad(err, p, "expected %s, got %s", mp_type_name(t, true), mp_type_name(o->type, true));
 	return 0;
 }
 
@@ -893,33 +771,32 @@ int swim_proto_decode_packet(const uint8_t *buf, size_t len,
 			     struct swim_packet *out, char *err)
 {
 	const struct fpath mp = {.field = "msgs"};
-	msgpack_unpacked u;
-	msgpack_unpacked_init(&u);
+	msgpack_zone zone;
+	msgpack_object root;
 	out->n_msgs = 0;
-	int rc = mp_parse(buf, len, "packet", &u, err);
+	int rc = mp_parse(buf, len, "packet", &zone, &root, err);
 	if (rc != 0)
-		goto out_unpacked;
-	const msgpack_object *root = &u.data;
-	if ((rc = decode_envelope(root, 3, "packet", out->sender, err)) != 0)
-		goto out_unpacked;
-	const msgpack_object *msgs = &root->via.array.ptr[2];
+		return rc;
+	if ((rc = decode_envelope(&root, 3, "packet", out->sender, err)) != 0)
+		goto out_zone;
+	const msgpack_object *msgs = &root.via.array.ptr[2];
 	if ((rc = want_type(msgs, MSGPACK_OBJECT_ARRAY, &mp, err)) != 0)
-		goto out_unpacked;
+		goto out_zone;
 	if (msgs->via.array.size == 0 || msgs->via.array.size > SWIM_PROTO_MAX_MSGS) {
 		rc = bad(err, &mp, "%" PRIu32 " messages, expected 1..%d", msgs->via.array.size,
 			 SWIM_PROTO_MAX_MSGS);
-		goto out_unpacked;
+		goto out_zone;
 	}
 	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
 		rc = decode_msg(&msgs->via.array.ptr[i], i, &out->msgs[i], lim, err);
 		if (rc != 0)
-			goto out_unpacked;
+			goto out_zone;
 	}
 	out->n_msgs = msgs->via.array.size;
-out_unpacked:
+out_zone:
 	if (rc != 0)
 		out->n_msgs = 0;
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_destroy(&zone);
 	return rc;
 }
 
@@ -959,8 +836,10 @@ static int decode_pp_members(const msgpack_object *arr, const struct swim_proto_
 	if (n == 0)
 		return 0;
 	out->members = calloc(n, sizeof(*out->members));
-	if (out->members == NULL)
-		return fail(err, -ENOMEM, "members: out of memory");
+	if (out->members == NULL) {
+		mp_fail(err, SWIM_PROTO_ERR_MAX, "members: out of memory");
+		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		rc = decode_pp_member(&arr->via.array.ptr[i], i, &out->members[i], lim, err);
 		if (rc != 0)
@@ -975,24 +854,23 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 			       struct swim_pushpull *out, char *err)
 {
 	const struct fpath fp = {.field = "flags"};
-	msgpack_unpacked u;
+	msgpack_zone zone;
+	msgpack_object root;
 	uint64_t flags;
 	memset(out, 0, sizeof(*out));
-	msgpack_unpacked_init(&u);
-	int rc = mp_parse(buf, len, "pushpull", &u, err);
+	int rc = mp_parse(buf, len, "pushpull", &zone, &root, err);
 	if (rc != 0)
-		goto out_unpacked;
-	const msgpack_object *root = &u.data;
-	if ((rc = decode_envelope(root, 4, "pushpull", out->sender, err)) != 0)
-		goto out_unpacked;
-	if ((rc = want_uint(&root->via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags, &fp, err)) != 0)
-		goto out_unpacked;
+		return rc;
+	if ((rc = decode_envelope(&root, 4, "pushpull", out->sender, err)) != 0)
+		goto out_zone;
+	if ((rc = want_uint(&root.via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags, &fp, err)) != 0)
+		goto out_zone;
 	out->flags = (uint8_t)flags;
-	rc = decode_pp_members(&root->via.array.ptr[3], lim, out, err);
-out_unpacked:
+	rc = decode_pp_members(&root.via.array.ptr[3], lim, out, err);
+out_zone:
 	if (rc != 0)
 		swim_proto_pushpull_free(out);
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_destroy(&zone);
 	return rc;
 }
 

@@ -316,6 +316,17 @@ static void put_header_block(struct http_conn *conn, struct obuf *b, int status,
 		obuf_printf(b, "Connection: close\r\n");
 }
 
+/* Feeds what conn_stash kept while a response was in flight. */
+static void conn_feed_pending(struct http_conn *conn)
+{
+	char *data = conn->pending;
+	size_t len = conn->pending_len;
+	conn->pending = NULL;
+	conn->pending_len = 0;
+	http_conn_feed(conn, data, len);
+	free(data);
+}
+
 /* The response has ended: go on with the next request, or close. */
 static void conn_request_done(struct http_conn *conn)
 {
@@ -327,14 +338,8 @@ static void conn_request_done(struct http_conn *conn)
 		conn_close(conn);
 		return;
 	}
-	if (conn->feeding || conn->pending_len == 0)
-		return;
-	char *data = conn->pending;
-	size_t len = conn->pending_len;
-	conn->pending = NULL;
-	conn->pending_len = 0;
-	http_conn_feed(conn, data, len);
-	free(data);
+	if (!conn->feeding && conn->pending_len > 0)
+		conn_feed_pending(conn);
 }
 
 static bool conn_will_close(struct http_conn *conn)
@@ -533,14 +538,8 @@ void http_conn_feed(struct http_conn *conn, const char *data, size_t len)
 		conn_stash(conn, data, len);
 	conn->feeding = false;
 	/* A response that ended while we were parsing leaves pending bytes. */
-	if (!conn->in_flight && !conn->closed && conn->pending_len > 0) {
-		char *p = conn->pending;
-		size_t plen = conn->pending_len;
-		conn->pending = NULL;
-		conn->pending_len = 0;
-		http_conn_feed(conn, p, plen);
-		free(p);
-	}
+	if (!conn->in_flight && !conn->closed && conn->pending_len > 0)
+		conn_feed_pending(conn);
 }
 
 void http_conn_eof(struct http_conn *conn)

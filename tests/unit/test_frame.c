@@ -93,6 +93,66 @@ static void partial_frame_is_freed_on_close(void **state)
 	frame_reader_close(&fr); /* LeakSanitizer checks the buffer is released */
 }
 
+/* Step reading: the caller judges each length, and one buffer serves every
+ * frame no larger than the largest so far. */
+static void step_reader_reuses_its_buffer(void **state)
+{
+	(void)state;
+	uint8_t buf[64];
+	size_t n = build(buf, "longer one");
+	n += build(buf + n, "short");
+	struct frame_reader fr;
+	memset(&fr, 0, sizeof(fr));
+	const char *expect[] = {"longer one", "short"};
+	size_t pos = 0, used;
+	uint8_t *first = NULL;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(frame_reader_step(&fr, buf + pos, n - pos, &used), FRAME_STEP_LENGTH);
+		pos += used;
+		assert_int_equal(fr.payload_len, strlen(expect[i]));
+		assert_int_equal(frame_reader_expect(&fr), 0);
+		if (i == 0)
+			first = fr.payload;
+		assert_ptr_equal(fr.payload, first);
+		assert_int_equal(frame_reader_step(&fr, buf + pos, 3, &used), FRAME_STEP_MORE);
+		pos += used;
+		assert_int_equal(frame_reader_step(&fr, buf + pos, n - pos, &used), FRAME_STEP_PAYLOAD);
+		pos += used;
+		assert_memory_equal(fr.payload, expect[i], fr.payload_len);
+		frame_reader_next(&fr);
+	}
+	assert_int_equal(pos, n);
+	assert_int_equal(fr.payload_cap, strlen(expect[0]));
+	frame_reader_close(&fr);
+}
+
+/* The queue frames what it is given, hands it out in pieces, and starts
+ * over once all is sent. */
+static void queue_frames_and_drains(void **state)
+{
+	(void)state;
+	struct frame_queue q;
+	memset(&q, 0, sizeof(q));
+	const uint8_t *p;
+	assert_int_equal(frame_queue_pending(&q, &p), 0);
+	assert_null(p);
+	assert_int_equal(frame_queue_push(&q, (const uint8_t *)"abc", 3), 0);
+	uint8_t *w = frame_queue_add(&q, 2);
+	assert_non_null(w);
+	memcpy(w + FRAME_HEADER_LEN, "de", 2);
+	static const uint8_t want[] = {0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 2, 'd', 'e'};
+	assert_int_equal(frame_queue_pending(&q, &p), sizeof(want));
+	assert_memory_equal(p, want, sizeof(want));
+	frame_queue_sent(&q, 5);
+	assert_int_equal(frame_queue_pending(&q, &p), sizeof(want) - 5);
+	assert_memory_equal(p, want + 5, sizeof(want) - 5);
+	frame_queue_sent(&q, 100);
+	assert_int_equal(frame_queue_pending(&q, &p), 0);
+	assert_int_equal(q.len, 0);
+	frame_queue_close(&q);
+	assert_null(q.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,6 +160,8 @@ int main(void)
 		cmocka_unit_test(byte_at_a_time),
 		cmocka_unit_test(oversized_is_refused_before_allocation),
 		cmocka_unit_test(partial_frame_is_freed_on_close),
+		cmocka_unit_test(step_reader_reuses_its_buffer),
+		cmocka_unit_test(queue_frames_and_drains),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,34 @@ static void check_limits_depth(void **state)
 	expect_bad(buf, MP_MAX_DEPTH + 2, "nested deeper than 16");
 }
 
+/* mp_scan reports where and what, for callers that word it themselves, and
+ * follows a caller's lower nesting bound. */
+static void scan_reports_the_fault(void **state)
+{
+	(void)state;
+	struct mp_fault f;
+	assert_false(mp_scan(B(0x93, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x02), 16, &f));
+	assert_int_equal(f.kind, MP_FAULT_TOO_MANY);
+	assert_int_equal(f.at, 2);
+	assert_int_equal(f.count, 4294967295u);
+	assert_int_equal(f.left, 1);
+	assert_false(mp_scan(B(0xc6, 0, 0, 0, 9, 1), 16, &f));
+	assert_int_equal(f.kind, MP_FAULT_PAST_END);
+	assert_int_equal(f.at, 0);
+	assert_int_equal(f.pos, 5);
+	assert_false(mp_scan(B(0x91, 0xd9), 16, &f));
+	assert_int_equal(f.kind, MP_FAULT_TRUNCATED_LENGTH);
+	assert_int_equal(f.at, 1);
+	assert_int_equal(f.pos, 2);
+	assert_true(mp_scan(B(0x91, 0x91, 0x01), 2, &f));
+	assert_false(mp_scan(B(0x91, 0x91, 0x91, 0x01), 2, &f));
+	assert_int_equal(f.kind, MP_FAULT_TOO_DEEP);
+	assert_int_equal(f.at, 2);
+	assert_string_equal(mp_type_name(MSGPACK_OBJECT_POSITIVE_INTEGER, false), "unsigned integer");
+	assert_string_equal(mp_type_name(MSGPACK_OBJECT_POSITIVE_INTEGER, true), "uint");
+	assert_string_equal(mp_type_name(MSGPACK_OBJECT_FLOAT32, true), "float32");
+}
+
 /* Whatever mp_check accepts, msgpack-c unpacks completely: over many
  * pseudo-random inputs (a fixed xorshift sequence, so runs are repeatable). */
 static void check_agrees_with_msgpack_c(void **state)
@@ -240,6 +268,7 @@ int main(void)
 		cmocka_unit_test(check_rejects_container_bombs),
 		cmocka_unit_test(check_rejects_truncation_and_junk),
 		cmocka_unit_test(check_limits_depth),
+		cmocka_unit_test(scan_reports_the_fault),
 		cmocka_unit_test(check_agrees_with_msgpack_c),
 		cmocka_unit_test(readers_check_type_and_bounds),
 		cmocka_unit_test(id_reader_rejects_non_base36),
