@@ -299,6 +299,30 @@ static void test_vote_waits_for_persistence(void **state)
 	rc_free(&c);
 }
 
+/* A candidate counts its own vote only once durable: with one grant from a
+ * peer it has a majority of three only when its own vote is on disk. */
+static void test_candidate_counts_itself_once_durable(void **state)
+{
+	(void)state;
+	struct rc_cluster c;
+	rc_init(&c, 3, 3, 25);
+	c.nodes[0].cfg.election_timeout_ms = 300;
+	c.nodes[0].cfg.heartbeat_interval_ms = 50;
+	c.nodes[1].cfg.election_timeout_ms = 5000;
+	c.nodes[2].cfg.election_timeout_ms = 5000;
+	rc_start_all(&c);
+	rc_isolate(&c, 2, true);
+	c.nodes[0].manual_persist = true;
+	while (raft_role(c.nodes[0].r) != RAFT_CANDIDATE)
+		assert_true(rc_next(&c, 5000));
+	rc_run(&c, 30); /* node 1's grant arrives */
+	assert_true(rc_traced(&c, 0, "vote granted by 2"));
+	assert_int_equal(raft_role(c.nodes[0].r), RAFT_CANDIDATE);
+	rc_persist(&c, 0);
+	assert_int_equal(raft_role(c.nodes[0].r), RAFT_LEADER);
+	rc_free(&c);
+}
+
 /* Pre-vote: a node cut off from a stable cluster does not raise its term, so it
  * does not disrupt the leader when it comes back (Raft thesis §9.6). */
 static void run_rejoin(bool pre_vote, uint64_t *term_before, uint64_t *term_after, uint64_t *isolated_term,
@@ -1201,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(test_three_nodes_elect_one_leader),
 		cmocka_unit_test(test_safety_under_faults),
 		cmocka_unit_test(test_vote_waits_for_persistence),
+		cmocka_unit_test(test_candidate_counts_itself_once_durable),
 		cmocka_unit_test(test_pre_vote_keeps_partitioned_node_from_disrupting),
 		cmocka_unit_test(test_leader_lease_ignores_disruptive_node),
 		cmocka_unit_test(test_check_quorum_steps_down),
