@@ -578,6 +578,60 @@ static void test_leader_completeness_across_failovers(void **state)
 	}
 }
 
+/* A follower commits only what the append proved to match: a stale or
+ * reordered append that covers less than the leader's commit must not
+ * commit the follower's own divergent entries beyond it. */
+static void test_follower_commit_limited_to_matched_entries(void **state)
+{
+	(void)state;
+	static const uint64_t stale[] = { 2, 2, 2 }; /* indexes 2..4, from a leader of term 2 */
+	struct rc_cluster c;
+	rc_init(&c, 3, 3, 26);
+	set_log(&c, 0, stale, 3, 2);
+	rc_start_all(&c);
+	uint64_t v[2] = { 2, 2 };
+	struct raft_entry e2 = { .index = 2, .term = 2, .type = RAFT_ENTRY_NORMAL, .data = (uint8_t *)v,
+				 .len = sizeof(v) };
+	struct raft_message m = { .type = RAFT_MSG_APPEND, .term = 3, .from = 2, .to = 1 };
+	m.append = (struct raft_msg_append){ .prev_index = 1, .prev_term = 1, .commit = 4, .n_entries = 1,
+					     .entries = &e2 };
+	struct raft_event ev = { .type = RAFT_EV_RECEIVE };
+	ev.receive.msg = &m;
+	assert_int_equal(rc_event(&c, 0, ev), 0);
+	assert_int_equal(raft_last_index(c.nodes[0].r), 4); /* entries 3, 4 stay, unproven */
+	assert_int_equal(raft_commit_index(c.nodes[0].r), 2);
+	assert_int_equal(c.nodes[0].sm_index, 2);
+	rc_free(&c);
+}
+
+/* The metadata of a snapshot is the configuration at its index, not a later
+ * (uncommitted) one. */
+static void test_snapshot_meta_has_configuration_at_index(void **state)
+{
+	(void)state;
+	struct rc_cluster c;
+	setup(&c, 4, 3, 27);
+	int l = rc_wait_leader(&c, 5 * T);
+	write_value(&c, 1);
+	uint64_t applied = c.nodes[l].sm_index;
+	for (int i = 0; i < 3; i++)
+		if (i != l)
+			rc_isolate(&c, i, true);
+	struct raft_event ev = { .type = RAFT_EV_CHANGE };
+	ev.change.kind = RAFT_CHANGE_ADD_LEARNER;
+	ev.change.id = 4;
+	assert_int_equal(rc_event(&c, l, ev), 0);
+	assert_non_null(raft_configuration_find(raft_configuration(c.nodes[l].r, NULL), 4));
+	struct raft_snapshot_meta meta;
+	assert_int_equal(raft_snapshot_meta_at(c.nodes[l].r, applied, &meta), 0);
+	assert_int_equal(meta.index, applied);
+	assert_int_equal(meta.term, raft_term_at(c.nodes[l].r, applied));
+	assert_int_equal(meta.conf.n, 3);
+	assert_null(raft_configuration_find(&meta.conf, 4));
+	assert_int_equal(raft_snapshot_meta_at(c.nodes[l].r, applied + 1, &meta), RAFT_E_INVALID);
+	rc_free(&c);
+}
+
 /* Append acknowledgements wait for durability, and so does commitment. */
 static void test_ack_waits_for_persistence(void **state)
 {
@@ -1232,6 +1286,8 @@ int main(void)
 		cmocka_unit_test(test_figure7_divergent_logs_repaired),
 		cmocka_unit_test(test_figure8_no_commit_by_counting_old_terms),
 		cmocka_unit_test(test_leader_completeness_across_failovers),
+		cmocka_unit_test(test_follower_commit_limited_to_matched_entries),
+		cmocka_unit_test(test_snapshot_meta_has_configuration_at_index),
 		cmocka_unit_test(test_ack_waits_for_persistence),
 		cmocka_unit_test(test_leader_own_persistence),
 		cmocka_unit_test(test_leader_counts_itself_once_durable),
