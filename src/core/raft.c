@@ -252,8 +252,7 @@ static int boot_fail(char *err, size_t len, const char *fmt, ...)
 }
 
 /* Checks the persisted state and decides which entries to keep: those after
- * the snapshot, if the log agrees with it there (Raft §7: a log that does not
- * contain the snapshot's last entry is discarded). Entries at or below the
+ * the snapshot, if they can follow it (see below). Entries at or below the
  * snapshot's index are ignored: a host may hold some of them, with gaps (a
  * snapshot of its own can become durable before the write of the entries
  * just below it did). */
@@ -315,10 +314,21 @@ static int boot_check(const struct raft_boot *b, size_t *skip, size_t *keep, cha
 		return boot_fail(err, len, "log resumes at %" PRIu64 ", after the snapshot at %" PRIu64,
 				 first, snap_index);
 	}
-	/* The log must agree with the snapshot where they meet. */
+	/*
+	 * Which log follows the snapshot? Not decided by the entry at the
+	 * snapshot's index: the host never rewrites entries below the first
+	 * index of a write, so a stale entry of an older term can stay there
+	 * under newer entries that follow the snapshot (found by the simulator:
+	 * discarding those lost committed entries). An entry after the
+	 * snapshot of a lower term than the snapshot's is stale, and so is the
+	 * rest of that log: drop it. A leftover at the snapshot's index of a
+	 * higher term than the snapshot's cannot exist in a correct run.
+	 */
 	const struct raft_entry *at = *skip > 0 ? &b->entries[*skip - 1] : NULL;
-	if ((at != NULL && at->index == snap_index && at->term != snap_term) ||
-	    b->entries[*skip].term < snap_term) {
+	if (at != NULL && at->index == snap_index && at->term > snap_term)
+		return boot_fail(err, len, "entry %" PRIu64 ": term %" PRIu64 " above the snapshot's %" PRIu64,
+				 at->index, at->term, snap_term);
+	if (b->entries[*skip].term < snap_term) {
 		*skip = b->n_entries;
 		*keep = 0;
 	}

@@ -7,6 +7,7 @@
 
 #include "swarmnode/keyring.h"
 #include "fuzz_fixture.h"
+#include "fuzz_raft.h"
 
 static const char *root_dir;
 
@@ -64,6 +65,99 @@ static void pfeed(struct peer_auth *pa, const uint8_t *p, size_t n)
 			return;
 		off += used;
 	}
+}
+
+/* Appends m to buf at *len as a frame: big-endian u16 length, then the bytes. */
+static void raft_frame(const struct raft_message *m, uint8_t *buf, size_t *len, size_t cap)
+{
+	size_t n;
+	if (raft_msg_encode(m, buf + *len + 2, cap - *len - 2, &n) != 0) {
+		fprintf(stderr, "raft seed: encode failed\n");
+		exit(1);
+	}
+	buf[*len] = (uint8_t)(n >> 8);
+	buf[*len + 1] = (uint8_t)n;
+	*len += 2 + n;
+}
+
+/* Seeds for fuzz_raft_msg: single messages of each type, and a session of
+ * frames (a leader of term 3 appending, a snapshot in chunks, reads). */
+static void raft_seeds(void)
+{
+	static uint8_t buf[16384];
+	uint8_t cbuf[RAFT_CONF_ENCODED_MAX];
+	size_t clen;
+	struct raft_configuration conf = { .n = 3 };
+	for (uint32_t i = 0; i < 3; i++)
+		conf.members[i] = (struct raft_member){ .id = i + 1, .role = RAFT_VOTER };
+	raft_configuration_encode(&conf, cbuf, sizeof(cbuf), &clen);
+	struct raft_entry es[3] = {
+		{ .term = 3, .index = 2, .type = RAFT_ENTRY_NOOP },
+		{ .term = 3, .index = 3, .type = RAFT_ENTRY_NORMAL, .data = (const uint8_t *)"set x=1", .len = 7 },
+		{ .term = 3, .index = 4, .type = RAFT_ENTRY_CONFIG, .data = cbuf, .len = clen },
+	};
+	struct raft_snapshot_meta meta = { .index = 9, .term = 3, .conf = conf };
+	static const uint8_t snap[100] = { 9 };
+	struct raft_message ms[12];
+	memset(ms, 0, sizeof(ms));
+	for (int i = 0; i < 12; i++) {
+		ms[i].term = 3;
+		ms[i].from = 2;
+		ms[i].to = 1;
+	}
+	ms[0].type = RAFT_MSG_APPEND;
+	ms[0].append = (struct raft_msg_append){ .prev_index = 1, .prev_term = 1, .commit = 1, .n_entries = 3,
+						 .entries = es };
+	ms[1].type = RAFT_MSG_HEARTBEAT;
+	ms[1].heartbeat = (struct raft_msg_heartbeat){ .commit = 4, .read_seq = 1 };
+	ms[2].type = RAFT_MSG_VOTE;
+	ms[2].vote = (struct raft_msg_vote){ .last_index = 4, .last_term = 3, .pre_vote = true };
+	ms[3].type = RAFT_MSG_SNAPSHOT;
+	ms[3].snapshot = (struct raft_msg_snapshot){ .meta = &meta, .total = 100, .offset = 0, .data = snap,
+						     .len = 64 };
+	ms[4].type = RAFT_MSG_SNAPSHOT;
+	ms[4].snapshot = (struct raft_msg_snapshot){ .meta = &meta, .total = 100, .offset = 64,
+						     .data = snap + 64, .len = 36, .done = true };
+	ms[5].type = RAFT_MSG_APPEND_RESP;
+	ms[5].append_resp = (struct raft_msg_append_resp){ .index = 2 };
+	ms[6].type = RAFT_MSG_VOTE_RESP;
+	ms[6].vote_resp = (struct raft_msg_vote_resp){ .granted = true };
+	ms[7].type = RAFT_MSG_SNAPSHOT_RESP;
+	ms[7].snapshot_resp = (struct raft_msg_snapshot_resp){ .index = 9, .offset = 64 };
+	ms[8].type = RAFT_MSG_HEARTBEAT_RESP;
+	ms[8].heartbeat_resp.read_seq = 1;
+	ms[9].type = RAFT_MSG_TIMEOUT_NOW;
+	ms[10].type = RAFT_MSG_READ_INDEX;
+	ms[10].read_index.req_id = 7;
+	ms[11].type = RAFT_MSG_READ_INDEX_RESP;
+	ms[11].read_index_resp = (struct raft_msg_read_index_resp){ .req_id = 7, .index = 4 };
+	size_t all = 0;
+	for (int i = 0; i < 12; i++) {
+		size_t n;
+		char name[32];
+		if (raft_msg_encode(&ms[i], buf, sizeof(buf), &n) != 0) {
+			fprintf(stderr, "raft seed %d: encode failed\n", i);
+			exit(1);
+		}
+		snprintf(name, sizeof(name), "%s", raft_msg_type_str(ms[i].type));
+		if (i == 4)
+			snprintf(name, sizeof(name), "snapshot-last");
+		put("fuzz_raft_msg", name, buf, n, NULL, 0);
+		put("fuzz_mp_check", name, buf, n, NULL, 0);
+	}
+	/* A session: node 2 leads term 3, appends, installs a snapshot, reads. */
+	static const int order[] = { 0, 1, 3, 4, 1, 11, 9 };
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		raft_frame(&ms[order[i]], buf, &all, sizeof(buf));
+	put("fuzz_raft_msg", "session-follower", buf, all, NULL, 0);
+	/* For the leader of term 2: answers from its followers. */
+	all = 0;
+	static const int lorder[] = { 5, 8, 7, 2 };
+	for (size_t i = 0; i < sizeof(lorder) / sizeof(lorder[0]); i++) {
+		ms[lorder[i]].term = 2;
+		raft_frame(&ms[lorder[i]], buf, &all, sizeof(buf));
+	}
+	put("fuzz_raft_msg", "session-leader", buf, all, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -190,6 +284,7 @@ int main(int argc, char **argv)
 	put("fuzz_mp_check", "peer-hello", dh + 4, dhn - 4, NULL, 0);
 	peer_auth_free(pd);
 	peer_auth_free(pl);
+	raft_seeds();
 	printf("seed corpora written under %s\n", root_dir);
 	return 0;
 }

@@ -52,6 +52,7 @@ struct scen {
 	uint64_t chaos_every;   /* mean ms between fault actions (default 900) */
 	uint64_t down_min;      /* a crashed node stays down at least this long (default 200) */
 	uint32_t election_ms;   /* election timeout (default 1000) */
+	bool crash_in_window;   /* crash nodes between a vote and its fsync, now and then */
 };
 
 /* ---- disk ---------------------------------------------------------------------- */
@@ -514,6 +515,18 @@ static void take_snapshot(struct rnode *nd)
 	free(buf);
 }
 
+static void node_crash(struct run *run, int slot);
+
+/* A crash aimed at the window between a write and its fsync. */
+static void targeted_crash(struct sim *sim, void *data)
+{
+	struct rnode *nd = data;
+	if (nd->r != NULL && nd->run->chaos && !sim_failed(sim)) {
+		sim_tracef(sim, nd->slot, "targeted crash with %zu writes in flight", nd->n_pw);
+		node_crash(nd->run, nd->slot);
+	}
+}
+
 static void handle(struct rnode *nd, const struct raft_update *up)
 {
 	struct run *run = nd->run;
@@ -554,6 +567,11 @@ static void handle(struct rnode *nd, const struct raft_update *up)
 			w->snap_data = dup_bytes(up->persist.snapshot_data, up->persist.snapshot_len);
 			w->snap_len = up->persist.snapshot_len;
 		}
+		/* A new vote (ours or for someone else) is the write whose loss
+		 * matters most: crash before its fsync now and then. */
+		if (run->sc->crash_in_window && run->chaos && w->has_hs && w->hs.vote != RAFT_NONE &&
+		    sim_rand_below(sim, 4) == 0)
+			sim_at(sim, now + sim_rand_below(sim, at - now + 1), targeted_crash, nd);
 		w->n = up->persist.n_entries;
 		w->e = xmalloc(w->n * sizeof(*w->e));
 		for (size_t i = 0; i < w->n; i++) {
@@ -1238,6 +1256,7 @@ static const struct scen s5_crash_slow_disk = {
 	.n = 5, .voters = 5, .ch = SIM_DATAGRAM, .loss = 0.05, .dup = 0.02, .latency = 2, .jitter = 6,
 	.crashes = true, .partitions = true, .snap_every = 25, .trailing = 3, .snap_pad = 500, .chunk = 256,
 	.chaos_ms = 60000, .fsync_max = 40, .chaos_every = 150, .down_min = 20, .election_ms = 300,
+	.crash_in_window = true,
 };
 
 static const struct sim_scenario scenarios[] = {
