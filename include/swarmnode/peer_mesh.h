@@ -30,10 +30,25 @@ struct peer_mesh_target {
 	char addr[64];             /* its cluster address, IP:PORT */
 };
 
+/* Callbacks run from the loop (never inside a peer_mesh call the owner made,
+ * except that peer_mesh_sync and peer_mesh_close may report links down).
+ * They may send, but must not call peer_mesh_sync or peer_mesh_close. */
 struct peer_mesh_ops {
 	/* Fills out with the managers gossip sees alive or suspect (this node
 	 * excluded); returns how many (at most cap). */
 	size_t (*managers)(void *data, struct peer_mesh_target *out, size_t cap);
+	/* A message of a kind the mesh does not handle itself (every kind but
+	 * the heartbeats) arrived from from_node_id, whose certificate says
+	 * from_role. body (body_len bytes, valid during the call) is the
+	 * envelope's body (peer_msg.h). The owner counts the kinds it does not
+	 * know in m->unknown_msgs. May be NULL: every such message is then
+	 * counted unknown. */
+	void (*message)(void *data, const char *from_node_id, enum identity_role from_role, uint64_t kind,
+			const uint8_t *body, size_t body_len);
+	/* The stream to node_id came up (up: a new stream; reported again when a
+	 * new stream replaces an up one, since the peer may have restarted) or
+	 * went down. May be NULL. */
+	void (*link_changed)(void *data, const char *node_id, bool up);
 };
 
 /* One peer as /swarmnode/peers shows it. */
@@ -98,6 +113,20 @@ void peer_mesh_adopt(struct peer_mesh *m, uv_tcp_t *tcp, const char *peer_addr, 
 
 /* Closes every stream; on_closed runs when all is closed. */
 void peer_mesh_close(struct peer_mesh *m, void (*on_closed)(struct peer_mesh *m));
+
+/* Queues one encoded peer message (peer_msg_encode; msg copied) on the up
+ * stream to node_id. Returns 0, -ENOTCONN (no stream to it is up),
+ * -ENOBUFS (its send queue is full: the peer is not reading), -EMSGSIZE
+ * or -ENOMEM (peer_send). */
+int peer_mesh_send(struct peer_mesh *m, const char *node_id, const uint8_t *msg, size_t len);
+
+/* Queues msg on every up stream whose peer's role is in roles
+ * (PEER_AUTH_ROLE_BIT, PEER_AUTH_ROLES_ANY for all). Returns how many
+ * streams took it. */
+size_t peer_mesh_broadcast(struct peer_mesh *m, unsigned roles, const uint8_t *msg, size_t len);
+
+/* Whether a stream to node_id is up. */
+bool peer_mesh_is_up(const struct peer_mesh *m, const char *node_id);
 
 size_t peer_mesh_count(const struct peer_mesh *m);
 /* The i-th link with its live counters; -ENOENT past the end. */

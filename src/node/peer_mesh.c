@@ -89,6 +89,22 @@ static void link_fold(struct peer_link *l)
 	l->old_connects += info.connects;
 }
 
+static bool link_is_up(const struct peer_link *l)
+{
+	return l->conn != NULL && l->state == PEER_CONN_UP;
+}
+
+/* Tells the owner a link went up or down; was_up: before the change. */
+static void link_report(struct peer_mesh *m, struct peer_link *l, bool was_up, bool new_stream)
+{
+	bool up = link_is_up(l);
+	if (m->ops->link_changed == NULL || (up == was_up && !(up && new_stream)))
+		return;
+	char id[IDS_LEN + 1];
+	snprintf(id, sizeof(id), "%s", l->node_id); /* the owner may send: l may not outlive the call */
+	m->ops->link_changed(m->data, id, up);
+}
+
 static void link_heartbeat(struct peer_mesh *m, struct peer_link *l)
 {
 	uint8_t buf[PEER_MSG_HEARTBEAT_MAX];
@@ -113,6 +129,7 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 	struct peer_conn_info info;
 	peer_conn_info(c, &info);
 	struct peer_link *l = link_of_conn(m, c);
+	bool was_up = false;
 	if (l == NULL && info.dir == PEER_CONN_IN && state == PEER_CONN_UP) {
 		/* A new accepted stream: one per pair of nodes. */
 		l = link_find(m, info.node_id);
@@ -128,6 +145,7 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 		if (l != NULL && l->conn != NULL) {
 			/* A reconnect from a restarted node, or the peer is the rightful
 			 * dialer: the new stream replaces the old one. */
+			was_up = link_is_up(l);
 			if (l->dir == PEER_CONN_IN)
 				link_fold(l);
 			else
@@ -146,6 +164,8 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 	}
 	if (l == NULL)
 		return;
+	if (l->conn == c)
+		was_up = was_up || l->state == PEER_CONN_UP;
 	link_set_state(l, state);
 	if (info.role_known)
 		l->role = info.role;
@@ -160,6 +180,21 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 			l->conn = NULL;
 		}
 	}
+	link_report(m, l, was_up, state == PEER_CONN_UP);
+}
+
+/* Hands an envelope to the owner with the role the peer's certificate proves. */
+static void mesh_deliver(struct peer_mesh *m, const struct peer_link *l, const struct peer_conn *c,
+			 const struct peer_msg *pm)
+{
+	const struct identity_cert *cert = peer_conn_cert(c);
+	if (m->ops->message == NULL || cert == NULL) {
+		m->unknown_msgs++;
+		return;
+	}
+	char id[IDS_LEN + 1];
+	snprintf(id, sizeof(id), "%s", l->node_id); /* the owner may send: l may not outlive the call */
+	m->ops->message(m->data, id, cert->role, pm->kind, pm->body, pm->body_len);
 }
 
 static void mesh_on_message(struct peer_io *pio, struct peer_conn *c, const uint8_t *msg, size_t len)
@@ -172,13 +207,13 @@ static void mesh_on_message(struct peer_io *pio, struct peer_conn *c, const uint
 		return;
 	l->last_heard = uv_now(m->loop);
 	int rc = peer_msg_decode(msg, len, &pm, err, sizeof(err));
-	if (rc == -ENOTSUP) {
-		m->unknown_msgs++;
-		return;
-	}
 	if (rc != 0) {
 		m->bad_msgs++;
 		log_warn("peer", "undecodable message", LF_STR("node", l->node_id), LF_STR("error", err));
+		return;
+	}
+	if (pm.kind >= PEER_MSG_FIRST_ENVELOPE) {
+		mesh_deliver(m, l, c, &pm);
 		return;
 	}
 	if (pm.kind == PEER_MSG_HEARTBEAT) {
@@ -225,12 +260,14 @@ void peer_mesh_sync(struct peer_mesh *m)
 		if (l->dial && (want == NULL || strcmp(want->addr, l->addr) != 0)) {
 			log_info("peer", "no longer dialing", LF_STR("node", l->node_id), LF_STR("addr", l->addr),
 				 LF_STR("reason", want ? "its address changed" : "gossip no longer sees it alive"));
+			bool was_up = link_is_up(l);
 			peer_conn_close(l->conn);
 			l->conn = NULL;
 			l->dial = false;
 			link_set_state(l, PEER_CONN_DOWN);
 			snprintf(l->last_error, sizeof(l->last_error), "%s",
 				 want ? "its address changed" : "gossip no longer sees it alive");
+			link_report(m, l, was_up, false);
 		}
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -359,6 +396,36 @@ void peer_mesh_adopt(struct peer_mesh *m, uv_tcp_t *tcp, const char *peer_addr, 
 		     size_t len)
 {
 	peer_io_adopt(&m->io, tcp, peer_addr, bytes, len);
+}
+
+static const struct peer_link *link_find_const(const struct peer_mesh *m, const char *id)
+{
+	return link_find((struct peer_mesh *)m, id);
+}
+
+int peer_mesh_send(struct peer_mesh *m, const char *node_id, const uint8_t *msg, size_t len)
+{
+	struct peer_link *l = link_find(m, node_id);
+	if (m->closing || l == NULL || !link_is_up(l))
+		return -ENOTCONN;
+	return peer_send(l->conn, msg, len);
+}
+
+size_t peer_mesh_broadcast(struct peer_mesh *m, unsigned roles, const uint8_t *msg, size_t len)
+{
+	size_t sent = 0;
+	for (size_t i = 0; i < m->nlinks && !m->closing; i++) {
+		struct peer_link *l = &m->links[i];
+		if (link_is_up(l) && (roles & PEER_AUTH_ROLE_BIT(l->role)) && peer_send(l->conn, msg, len) == 0)
+			sent++;
+	}
+	return sent;
+}
+
+bool peer_mesh_is_up(const struct peer_mesh *m, const char *node_id)
+{
+	const struct peer_link *l = link_find_const(m, node_id);
+	return l != NULL && link_is_up(l);
 }
 
 size_t peer_mesh_count(const struct peer_mesh *m)
