@@ -24,7 +24,7 @@
  * round trip on its own clock. The heartbeats are the stream's own business
  * (peer_mesh answers them); every other kind is an envelope whose body is
  * opaque here and decoded by the module that owns the kind (Raft: 3,
- * dispatch: 4, gossip keyring: 5, see gossip_keys). Keeping the body a bin
+ * dispatch: 4, gossip keyring: 5, see gossip_keys; managers: 6). Keeping the body a bin
  * lets the mesh route a message by its kind without knowing its layout.
  * A receiver counts and skips a kind it does not know (a newer node may send
  * more kinds), and accepts a longer array than it knows (a newer version may
@@ -37,6 +37,7 @@ enum peer_msg_kind {
 	PEER_MSG_RAFT = 3,     /* body: raft_codec */
 	PEER_MSG_DISPATCH = 4, /* reserved */
 	PEER_MSG_KEYRING = 5,  /* body: a keyring message below */
+	PEER_MSG_MANAGER = 6,  /* body: manager_msg (writes forwarded to the leader, joins) */
 };
 
 /* The first kind that is an envelope [kind, bin body]. */

@@ -300,7 +300,8 @@ bool mp_get_str(const msgpack_object *o, char *out, size_t cap, const char *what
 	for (uint32_t i = 0; i < o->via.str.size; i++)
 		if (o->via.str.ptr[i] < 0x20 || o->via.str.ptr[i] > 0x7e)
 			return mp_fail(err, errlen, "%s: byte %u is not printable ASCII", what, i);
-	memcpy(out, o->via.str.ptr, o->via.str.size);
+	if (o->via.str.size > 0) /* msgpack-c gives an empty str a NULL pointer */
+		memcpy(out, o->via.str.ptr, o->via.str.size);
 	out[o->via.str.size] = '\0';
 	return true;
 }

@@ -8,6 +8,7 @@
 #include "swarmnode/keyring.h"
 #include "fuzz_fixture.h"
 #include "fuzz_raft.h"
+#include "swarmnode/manager_msg.h"
 
 static const char *root_dir;
 
@@ -160,6 +161,27 @@ static void raft_seeds(void)
 	put("fuzz_raft_msg", "session-leader", buf, all, NULL, 0);
 }
 
+/* Seeds for fuzz_manager_msg: one message of each type. */
+static void manager_seeds(void)
+{
+	static const uint8_t txn[] = "{\"ops\":[]}";
+	struct manager_msg ms[3] = {
+		{ .type = MANAGER_MSG_FORWARD, .req = 1, .txn = txn, .txn_len = sizeof(txn) - 1 },
+		{ .type = MANAGER_MSG_RESULT, .req = 1, .status = -16, .index = 42, .message = "update out of sequence" },
+		{ .type = MANAGER_MSG_JOIN, .raft_id = 0x1234567890abcdefULL },
+	};
+	static const char *const names[] = { "forward", "result", "join" };
+	for (int i = 0; i < 3; i++) {
+		uint8_t buf[256];
+		size_t n;
+		if (manager_msg_encode(&ms[i], buf, sizeof(buf), &n) != 0) {
+			fprintf(stderr, "manager seed %d: encode failed\n", i);
+			exit(1);
+		}
+		put("fuzz_manager_msg", names[i], buf, n, NULL, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -285,6 +307,7 @@ int main(int argc, char **argv)
 	peer_auth_free(pd);
 	peer_auth_free(pl);
 	raft_seeds();
+	manager_seeds();
 	printf("seed corpora written under %s\n", root_dir);
 	return 0;
 }
