@@ -13,6 +13,7 @@
 #include "swarmnode/config.h"
 #include "swarmnode/datadir.h"
 #include "swarmnode/gossip_io.h"
+#include "swarmnode/gossip_keys.h"
 #include "swarmnode/join_io.h"
 #include "swarmnode/node_meta.h"
 #include "swarmnode/peer_mesh.h"
@@ -56,6 +57,7 @@ struct swarm {
 	bool join_server_open;
 	struct peer_mesh mesh;            /* authenticated streams to managers */
 	bool mesh_open;
+	struct gossip_keys keys;          /* gossip key rotation; lives from swarm_start to swarm_close */
 	struct join_client *join_client;  /* a join in progress */
 	struct swarm_join_pending *join;  /* what the join needs when it ends */
 	uv_timer_t save_timer;            /* debounces saving seeds; data = this */

@@ -41,6 +41,7 @@ struct swarm_state {
 	size_t nseeds;
 	uint8_t keyring[KEYRING_SERIALIZED_MAX];    /* serialised gossip keyring */
 	size_t keyring_len;
+	uint64_t keyring_generation;                /* raised by each gossip key rotation step; 0: never rotated */
 	bool has_manager;                           /* managers only */
 	struct swarm_manager_secrets manager;
 };

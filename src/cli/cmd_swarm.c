@@ -122,6 +122,29 @@ static int cmd_leave(struct cli *cli, const struct cli_args *args)
 	return rc;
 }
 
+/* Waits for the whole rotation (up to three steps of ten seconds). */
+static int cmd_rotate_gossip_key(struct cli *cli, const struct cli_args *args)
+{
+	json_t *r;
+	int rc = cli_call(cli, "POST", "/swarmnode/gossip/rotate", NULL, &r);
+	if (rc != CLI_OK)
+		return rc;
+	json_t *missing = json_object_get(r, "Unconfirmed");
+	printf("Gossip key rotated: %lld of %lld nodes confirmed (generation %lld, primary key %s)\n",
+	       (long long)json_integer_value(json_object_get(r, "Confirmed")),
+	       (long long)json_integer_value(json_object_get(r, "Nodes")),
+	       (long long)json_integer_value(json_object_get(r, "Generation")), jstr(r, "Fingerprint"));
+	if (json_array_size(missing) > 0) {
+		cli_errorf("%zu node(s) did not confirm; each gets the new keyring when its stream to a manager "
+			   "comes up again:", json_array_size(missing));
+		for (size_t i = 0; i < json_array_size(missing); i++)
+			fprintf(stderr, "  %s\n", json_string_value(json_array_get(missing, i)));
+		rc = CLI_ERROR;
+	}
+	json_decref(r);
+	return rc;
+}
+
 static const struct cli_option init_options[] = {
 	{"advertise-addr", 0, "ADDR[:PORT]", "address other nodes use to reach this one"},
 	{"listen-addr", 0, "ADDR[:PORT]", "cluster address to listen on (default: the daemon's --listen-addr)"},
@@ -166,11 +189,18 @@ const struct cli_command cmd_leave_def = {
 	.max_args = 0, .options = leave_options, .run = cmd_leave,
 };
 
+static const struct cli_command cmd_rotate_gossip_key_def = {
+	.name = "rotate-gossip-key", .args = "",
+	.summary = "Replace the cluster's gossip key on every node (the two previous keys stay accepted)",
+	.max_args = 0, .run = cmd_rotate_gossip_key,
+};
+
 static const struct cli_command *const swarm_commands[] = {
 	&cmd_init_def,
 	&cmd_join_def,
 	&cmd_join_token_def,
 	&cmd_leave_def,
+	&cmd_rotate_gossip_key_def,
 	NULL,
 };
 

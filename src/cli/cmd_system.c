@@ -61,6 +61,12 @@ static void print_swarm(json_t *swarm)
 	printf("  Manager Addresses:\n");
 	for (size_t i = 0; i < json_array_size(remotes); i++)
 		printf("   %s\n", jstr(json_array_get(remotes, i), "Addr"));
+	json_t *ring = json_object_get(swarm, "GossipKeyring");
+	json_t *keys = json_object_get(ring, "Keys");
+	printf("  Gossip Keyring: generation %lld\n", (long long)json_integer_value(json_object_get(ring, "Generation")));
+	for (size_t i = 0; i < json_array_size(keys); i++)
+		printf("   %s%s\n", jstr(json_array_get(keys, i), "Fingerprint"),
+		       json_is_true(json_object_get(json_array_get(keys, i), "Primary")) ? " (primary)" : "");
 }
 
 static int cmd_info(struct cli *cli, const struct cli_args *args)

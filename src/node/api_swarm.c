@@ -141,6 +141,25 @@ static json_t *node_json(const struct swarm *sw, const struct swarm_node *n)
 	return j;
 }
 
+/* The gossip keyring: its generation and each key's fingerprint, primary first. */
+static json_t *keyring_json(const struct swarm *sw)
+{
+	uint8_t key[KEYRING_KEY_LEN];
+	char fp[GOSSIP_KEYS_FINGERPRINT_LEN + 1];
+	bool primary = false;
+	json_t *keys = json_array();
+	for (size_t i = 0; sw->keyring != NULL && keyring_get(sw->keyring, i, key, &primary) == 0; i++) {
+		gossip_keys_fingerprint(key, fp);
+		json_t *k = json_pack("{s:s, s:b}", "Fingerprint", fp, "Primary", primary);
+		if (primary)
+			json_array_insert_new(keys, 0, k);
+		else
+			json_array_append_new(keys, k);
+	}
+	sodium_memzero(key, sizeof(key));
+	return json_pack("{s:I, s:o}", "Generation", (json_int_t)sw->st.keyring_generation, "Keys", keys);
+}
+
 json_t *api_swarm_info(struct api *api)
 {
 	struct swarm *sw = api->swarm;
@@ -167,6 +186,7 @@ json_t *api_swarm_info(struct api *api)
 			      "Managers", managers);
 	if (swarm_is_manager(sw))
 		json_object_set_new(j, "Cluster", cluster_json(sw));
+	json_object_set_new(j, "GossipKeyring", keyring_json(sw));
 	return j;
 }
 
@@ -372,6 +392,13 @@ static void h_gossip(struct api *api, struct http_request *req, struct api_call 
 		json_object_set_new(core, swim_drop_str((enum swim_drop)why),
 				    json_integer((json_int_t)swim_dropped(s, (enum swim_drop)why)));
 	json_object_set_new(dropped, "Protocol", core);
+	json_t *keyring = keyring_json(sw);
+	const char *step = gossip_keys_step_name(&sw->keys);
+	json_object_set_new(keyring, "Rotation", step ? json_pack("{s:s, s:I}", "Step", step, "Generation",
+		(json_int_t)sw->keys.generation) : json_null());
+	json_object_set_new(keyring, "Messages", json_pack("{s:I, s:I, s:I, s:I}", "Rotations",
+		(json_int_t)sw->keys.rotations, "Applied", (json_int_t)sw->keys.applied, "Refused",
+		(json_int_t)sw->keys.refused, "Invalid", (json_int_t)sw->keys.bad));
 	json_t *traffic = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"PacketsIn", (json_int_t)st.packets_in, "PacketsOut", (json_int_t)st.packets_out,
 		"BytesOut", (json_int_t)st.bytes_out, "UpdatesSent", (json_int_t)st.updates_sent,
@@ -379,11 +406,40 @@ static void h_gossip(struct api *api, struct http_request *req, struct api_call 
 		"IndirectProbes", (json_int_t)st.indirect_probes, "NacksSent", (json_int_t)st.nacks_sent,
 		"Refutes", (json_int_t)st.refutes, "PushPullOK", (json_int_t)st.pushpull_ok,
 		"PushPullFailed", (json_int_t)st.pushpull_failed);
-	api_reply_json(req, 200, json_pack("{s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i}, s:o, s:o, s:s}",
+	api_reply_json(req, 200, json_pack("{s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i}, s:o, s:o, s:s, s:o}",
 		"NodeID", swim_self_id(s), "Incarnation", (json_int_t)swim_self_incarnation(s),
 		"Health", (int)swim_health_score(s), "Members", "Alive", (int)c.alive, "Suspect", (int)c.suspect,
 		"Dead", (int)c.dead, "Left", (int)c.left, "Dropped", dropped, "Traffic", traffic,
-		"LastError", swim_last_error(s)));
+		"LastError", swim_last_error(s), "Keyring", keyring));
+}
+
+/* POST /swarmnode/gossip/rotate answers once the rotation has ended: 200
+ * with how many nodes hold the new ring, and which do not, even when some
+ * do not (the key is rotated; the CLI exits 1 and names them). */
+static void rotate_done(void *data, const struct gossip_keys_result *r)
+{
+	struct http_request *req = data;
+	if (r->status != 0) {
+		api_reply_error(req, r->status == -ESTALE ? 409 : r->status == -ECANCELED ? 503 : 500, "%s",
+				r->message);
+		return;
+	}
+	json_t *missing = json_array();
+	for (size_t i = 0; i < r->nmissing; i++)
+		json_array_append_new(missing, json_string(r->missing[i].node_id));
+	api_reply_json(req, 200, json_pack("{s:I, s:s, s:I, s:I, s:o}", "Generation", (json_int_t)r->generation,
+		"Fingerprint", r->fingerprint, "Nodes", (json_int_t)r->expected, "Confirmed",
+		(json_int_t)r->confirmed, "Unconfirmed", missing));
+}
+
+static void h_gossip_rotate(struct api *api, struct http_request *req, struct api_call *call)
+{
+	char err[256];
+	if (!require_manager(api, req))
+		return;
+	int rc = gossip_keys_rotate(&api->swarm->keys, rotate_done, req, err, sizeof(err));
+	if (rc != 0)
+		api_reply_error(req, rc == -EBUSY ? 409 : rc == -EPERM ? 503 : 500, "%s", err);
 }
 
 /* --- /swarmnode/peers: the authenticated streams between nodes --------------------- */
@@ -449,6 +505,7 @@ static void h_peers(struct api *api, struct http_request *req, struct api_call *
 
 const struct api_route api_swarm_routes[] = {
 	{"GET", "/swarmnode/gossip", h_gossip, 0},
+	{"POST", "/swarmnode/gossip/rotate", h_gossip_rotate, 0},
 	{"POST", "/swarm/init", h_swarm_init, API_JSON_BODY},
 	{"POST", "/swarm/join", h_swarm_join, API_JSON_BODY},
 	{"POST", "/swarm/leave", h_swarm_leave, 0},

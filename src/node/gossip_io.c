@@ -25,6 +25,7 @@ struct gossip_stream {
 	struct frame_reader reader;
 	struct gossip_stream *prev, *next;
 	uint32_t swim_stream;         /* outgoing: the core's stream id */
+	uint8_t request_key_id[KEYRING_KEY_ID_LEN]; /* incoming: the key the request was sealed with */
 	bool outgoing;
 	bool reported;                /* outgoing: the core was told the outcome */
 	bool closing;
@@ -98,10 +99,11 @@ static const char *addr_text(const struct swim_addr *a, char *buf, size_t len)
 
 /* --- sealing ---------------------------------------------------------------- */
 
-/* Seals plain into a new buffer, optionally behind a frame header. Returns
- * NULL when the keyring has no primary key (logged once by the caller). */
-static uint8_t *gossip_seal(struct gossip_io *g, const uint8_t *plain, size_t len, bool framed,
-			    size_t *out_len)
+/* Seals plain into a new buffer with kr's primary key, optionally behind a
+ * frame header. Returns NULL when the keyring has no primary key (logged
+ * once by the caller). */
+static uint8_t *gossip_seal_with(const struct keyring *kr, const uint8_t *plain, size_t len, bool framed,
+				 size_t *out_len)
 {
 	size_t hdr = framed ? FRAME_HEADER_LEN : 0;
 	size_t cap = hdr + len + KEYRING_OVERHEAD;
@@ -111,7 +113,7 @@ static uint8_t *gossip_seal(struct gossip_io *g, const uint8_t *plain, size_t le
 	if (buf == NULL)
 		return NULL;
 	randombytes_buf(nonce, sizeof(nonce));
-	int rc = keyring_seal(g->keyring, nonce, plain, len, buf + hdr, cap - hdr, &sealed);
+	int rc = keyring_seal(kr, nonce, plain, len, buf + hdr, cap - hdr, &sealed);
 	if (rc != 0) {
 		log_error("gossip", "cannot seal", LF_STR("error", keyring_strerror(rc)));
 		free(buf);
@@ -121,6 +123,39 @@ static uint8_t *gossip_seal(struct gossip_io *g, const uint8_t *plain, size_t le
 		frame_header(buf, (uint32_t)sealed);
 	*out_len = hdr + sealed;
 	return buf;
+}
+
+static uint8_t *gossip_seal(struct gossip_io *g, const uint8_t *plain, size_t len, bool framed,
+			    size_t *out_len)
+{
+	return gossip_seal_with(g->keyring, plain, len, framed, out_len);
+}
+
+/* A ring holding only the key with envelope id id, when that key is in kr
+ * but not its primary; NULL otherwise (the caller frees it).
+ *
+ * Why: a push-pull request sealed with an older key of the ring comes from a
+ * node that missed a key rotation (it was down). Answering with the primary
+ * would leave it unable to read any member list, so it would never find a
+ * manager to fetch the current ring from (gossip_keys.h); answering with the
+ * key it sealed with, which this node still accepts, lets it rejoin. */
+static struct keyring *keyring_of_id(const struct keyring *kr, const uint8_t id[KEYRING_KEY_ID_LEN])
+{
+	uint8_t key[KEYRING_KEY_LEN], kid[KEYRING_KEY_ID_LEN];
+	bool primary = false;
+	struct keyring *one = NULL;
+	for (size_t i = 0; keyring_get(kr, i, key, &primary) == 0; i++) {
+		keyring_key_id(key, kid);
+		if (memcmp(kid, id, sizeof(kid)) != 0)
+			continue;
+		if (!primary && (one = keyring_new()) != NULL && keyring_install(one, key) != 0) {
+			keyring_free(one);
+			one = NULL;
+		}
+		break;
+	}
+	sodium_memzero(key, sizeof(key));
+	return one;
 }
 
 /* Opens a sealed message into a new buffer, counting what fails. */
@@ -292,7 +327,9 @@ static void stream_written(uv_write_t *req, int status)
 static void stream_send(struct gossip_stream *st, const uint8_t *plain, size_t len)
 {
 	size_t flen;
-	uint8_t *framed = gossip_seal(st->g, plain, len, true, &flen);
+	struct keyring *older = st->outgoing ? NULL : keyring_of_id(st->g->keyring, st->request_key_id);
+	uint8_t *framed = gossip_seal_with(older ? older : st->g->keyring, plain, len, true, &flen);
+	keyring_free(older);
 	struct gossip_write *w = framed ? malloc(sizeof(*w)) : NULL;
 	if (w == NULL) {
 		free(framed);
@@ -318,6 +355,7 @@ static void stream_frame(struct gossip_stream *st, const uint8_t *sealed, size_t
 		stream_close(st);
 		return;
 	}
+	memcpy(st->request_key_id, sealed + 1, KEYRING_KEY_ID_LEN); /* opened: the header is there */
 	uint64_t now = uv_now(g->loop);
 	if (st->outgoing) {
 		st->reported = true;

@@ -343,8 +343,26 @@ static size_t swarm_mesh_managers(void *data, struct peer_mesh_target *out, size
 	return n;
 }
 
+static void swarm_mesh_message(void *data, const char *from, enum identity_role from_role, uint64_t kind,
+			       const uint8_t *body, size_t len)
+{
+	struct swarm *sw = data;
+	if (kind == PEER_MSG_KEYRING)
+		gossip_keys_on_message(&sw->keys, from, from_role, body, len);
+	else
+		sw->mesh.unknown_msgs++;
+}
+
+static void swarm_mesh_link_changed(void *data, const char *node_id, bool up)
+{
+	struct swarm *sw = data;
+	gossip_keys_on_link(&sw->keys, node_id, up);
+}
+
 static const struct peer_mesh_ops swarm_mesh_ops = {
 	.managers = swarm_mesh_managers,
+	.message = swarm_mesh_message,
+	.link_changed = swarm_mesh_link_changed,
 };
 
 static int swarm_start_mesh(struct swarm *sw, char *err, size_t errlen)
@@ -415,6 +433,7 @@ int swarm_start(struct swarm *sw, uv_loop_t *loop, const struct config *config,
 	uv_timer_init(loop, &sw->save_timer);
 	uv_timer_init(loop, &sw->leave_timer);
 	sw->save_timer.data = sw->leave_timer.data = sw;
+	gossip_keys_init(&sw->keys, loop, sw);
 	int rc = swarm_state_load(&sw->st, datadir, err, sizeof(err));
 	if (rc == -ENOENT)
 		return 0;
@@ -733,6 +752,11 @@ static void swarm_timer_closed(uv_handle_t *h)
 	swarm_component_closed(h->data);
 }
 
+static void swarm_keys_closed(struct gossip_keys *gk)
+{
+	swarm_component_closed(gk->sw);
+}
+
 /* Stops gossip, the cluster listener, the join server and the peer streams. */
 static void swarm_stop_components(struct swarm *sw)
 {
@@ -762,6 +786,7 @@ static void swarm_stop_components(struct swarm *sw)
 static void swarm_deactivate(struct swarm *sw)
 {
 	uv_timer_stop(&sw->save_timer);
+	gossip_keys_abort(&sw->keys, "this node left the swarm");
 	swarm_stop_components(sw);
 	keyring_free(sw->keyring);
 	sw->keyring = NULL;
@@ -824,6 +849,8 @@ void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw))
 		swarm_refresh_seeds(sw);
 		swarm_save_now(sw);
 	}
+	sw->closing++;
+	gossip_keys_close(&sw->keys, swarm_keys_closed);
 	swarm_deactivate(sw);
 	swarm_state_wipe(&sw->st);
 	sw->closing += 2;

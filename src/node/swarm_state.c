@@ -56,6 +56,7 @@ static json_t *swarm_state_json(const struct swarm_state *st)
 		"AdvertiseAddr", st->advertise_addr, "GossipAdvertiseAddr", st->gossip_advertise,
 		"ListenAddr", st->listen_addr, "Seeds", seeds,
 		"Keyring", json_b64(st->keyring, st->keyring_len));
+	json_object_set_new(j, "KeyringGeneration", json_integer((json_int_t)st->keyring_generation));
 	if (st->has_manager)
 		json_object_set_new(j, "Manager", swarm_state_manager_json(&st->manager));
 	return j;
@@ -194,6 +195,14 @@ static bool get_manager(json_t *j, struct swarm_state *st, char *err, size_t err
 	       get_uint(m, "UpdatedAt", &s->updated_at_ms, err, errlen);
 }
 
+/* Absent in states written before key rotation existed: generation 0. */
+static bool get_generation(json_t *j, struct swarm_state *st, char *err, size_t errlen)
+{
+	st->keyring_generation = 0;
+	return json_object_get(j, "KeyringGeneration") == NULL ||
+	       get_uint(j, "KeyringGeneration", &st->keyring_generation, err, errlen);
+}
+
 static bool swarm_state_from_json(json_t *j, struct swarm_state *st, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -219,7 +228,7 @@ static bool swarm_state_from_json(json_t *j, struct swarm_state *st, char *err, 
 	       get_str(j, "ListenAddr", st->listen_addr, sizeof(st->listen_addr), err, errlen) &&
 	       get_seeds(j, st, err, errlen) &&
 	       get_b64(j, "Keyring", st->keyring, sizeof(st->keyring), &st->keyring_len, err, errlen) &&
-	       get_manager(j, st, err, errlen);
+	       get_generation(j, st, err, errlen) && get_manager(j, st, err, errlen);
 }
 
 int swarm_state_load(struct swarm_state *st, const struct datadir *dd, char *err, size_t errlen)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "swarmnode/keyring.h"
+#include "swarmnode/peer_msg.h"
 #include "fuzz_fixture.h"
 #include "fuzz_raft.h"
 #include "swarmnode/manager_msg.h"
@@ -222,6 +223,17 @@ int main(int argc, char **argv)
 	put("fuzz_keyring_open", "ring", (const uint8_t[]){1}, 1, ring, ring_len);
 	put("fuzz_mp_check", "ring", ring, ring_len, NULL, 0);
 	keyring_free(kr);
+
+	/* Peer stream messages: a heartbeat, a keyring RING and its ACK. */
+	uint8_t pm[PEER_KEYRING_MSG_MAX], digest[PEER_KEYRING_DIGEST_LEN];
+	size_t pm_len = 0;
+	peer_msg_heartbeat_encode(PEER_MSG_HEARTBEAT, 3, 123456789, pm, sizeof(pm), &pm_len);
+	put("fuzz_peer_msg", "heartbeat", pm, pm_len, NULL, 0);
+	peer_msg_keyring_ring_encode(PEER_KEYRING_USE, 2, ring, ring_len, pm, sizeof(pm), &pm_len);
+	put("fuzz_peer_msg", "keyring-ring", pm, pm_len, NULL, 0);
+	peer_msg_keyring_digest(ring, ring_len, digest);
+	peer_msg_keyring_ack_encode(2, digest, pm, sizeof(pm), &pm_len);
+	put("fuzz_peer_msg", "keyring-ack", pm, pm_len, NULL, 0);
 
 	/* A recorded session: HELLO, CHALLENGE, PROOF, WELCOME. */
 	struct handshake *m, *j;

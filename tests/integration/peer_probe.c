@@ -19,7 +19,7 @@
 #include "swarmnode/swarm_state.h"
 
 /*
- * peer_probe [--expired] DATA_DIR IP:PORT
+ * peer_probe [--expired | --forge-keyring] DATA_DIR IP:PORT
  *
  * Runs the dialer side of a peer stream against IP:PORT with the identity in
  * DATA_DIR/swarm-state.json. With --expired, DATA_DIR must be a manager's: the
@@ -27,7 +27,11 @@
  * certificate for it that expired yesterday. Prints one line:
  *   up NODE_ID rtt_us=N      (authenticated, one heartbeat answered, closed in good order)
  *   refused: WHY             (the stream failed; WHY is peer_auth's message)
- * and exits 0 when up, 1 otherwise, 2 on bad usage.
+ * and exits 0 when up, 1 otherwise, 2 on bad usage. With --forge-keyring,
+ * once up it also sends a gossip keyring RING of a fresh random key at a
+ * generation far above the node's and prints, before the line above,
+ *   keyring: acked generation=N   or   keyring: no ack
+ * (a node must refuse it, without an ACK, unless DATA_DIR is a manager's).
  */
 
 #define PROBE_TIMEOUT_MS 5000
@@ -82,11 +86,40 @@ static int wait_event(int fd, struct peer_auth *pa, enum peer_auth_event_type wa
 	}
 }
 
+/* Sends a RING of one fresh key and reports whether an ACK comes back. */
+static void forge_keyring(int fd, struct peer_auth *pa, uint64_t generation, uint8_t *buf, size_t cap,
+			  size_t *have, size_t *off)
+{
+	uint8_t key[KEYRING_KEY_LEN], ring[KEYRING_SERIALIZED_MAX], msg[PEER_KEYRING_MSG_MAX];
+	size_t ring_len = 0, len = 0;
+	struct keyring *kr = keyring_new();
+	randombytes_buf(key, sizeof(key));
+	keyring_install(kr, key);
+	keyring_serialize(kr, ring, sizeof(ring), &ring_len);
+	keyring_free(kr);
+	peer_msg_keyring_ring_encode(PEER_KEYRING_USE, generation, ring, ring_len, msg, sizeof(msg), &len);
+	peer_auth_send(pa, msg, len);
+	send_all(fd, pa);
+	uint64_t deadline = wall_ms() + 1500;
+	struct peer_auth_event ev;
+	while (wait_event(fd, pa, PEER_AUTH_EV_MESSAGE, deadline, &ev, buf, cap, have, off) == 0) {
+		struct peer_msg m;
+		struct peer_keyring_msg k;
+		if (peer_msg_decode(ev.data, ev.len, &m, NULL, 0) == 0 && m.kind == PEER_MSG_KEYRING &&
+		    peer_msg_keyring_decode(m.body, m.body_len, &k, NULL, 0) == 0 && k.op == PEER_KEYRING_ACK) {
+			printf("keyring: acked generation=%llu\n", (unsigned long long)k.generation);
+			return;
+		}
+	}
+	printf("keyring: no ack\n");
+}
+
 int main(int argc, char **argv)
 {
 	bool expired = argc == 4 && strcmp(argv[1], "--expired") == 0;
-	if (argc != 3 && !expired) {
-		fprintf(stderr, "usage: %s [--expired] DATA_DIR IP:PORT\n", argv[0]);
+	bool forge = argc == 4 && strcmp(argv[1], "--forge-keyring") == 0;
+	if (argc != 3 && !expired && !forge) {
+		fprintf(stderr, "usage: %s [--expired | --forge-keyring] DATA_DIR IP:PORT\n", argv[0]);
 		return 2;
 	}
 	const char *dir = argv[argc - 2], *target = argv[argc - 1];
@@ -199,6 +232,8 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t t1 = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (forge)
+		forge_keyring(fd, pa, st.keyring_generation + 100, buf, sizeof(buf), &have, &off);
 	peer_auth_close(pa);
 	send_all(fd, pa);
 	shutdown(fd, SHUT_WR);

@@ -57,6 +57,7 @@ static struct swarm_state sample(bool manager)
 	st.nseeds = 2;
 	st.keyring_len = 50;
 	memset(st.keyring, 0x42, st.keyring_len);
+	st.keyring_generation = 7;
 	st.has_manager = manager;
 	if (manager) {
 		memset(st.manager.root_seed, 0x33, sizeof(st.manager.root_seed));
@@ -118,6 +119,18 @@ static int load_with(const char *from, const char *to, char *err, size_t errlen)
 	return swarm_state_load(&st, &dd, err, errlen);
 }
 
+/* A state written before key rotation existed has no generation: 0. */
+static void generation_absent_is_zero(void **state)
+{
+	(void)state;
+	char err[512];
+	struct swarm_state st;
+	assert_int_equal(load_with("\"KeyringGeneration\": 7,", "", err, sizeof(err)), 0);
+	assert_int_equal(swarm_state_load(&st, &dd, err, sizeof(err)), 0);
+	assert_int_equal(st.keyring_generation, 0);
+	assert_int_equal(st.keyring_len, 50);
+}
+
 static void damage_is_named_and_refused(void **state)
 {
 	(void)state;
@@ -132,6 +145,10 @@ static void damage_is_named_and_refused(void **state)
 	assert_non_null(strstr(err, "Version: 2 is not supported"));
 	assert_int_equal(load_with("\"WorkerSecret\": \"", "\"WorkerSecret\": \"0", err, sizeof(err)), -22);
 	assert_non_null(strstr(err, "WorkerSecret"));
+	assert_int_equal(load_with("\"KeyringGeneration\": 7", "\"KeyringGeneration\": -7", err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "KeyringGeneration: expected a non-negative integer"));
+	assert_int_equal(load_with("\"KeyringGeneration\": 7", "\"KeyringGeneration\": \"7\"", err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "KeyringGeneration"));
 	assert_int_equal(load_with("{", "[", err, sizeof(err)), -22);
 	assert_non_null(strstr(err, "swarm-state.json:"));
 }
@@ -142,6 +159,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(round_trip, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(absent_means_not_in_a_swarm, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(damage_is_named_and_refused, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(generation_absent_is_zero, make_dir, remove_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
