@@ -382,6 +382,8 @@ static void zero_exit_completes(void **state)
 	assert_int_equal(runtime_start(f->rt, &s, err, sizeof(err)), -EEXIST);
 	read_logs(f, "t-true", RUNTIME_LOGS_ALL);
 	assert_int_equal(f->logs_n, 0);
+	assert_int_equal(runtime_logs(f->rt, "t-unknown", 10, on_logs, f), -ENOENT);
+	assert_int_equal(runtime_inspect(f->rt, "t-unknown", &(struct runtime_status){0}), -ENOENT);
 }
 
 static void missing_program_is_rejected(void **state)
@@ -409,6 +411,86 @@ static void missing_program_is_rejected(void **state)
 static bool process_gone(int64_t pid)
 {
 	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Dead, if perhaps not yet reaped by whoever inherited it. */
+static bool process_dead(int64_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	FILE *pf = fopen(path, "r");
+	if (pf == NULL)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, pf);
+	fclose(pf);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static int64_t read_pid_file(struct fx *f, const char *task_id, const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/tasks/%s/%s", f->dir, task_id, name);
+	FILE *pf = fopen(path, "r");
+	assert_non_null(pf);
+	long long pid = 0;
+	assert_int_equal(fscanf(pf, "%lld", &pid), 1);
+	fclose(pf);
+	return pid;
+}
+
+static void exit_kills_the_rest_of_the_group(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	const char *args[] = {"-c", "sleep 30 & echo $! > bg.pid; exit 0"};
+	struct runtime_task_spec s = spec_of("t-bg", "/bin/sh", args, 2);
+	start_ok(f, &s);
+	wait_state(f, "t-bg", RUNTIME_STATE_COMPLETE);
+	int64_t bg = read_pid_file(f, "t-bg", "bg.pid");
+	assert_true(bg > 0);
+	/* The orphan came to this process (a subreaper): wait for it and see how it died. */
+	int status = 0;
+	assert_int_equal(waitpid((pid_t)bg, &status, 0), bg);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("background process: status 0x%x, not killed by SIGKILL", status);
+}
+
+static void escaped_process_does_not_hold_the_task(void **state)
+{
+	struct fx *f = *state;
+	/* setsid leaves the group and keeps the output pipes open. */
+	const char *args[] = {"-c", "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' & "
+				    "while [ ! -s escaped.pid ]; do :; done; exit 0"};
+	struct runtime_task_spec s = spec_of("t-esc", "/bin/sh", args, 2);
+	uv_update_time(&f->loop);
+	uint64_t t0 = uv_now(&f->loop);
+	start_ok(f, &s);
+	wait_state(f, "t-esc", RUNTIME_STATE_COMPLETE);
+	uv_update_time(&f->loop);
+	assert_true(uv_now(&f->loop) - t0 >= 2000); /* the drain deadline */
+	int64_t escaped = read_pid_file(f, "t-esc", "escaped.pid");
+	assert_false(process_dead(escaped)); /* exec is not a container */
+	assert_int_equal(kill((pid_t)escaped, SIGKILL), 0);
+}
+
+static void fast_producer_loses_nothing_recent(void **state)
+{
+	struct fx *f = *state;
+	/* 8 MB as fast as the pipe takes it: the log falls behind, reading pauses. */
+	const char *args[] = {"-c", "head -c 8000000 /dev/zero | tr '\\0' x | fold -w 99; echo; echo last"};
+	struct runtime_task_spec s = spec_of("t-fast", "/bin/sh", args, 2);
+	start_ok(f, &s);
+	wait_state(f, "t-fast", RUNTIME_STATE_COMPLETE);
+	assert_true(file_size(f, "t-fast", "log") <= RUNTIME_EXEC_LOG_MAX_MIN);
+	assert_true(file_size(f, "t-fast", "log.1") <= RUNTIME_EXEC_LOG_MAX_MIN);
+	read_logs(f, "t-fast", 2);
+	assert_int_equal(f->logs_n, 2);
+	assert_memory_equal(f->logs, "oF xxxx", 7);
+	if (strstr(f->logs, "\noF last\n") == NULL)
+		fail_msg("last lines:\n%s", f->logs);
 }
 
 static void stopped_sleeper_shuts_down_before_grace(void **state)
@@ -820,6 +902,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(chatty_task_log_is_capped, setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(long_lines_are_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_before_start_never_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(exit_kills_the_rest_of_the_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(escaped_process_does_not_hold_the_task, setup, teardown),
+		cmocka_unit_test_setup_teardown(fast_producer_loses_nothing_recent, setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(remove_deletes_the_task_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_stops_running_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(recover_kills_what_a_crashed_daemon_left, setup, teardown),
