@@ -171,9 +171,13 @@ struct runtime_ops {
 	 * yet is not started. Stopping a stopped task does nothing. -ENOENT. */
 	int (*stop)(struct runtime *rt, const char *task_id, uint64_t grace_ms);
 	/* Forgets a task in a terminal state and deletes what it left on disk
-	 * (logs included). -ENOENT, -EBUSY (not terminal: stop it first). */
+	 * (logs included), in the background; also takes a task of an earlier
+	 * run that recover() reported. -ENOENT, -EBUSY (not terminal: stop it
+	 * first). */
 	int (*remove)(struct runtime *rt, const char *task_id);
-	/* Reads the last tail lines of both streams, in order, into cb. */
+	/* Reads the last tail lines of both streams, in order, into cb; works
+	 * for a task of an earlier run whose files are still there. Following
+	 * a live log is not part of the interface yet. -ENOENT. */
 	int (*logs)(struct runtime *rt, const char *task_id, size_t tail, runtime_logs_cb cb, void *data);
 	/* Copies the task's current status into out. -ENOENT. */
 	int (*inspect)(struct runtime *rt, const char *task_id, struct runtime_status *out);

@@ -141,6 +141,8 @@ static void timer_closed(uv_handle_t *h)
 void exec_task_release(struct exec_task *t)
 {
 	struct exec_rt *rt = t->rt;
+	if (t->released)
+		return; /* the owner closed the runtime from on_state, for instance */
 	for (struct exec_task **p = &rt->tasks; *p != NULL; p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
@@ -340,7 +342,10 @@ static void apply_limits(struct exec_task *t)
 }
 
 /* Records the process for recover(); without a record it could outlive a
- * crash of the daemon unseen, so a task that cannot be recorded is failed. */
+ * crash of the daemon unseen, so a task that cannot be recorded is failed.
+ * Written on the loop, right after the spawn, because every moment between
+ * the two is a moment a crash would leak the process; without an fsync it
+ * costs an open, a write and a rename. */
 static void record_process(struct exec_task *t)
 {
 	struct exec_pid_record rec;

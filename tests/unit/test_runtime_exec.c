@@ -37,6 +37,7 @@ struct fx {
 	struct event events[MAX_EVENTS];
 	int nevents;
 	bool closed;                  /* on_closed ran */
+	bool close_on_terminal;       /* on_state closes the runtime at a terminal state */
 	bool recovered;               /* recover's on_done ran */
 	int recover_status;
 	bool logs_done;
@@ -45,6 +46,8 @@ struct fx {
 	size_t logs_n;                /* lines */
 };
 
+static void on_closed(struct runtime *rt);
+
 static void on_state(void *data, const char *task_id, const struct runtime_status *st)
 {
 	struct fx *f = data;
@@ -52,6 +55,10 @@ static void on_state(void *data, const char *task_id, const struct runtime_statu
 	struct event *e = &f->events[f->nevents++];
 	snprintf(e->task_id, sizeof(e->task_id), "%s", task_id);
 	e->st = *st;
+	if (f->close_on_terminal && runtime_state_is_terminal(st->state)) {
+		runtime_close(f->rt, on_closed);
+		f->rt = NULL;
+	}
 }
 
 static int setup_with(void **state, uint64_t log_max)
@@ -744,6 +751,56 @@ static void close_stops_running_tasks(void **state)
 	assert_int_equal(file_size(f, "t-close", "pid"), -1);
 }
 
+static void write_file(struct fx *f, const char *rel, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/tasks/%s", f->dir, rel);
+	FILE *wf = fopen(path, "w");
+	assert_non_null(wf);
+	fputs(text, wf);
+	fclose(wf);
+}
+
+static void malformed_log_records_are_skipped(void **state)
+{
+	struct fx *f = *state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/tasks/t-disk", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(f, "t-disk/log.1",
+		   "2024-05-01T10:00:00.000000001Z stdout F one\n"
+		   "2024-05-01T10:00:00.000000002Z stdin F bad stream\n"
+		   "2024-05-01T10:00:00.000000003Z stdout X bad tag\n"
+		   "2024-13-01T10:00:00Z stdout F short time\n"
+		   "not a record at all\n"
+		   "\n"
+		   "2024-05-01T10:00:00.000000004Z stderr P tw");
+	write_file(f, "t-disk/log",
+		   "2024-05-01T10:00:01.000000000Z stderr F two\n"
+		   "2024-05-01T10:00:02.000000000Z stdout F \n"
+		   "2024-05-01T10:00:03.000000000Z stdout P thr");
+	read_logs(f, "t-disk", RUNTIME_LOGS_ALL);
+	assert_int_equal(f->logs_n, 3);
+	assert_string_equal(f->logs, "oF one\neF two\noF \n");
+	read_logs(f, "t-disk", 1);
+	assert_string_equal(f->logs, "oF \n");
+	read_logs(f, "t-disk", 0);
+	assert_int_equal(f->logs_n, 0);
+}
+
+static void close_from_the_state_callback(void **state)
+{
+	struct fx *f = *state;
+	f->close_on_terminal = true;
+	const char *args[] = {"-c", "echo bye"};
+	struct runtime_task_spec s = spec_of("t-cb", "/bin/sh", args, 2);
+	start_ok(f, &s);
+	assert_true(run_until(f, is_closed, NULL));
+	assert_int_equal(f->nevents, 4);
+	assert_int_equal(f->events[3].st.state, RUNTIME_STATE_COMPLETE);
+	assert_null(f->rt);
+}
+
 /* --- crash and recovery -------------------------------------------------- */
 
 static void child_on_state(void *data, const char *task_id, const struct runtime_status *st)
@@ -907,6 +964,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fast_producer_loses_nothing_recent, setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(remove_deletes_the_task_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_stops_running_tasks, setup, teardown),
+		cmocka_unit_test_setup_teardown(close_from_the_state_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(malformed_log_records_are_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(recover_kills_what_a_crashed_daemon_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(recover_reports_a_task_that_died_meanwhile, setup, teardown),
 	};
