@@ -70,18 +70,18 @@ static inline int fzs_preload_txn(uint8_t **out, size_t *len)
 	return rc;
 }
 
-/* A store holding the preload at index 1, or NULL. */
+/* A store holding the preload at index 1, or NULL. The preload is encoded
+ * once per process (and deliberately kept). */
 static inline struct store *fzs_store(void)
 {
-	uint8_t *buf;
-	size_t len;
-	struct store *s = store_new();
-	if (s == NULL || fzs_preload_txn(&buf, &len) != 0) {
-		store_free(s);
+	static uint8_t *buf;
+	static size_t len;
+	if (buf == NULL && fzs_preload_txn(&buf, &len) != 0)
 		return NULL;
-	}
+	struct store *s = store_new();
+	if (s == NULL)
+		return NULL;
 	int rc = store_apply(s, 1, buf, len, NULL);
-	free(buf);
 	if (rc != 0) {
 		store_free(s);
 		return NULL;
