@@ -10,6 +10,7 @@
 #include "fuzz_fixture.h"
 #include "fuzz_raft.h"
 #include "swarmnode/manager_msg.h"
+#include "fuzz_store.h"
 
 static const char *root_dir;
 
@@ -183,6 +184,48 @@ static void manager_seeds(void)
 	}
 }
 
+/* fuzz_store_txn: the preload itself, a session of transactions against the
+ * preloaded store (accepted and refused ones), and its snapshot. */
+static void store_seeds(void)
+{
+	static const uint8_t txn_mode[] = { 0 }, snap_mode[] = { 1 };
+	uint8_t *buf;
+	size_t len;
+	if (fzs_preload_txn(&buf, &len) != 0) {
+		fprintf(stderr, "store seed: preload failed\n");
+		exit(1);
+	}
+	put("fuzz_store_txn", "preload", txn_mode, 1, buf, len);
+	free(buf);
+#define FZS_TXN(t, ops) "{\"v\":1,\"time\":\"2026-11-24T22:54:" t "Z\",\"ops\":[" ops "]}\n"
+	static const char session[] =
+		FZS_TXN("26", "{\"op\":\"create\",\"kind\":\"task\",\"object\":{\"ID\":\"t400000000000000000000000\","
+			      "\"ServiceID\":\"" FZS_S2 "\",\"NodeID\":\"" FZS_N1 "\",\"Slot\":2}},"
+			      "{\"op\":\"update\",\"kind\":\"task\",\"id\":\"" FZS_T1 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_T1 "\",\"ServiceID\":\"" FZS_S1 "\",\"NodeID\":\"" FZS_N2 "\"}}")
+		FZS_TXN("27", "{\"op\":\"update\",\"kind\":\"service\",\"id\":\"" FZS_S2 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_S2 "\",\"Spec\":{\"Name\":\"WEB\"}}}")
+		FZS_TXN("28.5", "{\"op\":\"update\",\"kind\":\"service\",\"id\":\"" FZS_S1 "\",\"expect\":1,"
+				"\"object\":{\"ID\":\"" FZS_S1 "\",\"Spec\":{\"Name\":\"front\"}}},"
+				"{\"op\":\"update\",\"kind\":\"service\",\"id\":\"" FZS_S2 "\",\"expect\":1,"
+				"\"object\":{\"ID\":\"" FZS_S2 "\",\"Spec\":{\"Name\":\"web\"}}}")
+		FZS_TXN("29", "{\"op\":\"delete\",\"kind\":\"task\",\"id\":\"" FZS_T3 "\",\"expect\":0},"
+			      "{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"" FZS_N2 "\",\"expect\":7}")
+		FZS_TXN("30", "{\"op\":\"update\",\"kind\":\"cluster\",\"id\":\"" FZS_C1 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_C1 "\",\"Spec\":{\"Name\":\"default\",\"Labels\":{\"a\":\"b\"}}}}")
+		FZS_TXN("31", "{\"op\":\"delete\",\"kind\":\"service\",\"id\":\"s900000000000000000000000\",\"expect\":0}");
+#undef FZS_TXN
+	put("fuzz_store_txn", "session", txn_mode, 1, (const uint8_t *)session, sizeof(session) - 1);
+	struct store *s = fzs_store();
+	if (s == NULL || store_snapshot(s, &buf, &len) != 0) {
+		fprintf(stderr, "store seed: snapshot failed\n");
+		exit(1);
+	}
+	put("fuzz_store_txn", "snapshot", snap_mode, 1, buf, len);
+	free(buf);
+	store_free(s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -320,6 +363,7 @@ int main(int argc, char **argv)
 	peer_auth_free(pl);
 	raft_seeds();
 	manager_seeds();
+	store_seeds();
 	printf("seed corpora written under %s\n", root_dir);
 	return 0;
 }
