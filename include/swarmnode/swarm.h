@@ -15,6 +15,7 @@
 #include "swarmnode/gossip_io.h"
 #include "swarmnode/gossip_keys.h"
 #include "swarmnode/join_io.h"
+#include "swarmnode/manager.h"
 #include "swarmnode/node_meta.h"
 #include "swarmnode/peer_mesh.h"
 #include "swarmnode/swarm_state.h"
@@ -58,6 +59,13 @@ struct swarm {
 	struct peer_mesh mesh;            /* authenticated streams to managers */
 	bool mesh_open;
 	struct gossip_keys keys;          /* gossip key rotation; lives from swarm_start to swarm_close */
+	struct manager *manager;          /* managers: Raft and the store */
+	bool bootstrapping;               /* `init`: the manager starts a new Raft cluster */
+	uv_timer_t nodes_timer;           /* managers, every second: node reconciling (swarm_nodes.h), ready wait */
+	bool nodes_writing;               /* a reconciling write is in flight */
+	swarm_done_fn ready_done;         /* waits until Raft counts this manager (init, join) */
+	void *ready_data;
+	uint64_t ready_deadline;          /* loop time when the wait gives up */
 	struct join_client *join_client;  /* a join in progress */
 	struct swarm_join_pending *join;  /* what the join needs when it ends */
 	uv_timer_t save_timer;            /* debounces saving seeds; data = this */
@@ -80,14 +88,20 @@ int swarm_start(struct swarm *sw, uv_loop_t *loop, const struct config *config,
 void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw));
 
 /* POST /swarm/init. listen_addr and advertise_addr may be NULL or "". On
- * success node_id receives this node's id. Returns 0, -EALREADY (already in
- * a swarm), -EINVAL (bad address; err says which) or another negative errno. */
+ * success node_id receives this node's id and done runs once this node leads
+ * its new Raft cluster (as Docker answers init only then). Returns 0,
+ * -EALREADY (already in a swarm), -EINVAL (bad address; err says which) or
+ * another negative errno (done is then not called). */
 int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_addr,
-	       char node_id[IDS_LEN + 1], char *err, size_t errlen);
+	       char node_id[IDS_LEN + 1], swarm_done_fn done, void *data, char *err, size_t errlen);
+
+/* How long init and a manager's join wait for Raft to count the node. */
+#define SWARM_READY_TIMEOUT_MS 20000
 
 /* POST /swarm/join: runs the join handshake with the first reachable manager
- * of remotes and then joins gossip. done is called once unless this returns
- * an error first (-EALREADY, -EINVAL with err set). */
+ * of remotes and then joins gossip; a manager also waits until it is a voter
+ * of the Raft configuration. done is called once unless this returns an error
+ * first (-EALREADY, -EINVAL with err set). */
 int swarm_join(struct swarm *sw, const char *token, const char *const *remotes, size_t nremotes,
 	       const char *listen_addr, const char *advertise_addr, swarm_done_fn done, void *data,
 	       char *err, size_t errlen);

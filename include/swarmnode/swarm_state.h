@@ -22,6 +22,7 @@ struct swarm_manager_secrets {
 	uint8_t manager_secret[TOKEN_SECRET_LEN];
 	uint64_t version;                           /* Docker's Version.Index of the swarm object */
 	uint64_t updated_at_ms;                     /* last token rotation */
+	uint64_t raft_id;                           /* this manager's id in the Raft configuration */
 };
 
 struct swarm_state {

@@ -1,4 +1,4 @@
-/* cmd_node: node ls and node inspect, as docker prints them. */
+/* cmd_node: node ls, node inspect and node update, as docker does them. */
 #include "commands.h"
 
 #include <ctype.h>
@@ -163,6 +163,54 @@ static int cmd_node_inspect(struct cli *cli, const struct cli_args *args)
 	return rc;
 }
 
+/* GET the node, change its spec, POST it back with the version read: the
+ * manager refuses it (409 "update out of sequence") if someone else wrote
+ * the node in between, as docker node update does. */
+static int cmd_node_update(struct cli *cli, const struct cli_args *args)
+{
+	char path[192];
+	json_t *node;
+	struct client *c = cli_client(cli);
+	char *esc = c->curl_fns->easy_escape(c->curl, args->argv[0], 0);
+	snprintf(path, sizeof(path), "/nodes/%s", esc ? esc : args->argv[0]);
+	c->curl_fns->free(esc);
+	int rc = cli_call(cli, "GET", path, NULL, &node);
+	if (rc != CLI_OK)
+		return rc;
+	json_t *spec = json_deep_copy(json_object_get(node, "Spec"));
+	if (!json_is_object(json_object_get(spec, "Labels")))
+		json_object_set_new(spec, "Labels", json_object());
+	json_t *labels = json_object_get(spec, "Labels");
+	if (args->value[0])
+		json_object_set_new(spec, "Availability", json_string(args->value[0]));
+	if (args->value[1]) {
+		const char *eq = strchr(args->value[1], '=');
+		char key[256];
+		snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - args->value[1]) : (int)strlen(args->value[1]),
+			 args->value[1]);
+		json_object_set_new(labels, key, json_string(eq ? eq + 1 : ""));
+	}
+	if (args->value[2])
+		json_object_del(labels, args->value[2]);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/update?version=%lld",
+		 (long long)json_integer_value(json_object_get(json_object_get(node, "Version"), "Index")));
+	json_t *out = NULL;
+	rc = cli_call(cli, "POST", path, spec, &out);
+	if (rc == CLI_OK)
+		printf("%s\n", args->argv[0]);
+	json_decref(out);
+	json_decref(spec);
+	json_decref(node);
+	return rc;
+}
+
+static const struct cli_option update_options[] = {
+	{"availability", 0, "active|pause|drain", "availability of the node"},
+	{"label-add", 0, "KEY=VALUE", "add or change a node label"},
+	{"label-rm", 0, "KEY", "remove a node label"},
+	{0},
+};
+
 static const struct cli_option ls_options[] = {
 	{"quiet", 'q', NULL, "only print node ids"},
 	{0},
@@ -183,9 +231,15 @@ static const struct cli_command cmd_node_inspect_def = {
 	.min_args = 1, .max_args = -1, .options = inspect_options, .run = cmd_node_inspect,
 };
 
+static const struct cli_command cmd_node_update_def = {
+	.name = "update", .args = "NODE", .summary = "Update a node's availability or labels",
+	.min_args = 1, .max_args = 1, .options = update_options, .run = cmd_node_update,
+};
+
 static const struct cli_command *const node_commands[] = {
 	&cmd_node_ls_def,
 	&cmd_node_inspect_def,
+	&cmd_node_update_def,
 	NULL,
 };
 

@@ -42,6 +42,21 @@ static int cmd_version(struct cli *cli, const struct cli_args *args)
 	return CLI_OK;
 }
 
+static void print_raft(json_t *raft)
+{
+	if (!json_is_object(raft))
+		return;
+	const char *leader = jstr(raft, "Leader");
+	printf("  Raft:\n");
+	printf("   Leader: %s\n", *leader ? leader : "(none)");
+	printf("   Quorum: %s\n", json_is_true(json_object_get(raft, "Quorum")) ? "yes" : "no (writes are refused)");
+	printf("   Voters: %lld of %lld members\n", (long long)json_integer_value(json_object_get(raft, "Voters")),
+	       (long long)json_integer_value(json_object_get(raft, "Members")));
+	printf("   Term: %lld, Commit: %lld, Applied: %lld\n", (long long)json_integer_value(json_object_get(raft, "Term")),
+	       (long long)json_integer_value(json_object_get(raft, "Commit")),
+	       (long long)json_integer_value(json_object_get(raft, "Applied")));
+}
+
 static void print_swarm(json_t *swarm)
 {
 	const char *state = jstr(swarm, "LocalNodeState");
@@ -55,6 +70,7 @@ static void print_swarm(json_t *swarm)
 		printf("  ClusterID: %s\n", jstr(json_object_get(swarm, "Cluster"), "ID"));
 		printf("  Managers: %lld\n", (long long)json_integer_value(json_object_get(swarm, "Managers")));
 		printf("  Nodes: %lld\n", (long long)json_integer_value(json_object_get(swarm, "Nodes")));
+		print_raft(json_object_get(swarm, "Raft"));
 	}
 	printf("  Node Address: %s\n", jstr(swarm, "NodeAddr"));
 	json_t *remotes = json_object_get(swarm, "RemoteManagers");

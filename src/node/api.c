@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "api_internal.h"
+#include "swarmnode/manager.h"
+#include "swarmnode/store.h"
 #include "sn_build_info.h"
 #include "swarmnode/log.h"
 
@@ -260,4 +262,28 @@ void api_handle(void *data, struct http_request *req)
 	api_route(api, req, &call);
 	json_decref(call.body);
 	free(call.param_buf);
+}
+
+int api_write_status(int status)
+{
+	switch (status) {
+	case STORE_E_CONFLICT:
+	case STORE_E_NAME_CONFLICT:
+	case STORE_E_EXISTS:
+		return 409;
+	case STORE_E_NOT_FOUND:
+		return 404;
+	case STORE_E_MALFORMED:
+	case STORE_E_INVALID:
+	case STORE_E_TOO_BIG:
+	case STORE_E_AMBIGUOUS:
+		return 400;
+	case MANAGER_E_NO_LEADER:
+	case MANAGER_E_TIMEDOUT:
+	case MANAGER_E_LOST:
+	case MANAGER_E_STOPPED:
+		return 503;
+	default:
+		return 500;
+	}
 }

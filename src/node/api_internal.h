@@ -27,6 +27,11 @@ extern const struct api_route api_swarm_routes[];
 extern const size_t api_swarm_nroutes;
 /* The "Swarm" object of GET /info, and the value of the Swarm header of /_ping. */
 json_t *api_swarm_info(struct api *api);
+
+/* The HTTP status for a failed write: the store's refusals (409 for a stale
+ * version or a name taken, 404, 400) and the manager's (503: no leader,
+ * timed out, leadership lost, stopping). */
+int api_write_status(int status);
 const char *api_swarm_ping_state(struct api *api);
 
 #endif

@@ -3,12 +3,16 @@
  * its gossip view and its peer streams. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "api_internal.h"
+#include "swarmnode/store.h"
 #include "swarmnode/swarm.h"
+#include "swarmnode/swarm_nodes.h"
 
 /* Docker's words for a node that cannot answer cluster questions. */
 #define MSG_NOT_MANAGER_INACTIVE                                                                       \
@@ -101,43 +105,36 @@ static json_t *cluster_json(const struct swarm *sw)
 		"SubnetSize", 24, "DataPathPort", 4789);
 }
 
-static const char *node_status(uint8_t swim_state)
+/* Docker's ManagerStatus: Leader from Raft, Reachability from what this
+ * manager's Raft core knows (a leader hears from every member) and gossip. */
+static json_t *manager_status_json(const struct swarm *sw, const struct swarm_node *n)
 {
-	switch (swim_state) {
-	case SWIM_ALIVE: return "ready";
-	case SWIM_SUSPECT: return "disconnected"; /* Docker's state for "not heard from lately" */
-	default: return "down";
+	struct manager_status ms;
+	bool leader = false, reachable = n->state == SWIM_ALIVE;
+	const char *reach = "unknown";
+	if (sw->manager != NULL) {
+		manager_status(sw->manager, &ms);
+		leader = strcmp(ms.leader, n->id) == 0;
+		for (size_t i = 0; i < ms.n; i++)
+			if (strcmp(ms.members[i].node_id, n->id) == 0)
+				reach = reachable && ms.members[i].reachable ? "reachable" : "unreachable";
 	}
+	return json_pack("{s:b, s:s, s:s}", "Leader", leader, "Reachability", reach, "Addr", n->meta.cluster_addr);
 }
 
+/* A node the store does not hold yet, from gossip alone. */
 static json_t *node_json(const struct swarm *sw, const struct swarm_node *n)
 {
-	const struct node_meta *m = &n->meta;
-	char created[48], updated[48], ip[64];
-	api_format_time(m->created_at_ms, created, sizeof(created));
+	char created[48], updated[48];
+	json_t *j = swarm_nodes_from_gossip(sw, n);
+	api_format_time(n->meta.created_at_ms, created, sizeof(created));
 	api_format_time(n->changed_at_ms, updated, sizeof(updated));
-	addr_ip(n->gossip_addr, ip, sizeof(ip));
-	json_t *j = json_pack("{s:s, s:{s:I}, s:s, s:s, s:{s:{}, s:s, s:s},"
-			      " s:{s:s, s:{s:s, s:s}, s:{s:I, s:I}, s:{s:s}, s:o}, s:{s:s, s:s}}",
-		"ID", n->id, "Version", "Index", (json_int_t)n->incarnation, "CreatedAt", created, "UpdatedAt", updated,
-		"Spec", "Labels", "Role", node_role_name(m->role), "Availability", node_availability_name(m->availability),
-		"Description", "Hostname", m->hostname, "Platform", "Architecture", m->arch, "OS", m->os,
-		"Resources", "NanoCPUs", (json_int_t)m->ncpu * 1000000000, "MemoryBytes", (json_int_t)m->memory,
-		"Engine", "EngineVersion", m->engine_version, "TLSInfo", tls_info_json(sw),
-		"Status", "State", node_status(n->state), "Addr", ip);
-	json_t *labels = json_object();
-	for (size_t i = 0; i < m->nlabels; i++) {
-		const char *eq = strchr(m->labels[i], '=');
-		if (eq) {
-			char key[NODE_META_LABEL_MAX];
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - m->labels[i]), m->labels[i]);
-			json_object_set_new(labels, key, json_string(eq + 1));
-		}
-	}
-	json_object_set_new(json_object_get(json_object_get(j, "Description"), "Engine"), "Labels", labels);
-	if (m->role == NODE_ROLE_MANAGER)
-		json_object_set_new(j, "ManagerStatus", json_pack("{s:b, s:s, s:s}", "Leader", 0, "Reachability",
-			n->state == SWIM_ALIVE ? "reachable" : "unreachable", "Addr", m->cluster_addr));
+	json_object_set_new(j, "Version", json_pack("{s:I}", "Index", (json_int_t)n->incarnation));
+	json_object_set_new(j, "CreatedAt", json_string(created));
+	json_object_set_new(j, "UpdatedAt", json_string(updated));
+	json_object_set_new(json_object_get(j, "Description"), "TLSInfo", tls_info_json(sw));
+	if (n->meta.role == NODE_ROLE_MANAGER)
+		json_object_set_new(j, "ManagerStatus", manager_status_json(sw, n));
 	return j;
 }
 
@@ -158,6 +155,19 @@ static json_t *keyring_json(const struct swarm *sw)
 	}
 	sodium_memzero(key, sizeof(key));
 	return json_pack("{s:I, s:o}", "Generation", (json_int_t)sw->st.keyring_generation, "Keys", keys);
+}
+
+/* Not in Docker's Info: what swarmnode's `info` shows about Raft. */
+static json_t *raft_info_json(const struct manager *m)
+{
+	struct manager_status ms;
+	manager_status(m, &ms);
+	int voters = 0;
+	for (size_t i = 0; i < ms.n; i++)
+		voters += ms.members[i].voter;
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:i, s:i}", "Role", raft_role_str(ms.role), "Leader",
+			 ms.leader, "Term", (json_int_t)ms.term, "Commit", (json_int_t)ms.commit, "Applied",
+			 (json_int_t)ms.applied, "Quorum", ms.quorum, "Members", (int)ms.n, "Voters", voters);
 }
 
 json_t *api_swarm_info(struct api *api)
@@ -187,6 +197,8 @@ json_t *api_swarm_info(struct api *api)
 	if (swarm_is_manager(sw))
 		json_object_set_new(j, "Cluster", cluster_json(sw));
 	json_object_set_new(j, "GossipKeyring", keyring_json(sw));
+	if (sw->manager != NULL)
+		json_object_set_new(j, "Raft", raft_info_json(sw->manager));
 	return j;
 }
 
@@ -197,24 +209,45 @@ static const char *body_str(struct api_call *call, const char *key)
 	return call->body ? json_string_value(json_object_get(call->body, key)) : NULL;
 }
 
+struct init_wait {
+	struct http_request *req;
+	char node_id[IDS_LEN + 1];
+};
+
+/* Docker answers init once the new manager leads its Raft cluster. */
+static void init_ready(void *data, int status, const char *message)
+{
+	struct init_wait *w = data;
+	if (status == 0)
+		api_reply_json(w->req, 200, json_string(w->node_id));
+	else
+		api_reply_error(w->req, 500, "%s", message);
+	free(w);
+}
+
 static void h_swarm_init(struct api *api, struct http_request *req, struct api_call *call)
 {
-	char node_id[IDS_LEN + 1], err[512];
+	char err[512];
 	if (call->body == NULL || !json_is_object(call->body)) {
 		api_reply_error(req, 400, "a JSON object with the swarm's settings is required");
 		return;
 	}
 	if (json_is_true(json_object_get(call->body, "ForceNewCluster"))) {
-		api_reply_error(req, 400, "ForceNewCluster is not supported yet: it arrives with the managers' Raft log");
+		api_reply_error(req, 400, "ForceNewCluster is not supported yet");
 		return;
 	}
-	int rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), node_id, err,
-			    sizeof(err));
+	struct init_wait *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		api_reply_error(req, 500, "out of memory");
+		return;
+	}
+	w->req = req;
+	int rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), w->node_id,
+			    init_ready, w, err, sizeof(err));
 	if (rc != 0) {
+		free(w);
 		api_reply_error(req, rc == -EALREADY || rc == -ENOTCONN ? 503 : rc == -EINVAL ? 400 : 500, "%s", err);
-		return;
 	}
-	api_reply_json(req, 200, json_string(node_id));
 }
 
 static void join_done(void *data, int status, const char *message)
@@ -317,30 +350,219 @@ static void h_swarm_update(struct api *api, struct http_request *req, struct api
 
 /* --- /nodes ---------------------------------------------------------------------- */
 
-static void h_nodes_list(struct api *api, struct http_request *req, struct api_call *call)
+/* A stored node as the API shows it: the cluster's TLS info and, for a
+ * manager, its live Raft status added (new reference). */
+static json_t *stored_node_json(const struct swarm *sw, json_t *stored)
 {
 	struct swarm_node n;
+	json_t *j = json_deep_copy(stored);
+	json_object_set_new(json_object_get(j, "Description"), "TLSInfo", tls_info_json(sw));
+	if (swarm_node_find(sw, json_string_value(json_object_get(stored, "ID")), &n) == 0 && n.has_meta &&
+	    n.meta.role == NODE_ROLE_MANAGER)
+		json_object_set_new(j, "ManagerStatus", manager_status_json(sw, &n));
+	return j;
+}
+
+static bool in_store(const struct swarm *sw, const char *id)
+{
+	return sw->manager != NULL && store_get(manager_store(sw->manager), STORE_KIND_NODE, id) != NULL;
+}
+
+/* What a handler does once the read barrier passed. */
+typedef void (*api_read_fn)(struct api *api, struct http_request *req, json_t *body, const char *ref);
+
+struct read_wait {
+	struct api *api;
+	struct http_request *req;
+	api_read_fn then;
+	json_t *body;      /* the request's body, kept for the handler */
+	char ref[256];     /* the {id} of the route */
+};
+
+static void read_ready(void *data, int status)
+{
+	struct read_wait *w = data;
+	if (status == 0)
+		w->then(w->api, w->req, w->body, w->ref);
+	else
+		api_reply_error(w->req, 503, "%s", MANAGER_MSG_NO_LEADER);
+	json_decref(w->body);
+	free(w);
+}
+
+/* Runs then once this manager's store holds every write acknowledged before
+ * the call (a ReadIndex barrier), or answers 503 without a leader. */
+static void after_read_barrier(struct api *api, struct http_request *req, struct api_call *call, api_read_fn then)
+{
 	if (!require_manager(api, req))
 		return;
+	struct read_wait *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		api_reply_error(req, 500, "out of memory");
+		return;
+	}
+	*w = (struct read_wait){ .api = api, .req = req, .then = then, .body = json_incref(call->body) };
+	snprintf(w->ref, sizeof(w->ref), "%s", call->params[0] ? call->params[0] : "");
+	int rc = api->swarm->manager ? manager_read(api->swarm->manager, read_ready, w) : MANAGER_E_STOPPED;
+	if (rc != 0) {
+		json_decref(w->body);
+		free(w);
+		api_reply_error(req, 503, "%s", MANAGER_MSG_NO_LEADER);
+	}
+}
+
+static void nodes_list(struct api *api, struct http_request *req, json_t *body, const char *ref)
+{
+	const struct swarm *sw = api->swarm;
+	const struct store *st = manager_store(sw->manager);
+	struct swarm_node n;
 	json_t *list = json_array();
-	for (size_t i = 0; swarm_node_at(api->swarm, i, &n) == 0; i++)
-		if (n.has_meta)
-			json_array_append_new(list, node_json(api->swarm, &n));
+	for (size_t i = 0; i < store_count(st, STORE_KIND_NODE); i++)
+		json_array_append_new(list, stored_node_json(sw, store_at(st, STORE_KIND_NODE, i)));
+	/* Members the leader has not written yet (a node that joined this second). */
+	for (size_t i = 0; swarm_node_at(sw, i, &n) == 0; i++)
+		if (n.has_meta && n.state == SWIM_ALIVE && !in_store(sw, n.id))
+			json_array_append_new(list, node_json(sw, &n));
 	api_reply_json(req, 200, list);
+}
+
+static void h_nodes_list(struct api *api, struct http_request *req, struct api_call *call)
+{
+	after_read_barrier(api, req, call, nodes_list);
+}
+
+static void node_inspect(struct api *api, struct http_request *req, json_t *body, const char *ref)
+{
+	const struct swarm *sw = api->swarm;
+	struct swarm_node n;
+	json_t *stored;
+	char err[STORE_MSG_MAX];
+	int rc = store_resolve(manager_store(sw->manager), STORE_KIND_NODE, ref, &stored, err, sizeof(err));
+	if (rc == 0) {
+		api_reply_json(req, 200, stored_node_json(sw, stored));
+		return;
+	}
+	if (rc == STORE_E_AMBIGUOUS) {
+		api_reply_error(req, 400, "%s", err);
+		return;
+	}
+	rc = swarm_node_find(sw, ref, &n);
+	if (rc == 0 && n.has_meta && n.state == SWIM_ALIVE)
+		api_reply_json(req, 200, node_json(sw, &n));
+	else
+		api_reply_error(req, 404, "node %s not found", ref);
 }
 
 static void h_node_inspect(struct api *api, struct http_request *req, struct api_call *call)
 {
-	struct swarm_node n;
-	if (!require_manager(api, req))
-		return;
-	int rc = swarm_node_find(api->swarm, call->params[0], &n);
-	if (rc == -EEXIST)
-		api_reply_error(req, 400, "node %s is ambiguous (more than one node matches)", call->params[0]);
-	else if (rc != 0 || !n.has_meta)
-		api_reply_error(req, 404, "node %s not found", call->params[0]);
+	after_read_barrier(api, req, call, node_inspect);
+}
+
+/* POST /nodes/{id}/update?version=N with a NodeSpec: labels and availability. */
+static int node_spec_check(json_t *spec, json_t *stored, char *err, size_t errlen)
+{
+	json_t *labels = json_object_get(spec, "Labels"), *v;
+	const char *key, *role = json_string_value(json_object_get(spec, "Role")),
+			 *avail = json_string_value(json_object_get(spec, "Availability"));
+	if (!json_is_object(spec))
+		return snprintf(err, errlen, "the node spec must be a JSON object"), -EINVAL;
+	if (labels != NULL && !json_is_null(labels)) {
+		if (!json_is_object(labels))
+			return snprintf(err, errlen, "Labels: expected an object of strings"), -EINVAL;
+		json_object_foreach(labels, key, v)
+			if (!json_is_string(v))
+				return snprintf(err, errlen, "Labels.%s: expected a string", key), -EINVAL;
+	}
+	if (avail == NULL || (strcmp(avail, "active") != 0 && strcmp(avail, "pause") != 0 &&
+			      strcmp(avail, "drain") != 0))
+		return snprintf(err, errlen, "invalid availability \"%s\": expected active, pause or drain",
+				avail ? avail : ""), -EINVAL;
+	const char *now = json_string_value(json_object_get(json_object_get(stored, "Spec"), "Role"));
+	if (role == NULL || (strcmp(role, "worker") != 0 && strcmp(role, "manager") != 0))
+		return snprintf(err, errlen, "invalid role \"%s\": expected worker or manager", role ? role : ""),
+		       -EINVAL;
+	if (now != NULL && strcmp(role, now) != 0)
+		return snprintf(err, errlen, "changing a node's role (promote/demote) is not supported yet"), -ENOTSUP;
+	return 0;
+}
+
+static void write_done(void *data, int status, const char *message, uint64_t index)
+{
+	struct http_request *req = data;
+	if (status == 0)
+		http_respond(req, 200, "application/json", NULL, 0, "", 0);
 	else
-		api_reply_json(req, 200, node_json(api->swarm, &n));
+		api_reply_error(req, api_write_status(status), "%s", message);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Encodes txn and proposes it; the reply goes out from write_done. */
+static void propose(struct api *api, struct http_request *req, struct store_txn *txn)
+{
+	uint8_t *bytes = NULL;
+	size_t len;
+	int rc = store_txn_encode(txn, &bytes, &len);
+	if (rc == 0)
+		rc = manager_write(api->swarm->manager, bytes, len, write_done, req);
+	free(bytes);
+	if (rc != 0)
+		api_reply_error(req, api_write_status(rc), "%s",
+				rc == MANAGER_E_STOPPED ? "this manager is stopping" : "cannot propose the change");
+}
+
+static void node_update(struct api *api, struct http_request *req, json_t *spec, const char *ref)
+{
+	char v[32], err[STORE_MSG_MAX];
+	json_t *stored;
+	char *end;
+	if (!api_query(req, "version", v, sizeof(v)) || *v == '\0') {
+		api_reply_error(req, 400, "version is required: the Version.Index of the node being updated");
+		return;
+	}
+	unsigned long long version = strtoull(v, &end, 10);
+	if (*end != '\0') {
+		api_reply_error(req, 400, "invalid version \"%s\"", v);
+		return;
+	}
+	int rc = store_resolve(manager_store(api->swarm->manager), STORE_KIND_NODE, ref, &stored, err, sizeof(err));
+	if (rc != 0) {
+		api_reply_error(req, rc == STORE_E_AMBIGUOUS ? 400 : 404, "%s", err);
+		return;
+	}
+	if ((rc = node_spec_check(spec, stored, err, sizeof(err))) != 0) {
+		api_reply_error(req, rc == -ENOTSUP ? 501 : 400, "%s", err);
+		return;
+	}
+	json_t *obj = json_deep_copy(stored);
+	json_t *labels = json_object_get(spec, "Labels");
+	json_t *newspec = json_pack("{s:o, s:O, s:O}", "Labels",
+				    json_is_object(labels) ? json_deep_copy(labels) : json_object(), "Role",
+				    json_object_get(spec, "Role"), "Availability", json_object_get(spec, "Availability"));
+	json_t *name = json_object_get(spec, "Name");
+	if (json_is_string(name) && *json_string_value(name))
+		json_object_set(newspec, "Name", name);
+	json_object_set_new(obj, "Spec", newspec);
+	struct store_txn *txn = store_txn_new(now_ns());
+	rc = txn ? store_txn_update(txn, STORE_KIND_NODE, json_string_value(json_object_get(stored, "ID")), version,
+				    obj, err, sizeof(err))
+		 : STORE_E_NOMEM;
+	json_decref(obj);
+	if (rc != 0)
+		api_reply_error(req, 400, "%s", rc == STORE_E_NOMEM ? "out of memory" : err);
+	else
+		propose(api, req, txn);
+	store_txn_free(txn);
+}
+
+static void h_node_update(struct api *api, struct http_request *req, struct api_call *call)
+{
+	after_read_barrier(api, req, call, node_update);
 }
 
 /* --- /swarmnode/members: the raw gossip view ---------------------------------------- */
@@ -513,6 +735,7 @@ const struct api_route api_swarm_routes[] = {
 	{"POST", "/swarm/update", h_swarm_update, API_JSON_BODY},
 	{"GET", "/nodes", h_nodes_list, 0},
 	{"GET", "/nodes/{id}", h_node_inspect, 0},
+	{"POST", "/nodes/{id}/update", h_node_update, API_JSON_BODY},
 	{"GET", "/swarmnode/members", h_members, 0},
 	{"GET", "/swarmnode/peers", h_peers, 0},
 };

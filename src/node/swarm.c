@@ -14,6 +14,8 @@
 #include "sn_build_info.h"
 #include "swarmnode/join_payload.h"
 #include "swarmnode/log.h"
+#include "swarmnode/peer_msg.h"
+#include "swarmnode/swarm_nodes.h"
 
 /* How long a leave may take to spread before the node goes anyway. */
 #define SWARM_LEAVE_TIMEOUT_MS 3000
@@ -283,6 +285,8 @@ static const struct join_server_ops swarm_join_ops = {
 	.issue = manager_issue,
 };
 
+static void swarm_component_closed(struct swarm *sw);
+
 /* --- the cluster port and the peer streams ------------------------------------------ */
 
 static void cluster_on_join(void *data, uv_tcp_t *tcp, const char *peer, const uint8_t *bytes, size_t len)
@@ -343,12 +347,16 @@ static size_t swarm_mesh_managers(void *data, struct peer_mesh_target *out, size
 	return n;
 }
 
+/* Raft and manager messages come only from managers' streams. */
 static void swarm_mesh_message(void *data, const char *from, enum identity_role from_role, uint64_t kind,
 			       const uint8_t *body, size_t len)
 {
 	struct swarm *sw = data;
 	if (kind == PEER_MSG_KEYRING)
 		gossip_keys_on_message(&sw->keys, from, from_role, body, len);
+	else if ((kind == PEER_MSG_RAFT || kind == PEER_MSG_MANAGER) && sw->manager != NULL &&
+		 from_role == IDENTITY_ROLE_MANAGER)
+		manager_receive(sw->manager, from, kind, body, len);
 	else
 		sw->mesh.unknown_msgs++;
 }
@@ -357,6 +365,8 @@ static void swarm_mesh_link_changed(void *data, const char *node_id, bool up)
 {
 	struct swarm *sw = data;
 	gossip_keys_on_link(&sw->keys, node_id, up);
+	if (!up && sw->manager != NULL)
+		manager_link_down(sw->manager, node_id);
 }
 
 static const struct peer_mesh_ops swarm_mesh_ops = {
@@ -364,6 +374,143 @@ static const struct peer_mesh_ops swarm_mesh_ops = {
 	.message = swarm_mesh_message,
 	.link_changed = swarm_mesh_link_changed,
 };
+
+/* --- the manager: Raft over the peer streams --------------------------------------- */
+
+static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+{
+	struct swarm *sw = data;
+	size_t cap = len + PEER_MSG_ENVELOPE_OVERHEAD, n;
+	uint8_t *buf = malloc(cap);
+	if (buf == NULL)
+		return -ENOMEM;
+	int rc = peer_msg_encode(kind, body, len, buf, cap, &n);
+	if (rc == 0)
+		rc = peer_mesh_send(&sw->mesh, node_id, buf, n);
+	free(buf);
+	return rc;
+}
+
+static size_t swarm_manager_peers(void *data, char (*out)[IDS_LEN + 1], size_t cap)
+{
+	struct swarm *sw = data;
+	struct peer_mesh_target t[RAFT_MAX_MEMBERS];
+	size_t n = swarm_mesh_managers(sw, t, cap < RAFT_MAX_MEMBERS ? cap : RAFT_MAX_MEMBERS);
+	for (size_t i = 0; i < n; i++)
+		memcpy(out[i], t[i].node_id, IDS_LEN + 1);
+	return n;
+}
+
+static void swarm_leader_changed(void *data, const char *leader, uint64_t term);
+
+static const struct manager_ops swarm_manager_ops = {
+	.send = swarm_manager_send,
+	.managers = swarm_manager_peers,
+	.leader_changed = swarm_leader_changed,
+};
+
+static void swarm_raft_dir(const struct swarm *sw, char *out, size_t len)
+{
+	snprintf(out, len, "%s/raft", sw->datadir->path);
+}
+
+static void swarm_manager_tick(uv_timer_t *t);
+
+static int swarm_start_manager(struct swarm *sw, char *err, size_t errlen)
+{
+	char dir[sizeof(sw->datadir->path) + 8];
+	struct manager_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	swarm_raft_dir(sw, dir, sizeof(dir));
+	cfg.dir = dir;
+	memcpy(cfg.node_id, sw->st.node_id, sizeof(cfg.node_id));
+	cfg.id = sw->st.manager.raft_id;
+	cfg.bootstrap = sw->bootstrapping;
+	randombytes_buf(&cfg.seed, sizeof(cfg.seed));
+	int rc = manager_start(sw->loop, &cfg, &swarm_manager_ops, sw, &sw->manager, err, errlen);
+	if (rc == 0)
+		uv_timer_start(&sw->nodes_timer, swarm_manager_tick, SWARM_NODES_RECONCILE_MS,
+			       SWARM_NODES_RECONCILE_MS);
+	return rc;
+}
+
+static void swarm_manager_closed(void *data)
+{
+	struct swarm *sw = data;
+	swarm_component_closed(sw);
+}
+
+/* A new swarm starts with no Raft log: one left by an earlier swarm of this
+ * data dir (after a leave) must not be read as this one's. */
+static int swarm_wipe_raft(struct swarm *sw, char *err, size_t errlen)
+{
+	char dir[sizeof(sw->datadir->path) + 8];
+	swarm_raft_dir(sw, dir, sizeof(dir));
+	int rc = manager_wipe(dir);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot remove the old raft log in %s: %s", dir, strerror(-rc));
+	return rc;
+}
+
+/* Whether Raft has a leader and counts this manager as a voter. */
+static bool swarm_raft_ready(const struct swarm *sw)
+{
+	struct manager_status ms;
+	if (sw->manager == NULL)
+		return false;
+	manager_status(sw->manager, &ms);
+	for (size_t i = 0; i < ms.n; i++)
+		if (strcmp(ms.members[i].node_id, sw->st.node_id) == 0)
+			return ms.quorum && ms.members[i].voter;
+	return false;
+}
+
+/* Ends the wait of init or a manager's join once Raft counts this node. */
+static void swarm_check_ready(struct swarm *sw)
+{
+	if (sw->ready_done == NULL)
+		return;
+	bool ready = swarm_raft_ready(sw);
+	if (!ready && uv_now(sw->loop) < sw->ready_deadline && sw->manager != NULL)
+		return;
+	swarm_done_fn done = sw->ready_done;
+	sw->ready_done = NULL;
+	if (ready)
+		done(sw->ready_data, 0, "ready");
+	else
+		done(sw->ready_data, -ETIMEDOUT,
+		     "this node is in the swarm, but the Raft cluster has not counted it as a manager yet; "
+		     "check that a majority of managers is up (docker node ls on another manager)");
+}
+
+static void swarm_wait_ready(struct swarm *sw, swarm_done_fn done, void *data)
+{
+	sw->ready_done = done;
+	sw->ready_data = data;
+	sw->ready_deadline = uv_now(sw->loop) + SWARM_READY_TIMEOUT_MS;
+	swarm_check_ready(sw);
+}
+
+static void swarm_leader_changed(void *data, const char *leader, uint64_t term)
+{
+	swarm_check_ready(data);
+}
+
+static void swarm_manager_tick(uv_timer_t *t)
+{
+	struct swarm *sw = t->data;
+	swarm_check_ready(sw);
+	swarm_nodes_reconcile(sw);
+}
+
+/* A raft id: random, never zero. */
+static uint64_t swarm_new_raft_id(void)
+{
+	uint64_t id = 0;
+	while (id == 0)
+		randombytes_buf(&id, sizeof(id));
+	return id;
+}
 
 static int swarm_start_mesh(struct swarm *sw, char *err, size_t errlen)
 {
@@ -405,8 +552,14 @@ static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 	int rc = swarm_start_gossip(sw, err, errlen);
 	if (rc != 0)
 		goto err_after_keyring;
+	if (sw->st.has_manager && sw->st.manager.raft_id == 0) {
+		/* A state written before managers kept a Raft log. */
+		sw->st.manager.raft_id = swarm_new_raft_id();
+		swarm_save_now(sw);
+	}
 	if ((rc = swarm_start_mesh(sw, err, errlen)) != 0 ||
-	    (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_listener(sw, err, errlen)) != 0)) {
+	    (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_listener(sw, err, errlen)) != 0) ||
+	    (sw->st.has_manager && (rc = swarm_start_manager(sw, err, errlen)) != 0)) {
 		swarm_stop_components(sw);
 		goto err_after_keyring;
 	}
@@ -432,7 +585,8 @@ int swarm_start(struct swarm *sw, uv_loop_t *loop, const struct config *config,
 	sw->host = *host;
 	uv_timer_init(loop, &sw->save_timer);
 	uv_timer_init(loop, &sw->leave_timer);
-	sw->save_timer.data = sw->leave_timer.data = sw;
+	uv_timer_init(loop, &sw->nodes_timer);
+	sw->save_timer.data = sw->leave_timer.data = sw->nodes_timer.data = sw;
 	gossip_keys_init(&sw->keys, loop, sw);
 	int rc = swarm_state_load(&sw->st, datadir, err, sizeof(err));
 	if (rc == -ENOENT)
@@ -485,6 +639,7 @@ static int swarm_create_identity(struct swarm *sw, char *err, size_t errlen)
 	st->has_manager = true;
 	st->manager.version = 1;
 	st->manager.updated_at_ms = now;
+	st->manager.raft_id = swarm_new_raft_id();
 	identity_keypair_from_seed(&root, st->manager.root_seed);
 	identity_keypair_from_seed(&node, st->node_seed);
 	memcpy(st->root_pk, root.pk, sizeof(st->root_pk));
@@ -523,7 +678,7 @@ static int swarm_commit(struct swarm *sw, char *err, size_t errlen)
 }
 
 int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_addr,
-	       char node_id[IDS_LEN + 1], char *err, size_t errlen)
+	       char node_id[IDS_LEN + 1], swarm_done_fn done, void *data, char *err, size_t errlen)
 {
 	struct addr listen, advertise;
 	if (sw->state != SWARM_INACTIVE) {
@@ -536,11 +691,17 @@ int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_
 		return rc;
 	memset(&sw->st, 0, sizeof(sw->st));
 	swarm_format_addrs(&sw->st, &listen, &advertise, sw->config->gossip_addr.port);
-	if ((rc = swarm_create_identity(sw, err, errlen)) != 0 || (rc = swarm_commit(sw, err, errlen)) != 0)
+	if ((rc = swarm_create_identity(sw, err, errlen)) != 0 || (rc = swarm_wipe_raft(sw, err, errlen)) != 0)
+		return rc;
+	sw->bootstrapping = true;
+	rc = swarm_commit(sw, err, errlen);
+	sw->bootstrapping = false;
+	if (rc != 0)
 		return rc;
 	memcpy(node_id, sw->st.node_id, IDS_LEN + 1);
 	log_info("swarm", "swarm initialized", LF_STR("cluster", sw->st.cluster_id), LF_STR("node", node_id),
 		 LF_STR("advertise", sw->st.advertise_addr), LF_STR("gossip", sw->st.gossip_advertise));
+	swarm_wait_ready(sw, done, data);
 	return 0;
 }
 
@@ -586,9 +747,12 @@ static int swarm_join_accept(struct swarm *sw, char *err, size_t errlen)
 		memcpy(st->manager.manager_secret, p.manager_secret, sizeof(p.manager_secret));
 		st->manager.version = 1;
 		st->manager.updated_at_ms = st->joined_at_ms;
+		st->manager.raft_id = swarm_new_raft_id();
 	}
 	sodium_memzero(&p, sizeof(p));
-	int rc = swarm_commit(sw, err, errlen);
+	int rc = swarm_wipe_raft(sw, err, errlen);
+	if (rc == 0)
+		rc = swarm_commit(sw, err, errlen);
 	if (rc == 0)
 		swarm_rejoin_seeds(sw, (const char (*)[64])sw->st.seeds, sw->st.nseeds);
 	return rc;
@@ -608,7 +772,10 @@ static void swarm_join_finish(struct swarm *sw, int status, const char *message)
 	else
 		log_warn("swarm", "join failed", LF_STR("error", message));
 	sodium_memzero(jp->node_seed, sizeof(jp->node_seed));
-	jp->done(jp->data, status, message);
+	if (status == 0 && sw->manager != NULL)
+		swarm_wait_ready(sw, jp->done, jp->data);
+	else
+		jp->done(jp->data, status, message);
 	free(jp);
 }
 
@@ -780,6 +947,17 @@ static void swarm_stop_components(struct swarm *sw)
 		sw->mesh_open = false;
 		peer_mesh_close(&sw->mesh, swarm_mesh_closed);
 	}
+	if (sw->ready_done != NULL) {
+		swarm_done_fn done = sw->ready_done;
+		sw->ready_done = NULL;
+		done(sw->ready_data, -ECANCELED, "the node stopped before the Raft cluster counted it as a manager");
+	}
+	if (sw->manager != NULL) {
+		uv_timer_stop(&sw->nodes_timer);
+		sw->closing++;
+		manager_close(sw->manager, swarm_manager_closed, sw);
+		sw->manager = NULL;
+	}
 }
 
 /* Stops every component; the keys are wiped. */
@@ -853,9 +1031,10 @@ void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw))
 	gossip_keys_close(&sw->keys, swarm_keys_closed);
 	swarm_deactivate(sw);
 	swarm_state_wipe(&sw->st);
-	sw->closing += 2;
+	sw->closing += 3;
 	uv_close((uv_handle_t *)&sw->save_timer, swarm_timer_closed);
 	uv_close((uv_handle_t *)&sw->leave_timer, swarm_timer_closed);
+	uv_close((uv_handle_t *)&sw->nodes_timer, swarm_timer_closed);
 	swarm_component_closed(sw);
 }
 

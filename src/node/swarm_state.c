@@ -2,6 +2,7 @@
 #include "swarmnode/swarm_state.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +35,28 @@ static json_t *json_b64(const uint8_t *bin, size_t len)
 
 static json_t *swarm_state_manager_json(const struct swarm_manager_secrets *m)
 {
-	return json_pack("{s:o, s:o, s:o, s:I, s:I}",
+	/* A raft id uses all 64 bits: hex, since JSON integers are signed. */
+	char raft_id[17];
+	snprintf(raft_id, sizeof(raft_id), "%016" PRIx64, m->raft_id);
+	return json_pack("{s:o, s:o, s:o, s:I, s:I, s:s}",
 		"RootKey", json_hex(m->root_seed, sizeof(m->root_seed)),
 		"WorkerSecret", json_hex(m->worker_secret, sizeof(m->worker_secret)),
 		"ManagerSecret", json_hex(m->manager_secret, sizeof(m->manager_secret)),
-		"Version", (json_int_t)m->version, "UpdatedAt", (json_int_t)m->updated_at_ms);
+		"Version", (json_int_t)m->version, "UpdatedAt", (json_int_t)m->updated_at_ms,
+		"RaftID", raft_id);
+}
+
+static bool get_raft_id(json_t *m, uint64_t *out, char *err, size_t errlen)
+{
+	const char *s = json_string_value(json_object_get(m, "RaftID"));
+	char *end = NULL;
+	if (s != NULL && strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16)
+		*out = strtoull(s, &end, 16);
+	if (end == NULL || *out == 0) {
+		snprintf(err, errlen, "Manager.RaftID: expected 16 lowercase hex digits, not all zero");
+		return false;
+	}
+	return true;
 }
 
 static json_t *swarm_state_json(const struct swarm_state *st)
@@ -192,7 +210,8 @@ static bool get_manager(json_t *j, struct swarm_state *st, char *err, size_t err
 	       get_hex(m, "WorkerSecret", s->worker_secret, sizeof(s->worker_secret), err, errlen) &&
 	       get_hex(m, "ManagerSecret", s->manager_secret, sizeof(s->manager_secret), err, errlen) &&
 	       get_uint(m, "Version", &s->version, err, errlen) &&
-	       get_uint(m, "UpdatedAt", &s->updated_at_ms, err, errlen);
+	       get_uint(m, "UpdatedAt", &s->updated_at_ms, err, errlen) &&
+	       get_raft_id(m, &s->raft_id, err, errlen);
 }
 
 /* Absent in states written before key rotation existed: generation 0. */

@@ -38,8 +38,10 @@ static void format_time(char out[TS_LEN + 1])
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, TS_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
+	char date[32];
+	/* strftime, not %02d: gcc cannot bound the tm fields and warns of truncation. */
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, TS_LEN + 1, "%.19s.%09uZ", date, (unsigned)ts.tv_nsec % 1000000000u);
 }
 
 /* --- writing (thread side) ----------------------------------------------- */

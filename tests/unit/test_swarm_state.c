@@ -65,6 +65,7 @@ static struct swarm_state sample(bool manager)
 		memset(st.manager.manager_secret, 0x55, sizeof(st.manager.manager_secret));
 		st.manager.version = 10;
 		st.manager.updated_at_ms = 99;
+		st.manager.raft_id = 0xfedcba9876543210ULL; /* above INT64_MAX: kept exact */
 	}
 	return st;
 }

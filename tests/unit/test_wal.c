@@ -739,7 +739,7 @@ static void crash_once(struct fx *f, unsigned seed)
 	uint64_t hs_term = f->boot.hs.term;
 	bool matched = false;
 	for (uint64_t k = acked; k <= acked + 64 && !matched; k++) {
-		uint64_t last, first_k;
+		uint64_t last = 0, first_k = 0;
 		uint64_t *terms = model_log(k, &last, &first_k);
 		bool ok = n >= first_k - 1 && n <= last;
 		for (uint64_t i = 1; ok && i <= n; i++)

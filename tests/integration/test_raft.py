@@ -1,0 +1,214 @@
+"""Managers on Raft, as real processes on 127.0.0.x: three managers elect a
+leader; writes (node updates) commit and are refused when stale; kill -9 of
+the leader elects another that accepts writes, and the old one returns as a
+follower with every acknowledged write; kill -9 during a burst of writes
+loses none that was acknowledged; without a majority, writes get Docker's
+no-leader error."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Counter, Daemon, request, wait_for  # noqa: E402
+
+BASE = int(os.environ.get("SN_TEST_IP_BASE_RAFT", "100"))
+
+
+def ip(i):
+    return f"127.0.0.{BASE + i}"
+
+
+def node(i, data_dir=None, workdir=None):
+    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
+                              "--advertise-addr", ip(i)], data_dir=data_dir, workdir=workdir)
+
+
+def ok(r):
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def api(d, method, path, body=None):
+    s = d.connect()
+    try:
+        status, _, data = request(s, method, "/v1.41" + path,
+                                  json.dumps(body).encode() if body is not None else None,
+                                  {"Content-Type": "application/json"} if body is not None else None)
+    finally:
+        s.close()
+    return status, json.loads(data) if data else None
+
+
+def raft(d):
+    status, info = api(d, "GET", "/info")
+    assert status == 200, info
+    return info["Swarm"].get("Raft", {})
+
+
+def node_id(d):
+    return api(d, "GET", "/info")[1]["Swarm"]["NodeID"]
+
+
+def labels_of(d, nid):
+    status, n = api(d, "GET", f"/nodes/{nid}")
+    assert status == 200, n
+    return n["Spec"].get("Labels") or {}
+
+
+class Managers:
+    """Three managers: node 0 inits, 1 and 2 join with the manager token."""
+
+    def __init__(self, n=3):
+        self.nodes = [node(i).start() for i in range(n)]
+        out = ok(self.nodes[0].cli("init", "--advertise-addr", ip(0)))
+        assert "Swarm initialized: current node (" in out, out
+        token = ok(self.nodes[0].cli("join-token", "-q", "manager")).strip()
+        for i in range(1, n):
+            out = ok(self.nodes[i].cli("join", "--token", token, f"{ip(0)}:2377"))
+            assert out == "This node joined a swarm as a manager.\n", out
+        self.ids = [node_id(d) for d in self.nodes]
+
+    def leader(self, among=None):
+        """The index of the node every live one names as leader, once they agree."""
+        among = among if among is not None else range(len(self.nodes))
+        names = {raft(self.nodes[i]).get("Leader", "") for i in among}
+        if len(names) == 1 and "" not in names and names.pop() in [self.ids[i] for i in among]:
+            return self.ids.index(raft(self.nodes[list(among)[0]])["Leader"])
+        return None
+
+    def restart(self, i):
+        d = self.nodes[i]
+        self.nodes[i] = node(i, data_dir=d.data_dir, workdir=d.dir).start()
+
+    def stop(self):
+        for d in self.nodes:
+            d.stop()
+        for d in self.nodes:
+            d.cleanup()
+
+
+def add_label(d, target, key, value):
+    """One write through the CLI (GET the node, POST its spec with the version read)."""
+    return d.cli("node", "update", "--label-add", f"{key}={value}", target)
+
+
+def three_managers_elect_one_leader_and_replicate_writes():
+    c = Managers()
+    try:
+        wait_for(lambda: c.leader() is not None, 20, "the three managers to agree on a leader")
+        info = raft(c.nodes[0])
+        assert info["Voters"] == 3 and info["Quorum"], info
+        # node ls: one Leader, two Reachable managers
+        out = ok(c.nodes[1].cli("node", "ls"))
+        assert out.count("Leader") == 1 and out.count("Reachable") == 2, out
+        # a write through a follower commits everywhere
+        follower = next(i for i in range(3) if i != c.leader())
+        target = c.ids[0]
+        wait_for(lambda: api(c.nodes[follower], "GET", f"/nodes/{target}")[0] == 200 and
+                 "Version" in api(c.nodes[follower], "GET", f"/nodes/{target}")[1], 20, "the node object")
+        r = None
+        for _ in range(20):  # the leader's own node writes may race ours: retry a stale version
+            r = add_label(c.nodes[follower], target, "zone", "a")
+            if r.returncode == 0:
+                break
+            assert "update out of sequence" in r.stderr, r.stderr
+        ok(r)
+        for d in c.nodes:
+            wait_for(lambda d=d: labels_of(d, target).get("zone") == "a", 10, "the label on every manager")
+        # a stale version is refused with Docker's message and changes nothing
+        status, n = api(c.nodes[0], "GET", f"/nodes/{target}")
+        spec = dict(n["Spec"], Labels={"zone": "stale"})
+        version = n["Version"]["Index"]
+        ok(add_label(c.nodes[0], target, "zone", "b"))
+        status, body = api(c.nodes[0], "POST", f"/nodes/{target}/update?version={version}", spec)
+        assert status == 409 and "update out of sequence" in body["message"], (status, body)
+        assert labels_of(c.nodes[0], target)["zone"] == "b"
+    finally:
+        c.stop()
+
+
+def killed_leader_is_replaced_and_returns_as_follower():
+    c = Managers()
+    try:
+        wait_for(lambda: c.leader() is not None, 20, "a leader")
+        old = c.leader()
+        others = [i for i in range(3) if i != old]
+        target = c.ids[others[0]]
+        wait_for(lambda: api(c.nodes[others[0]], "GET", f"/nodes/{target}")[1].get("Version") is not None, 20,
+                 "the node object")
+        acked = []
+        for k in range(5):
+            if add_label(c.nodes[others[0]], target, f"before{k}", "1").returncode == 0:
+                acked.append(f"before{k}")
+        c.nodes[old].stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # the first write another manager accepts
+        accepted_after = None
+        while time.monotonic() - killed_at < 30:
+            if add_label(c.nodes[others[1]], target, "after", "1").returncode == 0:
+                accepted_after = time.monotonic() - killed_at
+                acked.append("after")
+                break
+        assert accepted_after is not None, "no write accepted within 30 s of killing the leader"
+        print(f"     failover: first write accepted {accepted_after:.2f} s after kill -9 of the leader")
+        new = c.leader(others)
+        assert new is not None and new != old, new
+        c.restart(old)
+        wait_for(lambda: raft(c.nodes[old]).get("Leader") == c.ids[new] and raft(c.nodes[old])["Role"] == "follower",
+                 20, "the old leader to follow the new one")
+        got = labels_of(c.nodes[old], target)
+        missing = [k for k in acked if k not in got]
+        assert not missing, f"acknowledged writes missing on the old leader: {missing}"
+    finally:
+        c.stop()
+
+
+def kill_during_write_burst_loses_no_acknowledged_write():
+    c = Managers()
+    try:
+        wait_for(lambda: c.leader() is not None, 20, "a leader")
+        leader = c.leader()
+        writer = next(i for i in range(3) if i != leader)
+        target = c.ids[writer]
+        wait_for(lambda: api(c.nodes[writer], "GET", f"/nodes/{target}")[1].get("Version") is not None, 20,
+                 "the node object")
+        acked = []
+        for k in range(40):
+            if k == 15:
+                c.nodes[leader].stop(signal.SIGKILL)
+            if add_label(c.nodes[writer], target, f"k{k}", "1").returncode == 0:
+                acked.append(f"k{k}")
+        c.restart(leader)
+        wait_for(lambda: c.leader() is not None, 20, "a leader after the restart")
+        for d in c.nodes:
+            wait_for(lambda d=d: all(k in labels_of(d, target) for k in acked), 20,
+                     "every acknowledged write on every manager")
+        assert len(acked) >= 20, f"only {len(acked)} of 40 writes were acknowledged"
+    finally:
+        c.stop()
+
+
+def writes_without_a_majority_get_no_leader_error():
+    c = Managers()
+    try:
+        wait_for(lambda: c.leader() is not None, 20, "a leader")
+        survivor = 0
+        for i in (1, 2):
+            c.nodes[i].stop(signal.SIGKILL)
+        wait_for(lambda: not raft(c.nodes[survivor])["Quorum"], 20, "the survivor to see no quorum")
+        r = add_label(c.nodes[survivor], c.ids[survivor], "x", "1")
+        assert r.returncode != 0 and "does not have a leader" in r.stderr, r
+        assert "no (writes are refused)" in ok(c.nodes[survivor].cli("info"))
+    finally:
+        c.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(Counter().run([
+        three_managers_elect_one_leader_and_replicate_writes,
+        killed_leader_is_replaced_and_returns_as_follower,
+        kill_during_write_burst_loses_no_acknowledged_write,
+        writes_without_a_majority_get_no_leader_error,
+    ]))
