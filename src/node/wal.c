@@ -861,6 +861,20 @@ static int keep_buf(struct wal *w, uint8_t *buf)
 	return 0;
 }
 
+/* Reads a whole file and keeps it until wal_boot_release (boot data points into it). */
+static int read_kept(struct wal *w, const char *path, uint8_t **img, size_t *len, char *err,
+		     size_t errlen)
+{
+	int rc = read_file(path, img, len);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if ((rc = keep_buf(w, *img)) != 0)
+		snprintf(err, errlen, "reading %s: out of memory", path);
+	return rc;
+}
+
 static int load_hard_state(struct wal *w, struct wal_boot *boot, char *err, size_t errlen)
 {
 	char path[4200], why[200] = "";
@@ -905,12 +919,8 @@ static int load_snapshot(struct wal *w, struct wal_listing *l, struct wal_boot *
 	uint8_t *img;
 	const uint8_t *data;
 	size_t len;
-	int rc = read_file(path, &img, &len);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if ((rc = keep_buf(w, img)) != 0)
+	int rc = read_kept(w, path, &img, &len, err, errlen);
+	if (rc != 0)
 		return rc;
 	rc = wal_snapshot_image_decode(img, len, &boot->snap, &data, &boot->snap_len, why, sizeof(why));
 	if (rc == 0 && (boot->snap.index != latest->index || boot->snap.term != latest->term)) {
@@ -1006,12 +1016,8 @@ static int load_segment(struct wal *w, uint64_t first, bool is_last, struct entr
 	uint8_t *img;
 	size_t len;
 	seg_path(w, first, path, sizeof(path));
-	int rc = read_file(path, &img, &len);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if ((rc = keep_buf(w, img)) != 0)
+	int rc = read_kept(w, path, &img, &len, err, errlen);
+	if (rc != 0)
 		return rc;
 	struct wal_segment *s = push_seg(w, first);
 	if (s == NULL)

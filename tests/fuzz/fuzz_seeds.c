@@ -7,6 +7,7 @@
 
 #include "swarmnode/keyring.h"
 #include "swarmnode/peer_msg.h"
+#include "swarmnode/wal_record.h"
 #include "fuzz_fixture.h"
 #include "fuzz_raft.h"
 #include "swarmnode/manager_msg.h"
@@ -226,6 +227,48 @@ static void store_seeds(void)
 	store_free(s);
 }
 
+/* Seeds for fuzz_wal_record: a segment of each entry type, the same torn
+ * and with a zero tail, a hard state and a snapshot file image. */
+static void wal_seeds(void)
+{
+	static uint8_t seg[4096];
+	uint8_t cbuf[RAFT_CONF_ENCODED_MAX];
+	size_t clen, n = 0, used;
+	struct raft_configuration conf = { .n = 2 };
+	conf.members[0] = (struct raft_member){ .id = 1, .role = RAFT_VOTER };
+	conf.members[1] = (struct raft_member){ .id = 2, .role = RAFT_LEARNER };
+	raft_configuration_encode(&conf, cbuf, sizeof(cbuf), &clen);
+	struct raft_entry es[4] = {
+		{ .term = 1, .index = 7, .type = RAFT_ENTRY_CONFIG, .data = cbuf, .len = clen },
+		{ .term = 2, .index = 8, .type = RAFT_ENTRY_NOOP },
+		{ .term = 2, .index = 9, .type = RAFT_ENTRY_NORMAL, .data = (const uint8_t *)"set x=1", .len = 7 },
+		{ .term = 2, .index = 10, .type = RAFT_ENTRY_NORMAL, .data = (const uint8_t *)"set y=2", .len = 7 },
+	};
+	for (int i = 0; i < 4; i++) {
+		if (wal_record_put_entry(&es[i], seg + n, sizeof(seg) - n, &used) != 0) {
+			fprintf(stderr, "wal seed: entry encode failed\n");
+			exit(1);
+		}
+		n += used;
+	}
+	put("fuzz_wal_record", "segment", seg, n, NULL, 0);
+	put("fuzz_wal_record", "segment-torn", seg, n - 5, NULL, 0);
+	memset(seg + n, 0, 600);
+	put("fuzz_wal_record", "segment-zero-tail", seg, n + 600, NULL, 0);
+	struct raft_hard_state hs = { .term = 5, .vote = 2 };
+	wal_record_put_hard_state(&hs, seg, sizeof(seg), &used);
+	put("fuzz_wal_record", "hardstate", seg, used, NULL, 0);
+	struct raft_snapshot_meta meta = { .index = 6, .term = 1, .conf = conf };
+	uint8_t *img;
+	size_t ilen;
+	if (wal_snapshot_image(&meta, (const uint8_t *)"state machine bytes", 19, &img, &ilen) != 0) {
+		fprintf(stderr, "wal seed: snapshot image failed\n");
+		exit(1);
+	}
+	put("fuzz_wal_record", "snapshot", img, ilen, NULL, 0);
+	free(img);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -364,6 +407,7 @@ int main(int argc, char **argv)
 	raft_seeds();
 	manager_seeds();
 	store_seeds();
+	wal_seeds();
 	printf("seed corpora written under %s\n", root_dir);
 	return 0;
 }

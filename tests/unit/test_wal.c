@@ -474,6 +474,35 @@ static void test_torn_tail_every_offset(void **state)
 	free(img);
 }
 
+static void test_unsynced_batch_hole(void **state)
+{
+	/* Power lost before a batch's fsync: one page of it never reached the
+	 * disk (zeros), later pages did. Cut from the hole on, as a torn tail. */
+	struct fx *f = *state;
+	must_open(f);
+	assert_int_equal(write_wait(f, 1, NULL, NULL, NULL, 0, 1, 5, 1), 0);
+	char path[128];
+	seg_file(f, 1, path, sizeof(path));
+	off_t synced = file_size(path);
+	assert_int_equal(write_wait(f, 2, NULL, NULL, NULL, 0, 6, 400, 1), 0);
+	close_wal(f);
+	off_t size = file_size(path);
+	uint8_t *img = slurp(path, size);
+	off_t hole = (synced + 2 * WAL_SECTOR) / WAL_SECTOR * WAL_SECTOR;
+	assert_true(hole + WAL_SECTOR < size);
+	memset(img + hole, 0, WAL_SECTOR);
+	put_file(path, img, (size_t)size);
+	log_set_min_level(LOG_SILENT);
+	must_open(f);
+	log_set_min_level(LOG_INFO);
+	assert_true(f->boot.repaired);
+	assert_non_null(strstr(f->boot.note, "unsynced batch"));
+	assert_true(f->boot.n_entries >= 5);
+	expect_entry(f, f->boot.n_entries, 1);
+	assert_true(file_size(path) <= hole);
+	free(img);
+}
+
 static void test_middle_corruption_refused(void **state)
 {
 	struct fx *f = *state;
@@ -779,6 +808,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_below_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsynced_batch_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_middle_corruption_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_closed_segment_damage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_must_follow_snapshot, setup, teardown),
