@@ -7,8 +7,8 @@
 #include "store_internal.h"
 
 struct store_watcher {
-	store_watch_fn fn;
-	void *data;
+	store_watch_fn fn; /* called after each successful apply or restore */
+	void *data;        /* its first argument */
 };
 
 struct store {
