@@ -28,7 +28,9 @@
  *
  *   K  "cluster" | "node" | "service" | "task"
  *   ID 25 characters of [0-9a-z] (ids.h)
- *   V  integer >= 0: the Version.Index the proposer read; 0 on delete = any
+ *   V  integer >= 0: the Version.Index the proposer read; 0 on delete = any.
+ *      An object written earlier in the same transaction is at that
+ *      transaction's own index.
  *   O  a JSON object with "ID" (for update: absent or equal to "id"). The
  *      store replaces "Version", "CreatedAt" and "UpdatedAt". Checked fields:
  *        cluster  Spec.Name             non-empty string (unique)
@@ -224,7 +226,10 @@ struct store_result {
  *   STORE_E_NOT_FOUND      update or delete of a missing object: "service ID not found"
  * Not refusals (nothing changes, not even the applied index, so the host may
  * retry): STORE_E_INVALID (index not after the applied one), STORE_E_BUSY
- * (called from a watcher), STORE_E_NOMEM.
+ * (called from a watcher), STORE_E_NOMEM. The host must not skip an entry
+ * that ran out of memory (retry or stop): the other managers applied it.
+ * Everything apply allocates goes through jansson's allocator
+ * (json_set_alloc_funcs).
  * After a successful apply the watchers are called, in registration order.
  * Objects returned by the reads below are invalidated by a successful apply.
  * res may be NULL. Returns res->code.

@@ -7,8 +7,8 @@
 #include "store_internal.h"
 
 struct store_watcher {
-	store_watch_fn fn;
-	void *data;
+	store_watch_fn fn; /* called after each successful apply or restore */
+	void *data;        /* its first argument */
 };
 
 struct store {
@@ -171,7 +171,7 @@ static void notify(struct store *s, const struct store_event *ev)
 static int apply_txn(struct store *s, uint64_t index, const struct store_txn_decoded *txn,
 		     struct store_result *res)
 {
-	struct store_change *changes = calloc(txn->n_ops + 1, sizeof(*changes));
+	struct store_change *changes = store_mem_calloc(txn->n_ops + 1, sizeof(*changes));
 	if (changes == NULL)
 		return refuse(res, STORE_E_NOMEM, -1);
 	size_t done = 0;
@@ -181,7 +181,7 @@ static int apply_txn(struct store *s, uint64_t index, const struct store_txn_dec
 			      sizeof(res->message));
 	if (rc != 0) {
 		rollback(&s->st, changes, done - 1);
-		free(changes);
+		store_mem_free(changes);
 		if (rc != STORE_E_NOMEM)
 			s->applied = index;
 		return refuse(res, rc, (long)done - 1);
@@ -192,7 +192,7 @@ static int apply_txn(struct store *s, uint64_t index, const struct store_txn_dec
 	/* The replaced and removed objects were the changes' to show; now release them. */
 	for (size_t i = 0; i < txn->n_ops; i++)
 		json_decref(changes[i].old_obj);
-	free(changes);
+	store_mem_free(changes);
 	return 0;
 }
 

@@ -8,6 +8,17 @@
 
 #include "swarmnode/store.h"
 
+/* ---- Memory (store_table.c) ---------------------------------------------------
+ * What apply and restore allocate goes through jansson's allocator, like the
+ * objects themselves: one json_set_alloc_funcs covers the whole store (and
+ * lets the tests fail every allocation in turn). */
+
+/* n zeroed elements of size bytes, or NULL (also when n * size overflows). */
+void *store_mem_calloc(size_t n, size_t size);
+
+/* Frees what store_mem_calloc returned; NULL is fine. */
+void store_mem_free(void *p);
+
 /* ---- Sorted tables (store_table.c) -------------------------------------------
  * One sorted array serves both the objects of a kind (key = id) and each
  * secondary index (key = the indexed field). Keys and ids point into the

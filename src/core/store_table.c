@@ -1,5 +1,5 @@
 /* store_table: sorted arrays of (key, id, object) for the store's objects and indexes. */
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -37,6 +37,28 @@ static int entry_cmp(const struct store_table *t, const struct store_entry *e, c
 	return strcmp(e->id, id);
 }
 
+void *store_mem_calloc(size_t n, size_t size)
+{
+	json_malloc_t alloc;
+	json_free_t release;
+	json_get_alloc_funcs(&alloc, &release);
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	void *p = alloc(n * size > 0 ? n * size : 1);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	return p;
+}
+
+void store_mem_free(void *p)
+{
+	json_malloc_t alloc;
+	json_free_t release;
+	json_get_alloc_funcs(&alloc, &release);
+	if (p != NULL)
+		release(p);
+}
+
 int store_table_reserve(struct store_table *t, size_t n)
 {
 	if (n <= t->cap)
@@ -44,9 +66,12 @@ int store_table_reserve(struct store_table *t, size_t n)
 	size_t cap = t->cap < 16 ? 16 : t->cap;
 	while (cap < n)
 		cap *= 2;
-	struct store_entry *v = realloc(t->v, cap * sizeof(*v));
+	struct store_entry *v = store_mem_calloc(cap, sizeof(*v));
 	if (v == NULL)
 		return STORE_E_NOMEM;
+	if (t->len > 0)
+		memcpy(v, t->v, t->len * sizeof(*v));
+	store_mem_free(t->v);
 	t->v = v;
 	t->cap = cap;
 	return 0;
@@ -93,7 +118,7 @@ bool store_table_remove(struct store_table *t, const char *key, const char *id)
 
 void store_table_release(struct store_table *t)
 {
-	free(t->v);
+	store_mem_free(t->v);
 	t->v = NULL;
 	t->len = 0;
 	t->cap = 0;

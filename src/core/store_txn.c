@@ -135,7 +135,7 @@ static int decode_ops(json_t *ops, struct store_txn_decoded *out, char *err, siz
 	size_t n = json_array_size(ops);
 	if (n == 0)
 		return 0;
-	out->ops = calloc(n, sizeof(*out->ops));
+	out->ops = store_mem_calloc(n, sizeof(*out->ops));
 	if (out->ops == NULL)
 		return STORE_E_NOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -170,7 +170,7 @@ int store_txn_decode(const uint8_t *in, size_t len, struct store_txn_decoded *ou
 
 void store_txn_decoded_release(struct store_txn_decoded *d)
 {
-	free(d->ops);
+	store_mem_free(d->ops);
 	json_decref(d->root);
 	memset(d, 0, sizeof(*d));
 }

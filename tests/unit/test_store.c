@@ -935,17 +935,35 @@ static void *failing_malloc(size_t n)
 	return malloc(n);
 }
 
-/* Every jansson allocation of an apply fails in turn: each time the store
- * reports STORE_E_NOMEM and is exactly as before, applied index included. */
+/* Fills the task tables to their first capacity (16), so that the next
+ * creation must grow them. */
+static void preload_full_tables(struct fx *f)
+{
+	preload(f);
+	struct store_result res;
+	for (int i = 3; i <= 16; i++) {
+		char tag[8];
+		snprintf(tag, sizeof(tag), "u%02d", i);
+		assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_TASK, task_obj(mkid(tag), mkid("s1"),
+										 mkid("n1")))),
+				 0);
+	}
+}
+
+/* Every allocation of an apply (jansson's and the store's own, which go
+ * through jansson's allocator) fails in turn: each time the store reports
+ * STORE_E_NOMEM and is exactly as before, applied index included. */
 static void out_of_memory_changes_nothing(void **state)
 {
 	struct fx *f = *state;
-	preload(f);
+	preload_full_tables(f);
+	uint64_t index = f->next, applied = store_applied_index(f->s);
 	uint8_t *buf;
 	size_t len;
 	build(T1, OPS(UPDATE(STORE_KIND_SERVICE, mkid("s1"), 1, service_obj(mkid("s1"), "api")),
 		      DELETE(STORE_KIND_TASK, mkid("t1"), 0),
-		      CREATE(STORE_KIND_TASK, task_obj(mkid("t3"), mkid("s1"), mkid("n2"))),
+		      CREATE(STORE_KIND_TASK, task_obj(mkid("u17"), mkid("s1"), mkid("n2"))),
+		      CREATE(STORE_KIND_TASK, task_obj(mkid("u18"), mkid("s1"), mkid("n2"))),
 		      UPDATE(STORE_KIND_TASK, mkid("t2"), 1, task_obj(mkid("t2"), mkid("s1"), mkid("n2")))),
 	      &buf, &len);
 	char *before = state_text(f->s);
@@ -955,12 +973,12 @@ static void out_of_memory_changes_nothing(void **state)
 	for (fail_at = 0; rc == STORE_E_NOMEM && fail_at < 100000; fail_at++) {
 		allocs_left = fail_at;
 		struct store_result res;
-		rc = store_apply(f->s, 2, buf, len, &res);
+		rc = store_apply(f->s, index, buf, len, &res);
 		allocs_left = -1;
 		if (rc != 0 && rc != STORE_E_NOMEM)
 			fail_msg("allocation %ld failing gave %d: %s", fail_at, rc, res.message);
 		if (rc == STORE_E_NOMEM) {
-			assert_int_equal(store_applied_index(f->s), 1);
+			assert_int_equal(store_applied_index(f->s), applied);
 			char *now = state_text(f->s);
 			assert_string_equal(before, now);
 			free(now);
@@ -969,9 +987,45 @@ static void out_of_memory_changes_nothing(void **state)
 	json_set_alloc_funcs(malloc, free);
 	assert_int_equal(rc, 0);
 	assert_true(fail_at > 10);
-	assert_int_equal(store_tasks_by_node(f->s, mkid("n2"), NULL, 0), 2);
+	assert_int_equal(store_count(f->s, STORE_KIND_TASK), 17);
+	assert_int_equal(store_tasks_by_node(f->s, mkid("n2"), NULL, 0), 3);
+	assert_int_equal(store_tasks_by_service(f->s, mkid("s1"), NULL, 0), 17);
 	free(before);
 	free(buf);
+}
+
+/* The same for restore: NOMEM, and the store as it was. */
+static void out_of_memory_in_restore_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	preload_full_tables(f);
+	uint8_t *snap;
+	size_t len;
+	snapshot_of(f->s, &snap, &len);
+	struct store *r = store_new();
+	struct fx g = { r, 1 };
+	preload(&g);
+	char *before = state_text(r);
+	json_set_alloc_funcs(failing_malloc, free);
+	int rc = STORE_E_NOMEM;
+	long fail_at;
+	for (fail_at = 0; rc == STORE_E_NOMEM && fail_at < 100000; fail_at++) {
+		allocs_left = fail_at;
+		rc = store_restore(r, snap, len, NULL, 0);
+		allocs_left = -1;
+		if (rc == STORE_E_NOMEM) {
+			char *now = state_text(r);
+			assert_string_equal(before, now);
+			free(now);
+		}
+	}
+	json_set_alloc_funcs(malloc, free);
+	assert_int_equal(rc, 0);
+	assert_true(fail_at > 10);
+	assert_int_equal(store_count(r, STORE_KIND_TASK), 16);
+	free(before);
+	free(snap);
+	store_free(r);
 }
 
 int main(void)
@@ -998,6 +1052,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(watchers_see_changes_in_order, setup, teardown),
 		cmocka_unit_test(builder_refuses_what_the_decoder_would),
 		cmocka_unit_test_setup_teardown(out_of_memory_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(out_of_memory_in_restore_changes_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
