@@ -530,13 +530,21 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 		api_reply_error(req, 400, "invalid version \"%s\"", v);
 		return;
 	}
+	json_t *fresh = NULL; /* a node gossip knows that the leader has not written yet */
+	struct swarm_node n;
 	int rc = store_resolve(manager_store(api->swarm->manager), STORE_KIND_NODE, ref, &stored, err, sizeof(err));
+	if (rc == STORE_E_NOT_FOUND && swarm_node_find(api->swarm, ref, &n) == 0 && n.has_meta &&
+	    n.state == SWIM_ALIVE) {
+		stored = fresh = swarm_nodes_from_gossip(api->swarm, &n);
+		rc = 0;
+	}
 	if (rc != 0) {
 		api_reply_error(req, rc == STORE_E_AMBIGUOUS ? 400 : 404, "%s", err);
 		return;
 	}
 	if ((rc = node_spec_check(spec, stored, err, sizeof(err))) != 0) {
 		api_reply_error(req, rc == -ENOTSUP ? 501 : 400, "%s", err);
+		json_decref(fresh);
 		return;
 	}
 	json_t *obj = json_deep_copy(stored);
@@ -549,10 +557,15 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 		json_object_set(newspec, "Name", name);
 	json_object_set_new(obj, "Spec", newspec);
 	struct store_txn *txn = store_txn_new(now_ns());
-	rc = txn ? store_txn_update(txn, STORE_KIND_NODE, json_string_value(json_object_get(stored, "ID")), version,
-				    obj, err, sizeof(err))
-		 : STORE_E_NOMEM;
+	if (txn == NULL)
+		rc = STORE_E_NOMEM;
+	else if (fresh != NULL) /* the reconciler's create may win: then this one is refused (409) */
+		rc = store_txn_create(txn, STORE_KIND_NODE, obj, err, sizeof(err));
+	else
+		rc = store_txn_update(txn, STORE_KIND_NODE, json_string_value(json_object_get(stored, "ID")), version,
+				      obj, err, sizeof(err));
 	json_decref(obj);
+	json_decref(fresh);
 	if (rc != 0)
 		api_reply_error(req, 400, "%s", rc == STORE_E_NOMEM ? "out of memory" : err);
 	else

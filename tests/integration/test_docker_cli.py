@@ -106,11 +106,19 @@ def docker_swarm_commands():
         wait_for(lambda: docker(m, "node", "ls").stdout.count(" Ready ") == 2, 30, "two ready nodes")
         ls = docker(m, "node", "ls").stdout.splitlines()
         assert ls[0].split() == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE", "VERSION"]
-        assert any(" * " in line and "Reachable" in line for line in ls[1:]), ls
+        assert any(" * " in line and "Leader" in line for line in ls[1:]), ls
         r = docker(m, "node", "inspect", "self", "--pretty")
         assert r.returncode == 0 and "Manager Status:" in r.stdout and "127.0.0.60:2377" in r.stdout, r
         r = docker(m, "node", "inspect", "nope")
         assert r.returncode == 1 and "nope" in r.stderr, r
+        # a write through Raft: docker node update reads the version and posts the spec back
+        wid = docker(w, "info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+        r = docker(m, "node", "update", "--label-add", "zone=a", "--availability", "drain", wid)
+        assert r.returncode == 0 and wid in r.stdout, r
+        r = docker(m, "node", "inspect", "--format", "{{.Spec.Labels.zone}} {{.Spec.Availability}}", wid)
+        assert r.stdout.strip() == "a drain", r
+        r = docker(m, "node", "update", "--role", "manager", wid)
+        assert r.returncode == 1 and "not supported yet" in r.stderr, r
         info = docker(m, "info").stdout
         assert " Swarm: active" in info and " Is Manager: true" in info and " Nodes: 2" in info, info
         r = docker(w, "swarm", "leave")
