@@ -64,14 +64,26 @@ static const struct stack_key_rule resource_rules[] = {
 	{NULL, NULL},
 };
 
+/* Sets obj[field] to given's members in order (Go's struct field order:
+ * the keys a merge brings may come in any order). */
+static void set_ordered(json_t *obj, const char *field, json_t *given, const char *const *order)
+{
+	json_t *out = json_object();
+	for (size_t i = 0; order[i]; i++)
+		if (json_object_get(given, order[i]))
+			json_object_set(out, order[i], json_object_get(given, order[i]));
+	json_object_set_new(obj, field, out);
+}
+
 static int res_part(struct stack_walk *w, const struct snode *v, const char *path, json_t *resources,
 		    const char *field)
 {
-	json_t *part = json_object();
-	json_object_set_new(resources, field, part);
-	if (snode_is_null(v))
-		return 0;
-	return stack_walk_map(w, v, path, resource_rules, docker_only, part);
+	static const char *const order[] = {"NanoCPUs", "MemoryBytes", NULL};
+	json_t *given = json_object();
+	int rc = snode_is_null(v) ? 0 : stack_walk_map(w, v, path, resource_rules, docker_only, given);
+	set_ordered(resources, field, given, order);
+	json_decref(given);
+	return rc;
 }
 
 static int res_limits(struct stack_walk *w, const struct snode *v, const char *path, void *resources)
@@ -300,11 +312,14 @@ static int d_resources(struct stack_walk *w, const struct snode *v, const char *
 
 static int d_restart_policy(struct stack_walk *w, const struct snode *v, const char *path, void *svc)
 {
+	static const char *const order[] = {"Condition", "Delay", "MaxAttempts", "Window", NULL};
 	struct stack_svc *s = svc;
-	json_t *rp = json_object();
+	json_t *given = json_object();
 	s->has_restart_policy = true;
-	json_object_set_new(s->task, "RestartPolicy", rp);
-	return snode_is_null(v) ? 0 : stack_walk_map(w, v, path, restart_rules, NULL, rp);
+	int rc = snode_is_null(v) ? 0 : stack_walk_map(w, v, path, restart_rules, NULL, given);
+	set_ordered(s->task, "RestartPolicy", given, order);
+	json_decref(given);
+	return rc;
 }
 
 static int d_update_config(struct stack_walk *w, const struct snode *v, const char *path, void *svc)
