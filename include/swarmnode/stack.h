@@ -32,7 +32,7 @@ struct stack_diag {
 struct stack;
 
 /* Loads files[0..n) (n >= 1) as one stack.
- * environ: "KEY=VALUE" strings, NULL-terminated, for ${VAR} interpolation
+ * envp: "KEY=VALUE" strings, NULL-terminated, for ${VAR} interpolation
  *   (NULL for none); a .env file beside files[0] supplies variables the
  *   environment lacks.
  * stack_name: the stack's name; NULL for the files' `name:` key, else the
@@ -40,7 +40,7 @@ struct stack;
  * On success returns 0 and *out (free with stack_free); diag->count is 0.
  * On error returns -EINVAL (bad input) or -ENOENT/-EIO (unreadable file),
  * *out is NULL, and diag holds the messages (free with stack_diag_free). */
-int stack_load(const struct stack_source *files, size_t n, const char *const *environ,
+int stack_load(const struct stack_source *files, size_t n, const char *const *envp,
 	       const char *stack_name, struct stack **out, struct stack_diag *diag);
 
 void stack_free(struct stack *stack);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct stack {
 	char *name;                /* the stack's name */
@@ -16,33 +19,68 @@ struct stack {
 	json_t *warnings;          /* array of lines */
 };
 
+int stack_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc = 0;
+	*data = NULL;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	char *buf = stack_xalloc(STACK_MAX_FILE_BYTES + 2);
+	size_t n = 0;
+	for (;;) {
+		ssize_t got = read(fd, buf + n, STACK_MAX_FILE_BYTES + 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s", strerror(errno));
+			break;
+		}
+		n += (size_t)got;
+		if (got == 0 || n > STACK_MAX_FILE_BYTES)
+			break;
+	}
+	close(fd);
+	if (rc == 0 && n > STACK_MAX_FILE_BYTES) {
+		snprintf(err, errlen, "larger than %u MiB", STACK_MAX_FILE_BYTES >> 20);
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
 /* The bytes of one source: its data, or the file read whole (*owned set). */
 static int source_bytes(const struct stack_source *src, const char **data, size_t *len, char **owned,
 			struct stack_report *r)
 {
+	char err[256];
 	*owned = NULL;
 	if (src->data) {
 		*data = src->data;
 		*len = src->len;
 		return 0;
 	}
-	FILE *fp = fopen(src->path, "rb");
-	if (fp == NULL) {
-		int err = errno;
-		stack_error_file(r, src->path, "%s", strerror(err));
-		return err == ENOENT ? -ENOENT : -EIO;
+	int rc = stack_read_file(src->path, owned, len, err, sizeof(err));
+	if (rc != 0) {
+		stack_error_file(r, src->path, "%s", err);
+		return rc == -ENOENT ? -ENOENT : rc == -EINVAL ? -EINVAL : -EIO;
 	}
-	char *buf = stack_xalloc(STACK_MAX_FILE_BYTES + 1);
-	size_t n = fread(buf, 1, STACK_MAX_FILE_BYTES + 1, fp);
-	int failed = ferror(fp);
-	fclose(fp);
-	if (failed || n > STACK_MAX_FILE_BYTES) {
-		stack_error_file(r, src->path, failed ? "read error" : "larger than 8 MiB");
-		free(buf);
-		return failed ? -EIO : -EINVAL;
-	}
-	*data = *owned = buf;
-	*len = n;
+	*data = *owned;
 	return 0;
 }
 
@@ -62,22 +100,20 @@ static int load_dotenv(const char *workdir, json_t *vars, struct stack_report *r
 {
 	char path[4200], err[256];
 	snprintf(path, sizeof(path), "%s/.env", workdir);
-	struct stack_source src = {.path = path};
-	FILE *probe = fopen(path, "rb");
-	if (probe == NULL)
-		return 0;
-	fclose(probe);
-	const char *data;
+	char *data;
 	size_t len;
-	char *owned;
-	int rc = source_bytes(&src, &data, &len, &owned, r);
-	if (rc != 0)
-		return rc;
+	int rc = stack_read_file(path, &data, &len, err, sizeof(err));
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return 0; /* .env is optional */
+	if (rc != 0) {
+		stack_error_file(r, path, "%s", err);
+		return rc == -EINVAL ? -EINVAL : -EIO;
+	}
 	if (stack_parse_env_lines(data, len, true, vars, err, sizeof(err)) != 0) {
 		stack_error_file(r, path, "%s", err);
 		rc = -EINVAL;
 	}
-	free(owned);
+	free(data);
 	return rc;
 }
 
@@ -173,14 +209,14 @@ static int load_all(const struct stack_source *files, size_t n, const struct sta
 	return rc;
 }
 
-int stack_load(const struct stack_source *files, size_t n, const char *const *environ, const char *name,
+int stack_load(const struct stack_source *files, size_t n, const char *const *envp, const char *name,
 	       struct stack **out, struct stack_diag *diag)
 {
 	struct stack_report r = {.diag = diag, .warnings = json_array()};
 	struct snode *root = NULL;
 	char workdir[4096];
 	json_t *dotenv = json_object();
-	struct stack_env env = {.environ = environ, .dotenv = dotenv};
+	struct stack_env env = {.environ = envp, .dotenv = dotenv};
 	struct stack_convert_out conv = {0};
 	char *stack_name = NULL;
 	memset(diag, 0, sizeof(*diag));

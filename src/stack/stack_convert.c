@@ -149,36 +149,16 @@ static int s_restart(struct stack_walk *w, const struct snode *v, const char *pa
 
 /* ---- env_file ---- */
 
-static char *read_small_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return NULL;
-	}
-	char *buf = stack_xalloc(STACK_MAX_FILE_BYTES + 1);
-	*len = fread(buf, 1, STACK_MAX_FILE_BYTES + 1, fp);
-	bool bad = ferror(fp) || *len > STACK_MAX_FILE_BYTES;
-	fclose(fp);
-	if (bad) {
-		snprintf(err, errlen, *len > STACK_MAX_FILE_BYTES ? "larger than 8 MiB" : "read error");
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 static int env_file_one(struct stack_walk *w, const struct snode *v, const char *path, struct stack_svc *s)
 {
 	const struct stack_convert_in *in = SPEC(w)->in;
 	const char *name;
-	char full[8400], err[256];
+	char full[8400], err[256], *text;
 	size_t len;
 	if (stack_read_string(w, v, path, &name) != 0)
 		return -1;
 	snprintf(full, sizeof(full), "%s%s%s", name[0] == '/' ? "" : in->workdir, name[0] == '/' ? "" : "/", name);
-	char *text = read_small_file(full, &len, err, sizeof(err));
-	if (text == NULL) {
+	if (stack_read_file(full, &text, &len, err, sizeof(err)) != 0) {
 		stack_error_at(w->r, v, path, "cannot read env file %s: %s", full, err);
 		return -1;
 	}
@@ -744,7 +724,10 @@ static const struct stack_key_rule top_rules[] = {
 static int convert_services(struct stack_walk *w, const struct snode *root, json_t *out)
 {
 	const struct snode *services = snode_get(root, "services");
-	if (services == NULL || snode_is_null(services) || (services->kind == SNODE_MAP && services->len == 0)) {
+	size_t defined = 0;
+	for (size_t i = 0; services && services->kind == SNODE_MAP && i < services->len; i++)
+		defined += strncmp(services->items[2 * i]->text, "x-", 2) != 0;
+	if (services == NULL || snode_is_null(services) || (services->kind == SNODE_MAP && defined == 0)) {
 		stack_error_at(w->r, services ? services : root, "services", "the stack defines no services");
 		return -1;
 	}

@@ -59,6 +59,12 @@ void *stack_xalloc(size_t size);
 char *stack_xstrdup(const char *s);
 char *stack_xstrndup(const char *s, size_t n);
 
+/* Reads a regular file of at most STACK_MAX_FILE_BYTES whole (opened
+ * non-blocking, so a FIFO or device cannot stall the load). Returns 0 with
+ * *data malloc'd (NUL-terminated) and *len set, or a negative errno with
+ * the reason in err. */
+int stack_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
+
 /* --- tree (stack_tree.c) --- */
 
 /* Parses one YAML document into *out (owned by the caller, snode_free).

@@ -488,6 +488,7 @@ static void schema_errors_have_positions(void **state)
 		 MEM ":1:10: version: unsupported Compose file version: 2.4 (swarm mode needs 3.x)"},
 		{"services: {}\n", MEM ":1:11: services: the stack defines no services"},
 		{"version: \"3\"\n", MEM ":1:1: services: the stack defines no services"},
+		{"services:\n  x-only: {image: x}\n", MEM ":2:3: services: the stack defines no services"},
 		{"services:\n  a:\n    image: x\n    image: y\n", MEM ":4:5: mapping key \"image\" already defined at line 3"},
 		{"- a\n- b\n", MEM ":1:1: the top-level object must be a mapping"},
 		{"", MEM ":1:1: the top-level object must be a mapping"},
