@@ -36,6 +36,17 @@ static int string_cmp(const void *a, const void *b)
 	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
+/* A new array of items[0..n) (their references taken) sorted by cmp; frees items. */
+static json_t *sorted_array(json_t **items, size_t n, int (*cmp)(const void *, const void *))
+{
+	qsort(items, n, sizeof(*items), cmp);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, items[i]);
+	free(items);
+	return list;
+}
+
 /* env_file variables, then environment over them; a variable without a
  * value (or an empty one) takes the caller's environment's value if it has
  * one, as docker/cli's resolveEnvironment does. Sorted. */
@@ -58,13 +69,8 @@ static json_t *env_list(const struct stack_conv *c, const struct stack_svc *s)
 		items[i++] = json_string(line);
 		free(line);
 	}
-	qsort(items, n, sizeof(*items), string_cmp);
-	json_t *env = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(env, items[i]);
-	free(items);
 	json_decref(merged);
-	return env;
+	return sorted_array(items, n, string_cmp);
 }
 
 static const char *network_target(const struct stack_conv *c, const char *key, char *buf, size_t len)
@@ -110,13 +116,8 @@ static json_t *attachments(const struct stack_conv *c, const struct stack_svc *s
 		json_object_set_new(c->used_nets, key, json_true());
 		i++;
 	}
-	qsort(items, n, sizeof(*items), target_cmp);
-	json_t *list = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(list, items[i]);
-	free(items);
 	json_decref(nets);
-	return list;
+	return sorted_array(items, n, target_cmp);
 }
 
 static json_int_t published(json_t *port)
@@ -207,12 +208,12 @@ void stack_assemble_networks(const struct stack_conv *c, json_t *create, json_t 
 	json_t *used;
 	/* jansson iterates in insertion order; networks are created by name. */
 	size_t n = json_object_size(c->used_nets), i = 0;
-	json_t **names = stack_xalloc((n + 1) * sizeof(*names));
+	json_t **items = stack_xalloc((n + 1) * sizeof(*items));
 	json_object_foreach(c->used_nets, key, used)
-		names[i++] = json_string(key);
-	qsort(names, n, sizeof(*names), string_cmp);
+		items[i++] = json_string(key);
+	json_t *names = sorted_array(items, n, string_cmp);
 	for (i = 0; i < n; i++) {
-		key = json_string_value(names[i]);
+		key = json_string_value(json_array_get(names, i));
 		json_t *def = json_object_get(c->netdefs, key);
 		char buf[512];
 		const char *target = network_target(c, key, buf, sizeof(buf));
@@ -234,7 +235,5 @@ void stack_assemble_networks(const struct stack_conv *c, json_t *create, json_t 
 		json_decref(none);
 		json_array_append_new(create, req);
 	}
-	for (i = 0; i < n; i++)
-		json_decref(names[i]);
-	free(names);
+	json_decref(names);
 }

@@ -171,89 +171,70 @@ static void merge_list(struct snode *base, struct snode *over, bool unique)
 	}
 }
 
-/* Merges over into *slot (both owned; over is consumed). path is relative to the service. */
+/* What to do with a key both files have: merge over into *slot (both
+ * owned; over is consumed). path names the slot, relative to the service. */
+typedef void (*merge_fn)(struct snode **slot, struct snode *over, const char *path);
+
+/* Moves over's entries into base, keys base lacks appended, the others
+ * given to merge; consumes over. */
+static void merge_map(struct snode *base, struct snode *over, const char *path, merge_fn merge)
+{
+	for (size_t i = 0; i < over->len; i++) {
+		struct snode *key = over->items[2 * i], *value = over->items[2 * i + 1];
+		struct snode **target = slot_of(base, key->text);
+		over->items[2 * i] = over->items[2 * i + 1] = NULL;
+		if (target == NULL) {
+			snode_append(base, key);
+			base->items[2 * base->len - 1] = value;
+			continue;
+		}
+		char sub[512];
+		stack_path_key(sub, sizeof(sub), path, key->text);
+		merge(target, value, sub);
+		snode_free(key);
+	}
+	snode_free(over);
+}
+
+static void replace_value(struct snode **slot, struct snode *over, const char *path)
+{
+	snode_free(*slot);
+	*slot = over;
+}
+
+/* The service rules, within one service. */
 static void merge_value(struct snode **slot, struct snode *over, const char *path)
 {
 	struct snode *base = *slot;
 	if (snode_is_null(over)) {
 		snode_free(over);
-		return;
-	}
-	if (base->kind == SNODE_MAP && over->kind == SNODE_MAP) {
-		for (size_t i = 0; i < over->len; i++) {
-			struct snode *key = over->items[2 * i], *value = over->items[2 * i + 1];
-			char sub[512];
-			stack_path_key(sub, sizeof(sub), path, key->text);
-			struct snode **target = slot_of(base, key->text);
-			if (target) {
-				merge_value(target, value, sub);
-				snode_free(key);
-			} else {
-				snode_append(base, key);
-				base->items[2 * base->len - 1] = value;
-			}
-			over->items[2 * i] = over->items[2 * i + 1] = NULL;
-		}
-		snode_free(over);
-		return;
-	}
-	if (base->kind == SNODE_SEQ && over->kind == SNODE_SEQ && !replaced_list(path)) {
+	} else if (base->kind == SNODE_MAP && over->kind == SNODE_MAP) {
+		merge_map(base, over, path, merge_value);
+	} else if (base->kind == SNODE_SEQ && over->kind == SNODE_SEQ && !replaced_list(path)) {
 		merge_list(base, over, strcmp(path, "ports") == 0);
 		snode_free(over);
-		return;
+	} else {
+		replace_value(slot, over, path);
 	}
-	snode_free(base);
-	*slot = over;
 }
 
-/* Mappings whose entries a later file replaces whole (top-level networks),
- * or merges by the service rules (services). */
-static void merge_entries(struct snode **slot, struct snode *over, bool services)
+/* A service both files define: merged from its top (paths relative to it). */
+static void merge_service(struct snode **slot, struct snode *over, const char *path)
 {
-	struct snode *base = *slot;
-	if (base->kind != SNODE_MAP || over->kind != SNODE_MAP) {
-		snode_free(base);
-		*slot = over;
-		return;
-	}
-	for (size_t i = 0; i < over->len; i++) {
-		struct snode *key = over->items[2 * i], *value = over->items[2 * i + 1];
-		struct snode **target = slot_of(base, key->text);
-		over->items[2 * i] = over->items[2 * i + 1] = NULL;
-		if (target == NULL) {
-			snode_append(base, key);
-			base->items[2 * base->len - 1] = value;
-			continue;
-		}
-		snode_free(key);
-		if (services) {
-			merge_value(target, value, "");
-		} else {
-			snode_free(*target);
-			*target = value;
-		}
-	}
-	snode_free(over);
+	merge_value(slot, over, "");
+}
+
+/* services: merged by name; networks: each replaced whole; the rest replaced. */
+static void merge_top(struct snode **slot, struct snode *over, const char *key)
+{
+	bool services = strcmp(key, "services") == 0;
+	if ((services || strcmp(key, "networks") == 0) && (*slot)->kind == SNODE_MAP && over->kind == SNODE_MAP)
+		merge_map(*slot, over, "", services ? merge_service : replace_value);
+	else
+		replace_value(slot, over, key);
 }
 
 void stack_merge(struct snode *base, struct snode *over)
 {
-	for (size_t i = 0; i < over->len; i++) {
-		struct snode *key = over->items[2 * i], *value = over->items[2 * i + 1];
-		struct snode **target = slot_of(base, key->text);
-		over->items[2 * i] = over->items[2 * i + 1] = NULL;
-		if (target == NULL) {
-			snode_append(base, key);
-			base->items[2 * base->len - 1] = value;
-			continue;
-		}
-		if (strcmp(key->text, "services") == 0 || strcmp(key->text, "networks") == 0) {
-			merge_entries(target, value, strcmp(key->text, "services") == 0);
-		} else {
-			snode_free(*target);
-			*target = value;
-		}
-		snode_free(key);
-	}
-	snode_free(over);
+	merge_map(base, over, "", merge_top);
 }
