@@ -212,7 +212,7 @@ static int load_all(const struct stack_source *files, size_t n, const struct sta
 int stack_load(const struct stack_source *files, size_t n, const char *const *envp, const char *name,
 	       struct stack **out, struct stack_diag *diag)
 {
-	struct stack_report r = {.diag = diag, .warnings = json_array()};
+	struct stack_report r = {.diag = diag, .warnings = json_array(), .warned = json_object()};
 	struct snode *root = NULL;
 	char workdir[4096];
 	json_t *dotenv = json_object();
@@ -224,6 +224,7 @@ int stack_load(const struct stack_source *files, size_t n, const char *const *en
 	if (n == 0 || files == NULL) {
 		stack_error_file(&r, "stack", "no stack file given");
 		json_decref(r.warnings);
+		json_decref(r.warned);
 		json_decref(dotenv);
 		return -EINVAL;
 	}
@@ -251,6 +252,7 @@ int stack_load(const struct stack_source *files, size_t n, const char *const *en
 	}
 	snode_free(root);
 	json_decref(r.warnings);
+	json_decref(r.warned);
 	json_decref(dotenv);
 	return rc;
 }

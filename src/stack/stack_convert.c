@@ -287,6 +287,10 @@ static int s_ports(struct stack_walk *w, const struct snode *v, const char *path
 		} else if (warn[0]) {
 			stack_warn(w->r, "%s", warn);
 		}
+		if (json_array_size(ports) > STACK_MAX_PORTS) {
+			stack_error_at(w->r, item, sub, "more than %u ports in one service", STACK_MAX_PORTS);
+			return -1;
+		}
 	}
 	return rc;
 }

@@ -15,6 +15,9 @@
 #define STACK_MAX_FILE_BYTES (8u << 20)
 #define STACK_MAX_NODES 200000u
 #define STACK_MAX_DEPTH 64u
+#define STACK_MAX_ENTRIES 4096u         /* in one list or mapping: keeps key checks cheap */
+#define STACK_MAX_BYTES (64u << 20)     /* of values, once aliases and variables are expanded */
+#define STACK_MAX_PORTS 65536u          /* EndpointSpec.Ports of one service (ranges expand) */
 
 enum snode_kind {
 	SNODE_SCALAR,
@@ -40,6 +43,8 @@ struct stack_report {
 	struct stack_diag *diag; /* errors go here (may be NULL: counted only) */
 	size_t errors;
 	json_t *warnings;        /* array of strings, in the order found */
+	json_t *warned;          /* the same as a set, so that each is said once */
+	size_t value_bytes;      /* of values made so far, against STACK_MAX_BYTES */
 };
 
 /* Appends "FILE:LINE:COL: PATH: message" for node n (PATH omitted if NULL or empty). */

@@ -65,6 +65,7 @@ static const char *brace_end(const char *open)
 
 struct interp {
 	const struct stack_env *env;
+	size_t limit;      /* bytes the result may still take (STACK_MAX_BYTES overall) */
 	struct stack_report *r;
 	char *err;
 	size_t errlen;
@@ -140,6 +141,11 @@ static int interp_string(struct interp *in, const char *s, size_t len, struct sb
 	size_t i = 0;
 	int rc = 0;
 	while (i < len && rc == 0) {
+		if (out->len > in->limit) {
+			snprintf(in->err, in->errlen, "more than %u MiB of values once variables are expanded",
+				 STACK_MAX_BYTES >> 20);
+			return -1;
+		}
 		const char *dollar = memchr(s + i, '$', len - i);
 		size_t plain = dollar ? (size_t)(dollar - (s + i)) : len - i;
 		sbuf_add(out, s + i, plain);
@@ -173,19 +179,26 @@ static int interp_string(struct interp *in, const char *s, size_t len, struct sb
 		}
 	}
 	in->depth--;
+	if (rc == 0 && out->len > in->limit) {
+		snprintf(in->err, in->errlen, "more than %u MiB of values once variables are expanded", STACK_MAX_BYTES >> 20);
+		return -1;
+	}
 	return rc;
 }
 
 int stack_interpolate_text(const char *text, const struct stack_env *env, struct stack_report *r, char **out,
 			   char *err, size_t errlen)
 {
-	struct interp in = {.env = env, .r = r, .err = err, .errlen = errlen, .whole = text};
+	size_t used = r->value_bytes < STACK_MAX_BYTES ? r->value_bytes : STACK_MAX_BYTES;
+	struct interp in = {.env = env, .limit = STACK_MAX_BYTES - used, .r = r, .err = err, .errlen = errlen,
+			    .whole = text};
 	struct sbuf b = {0};
 	if (interp_string(&in, text, strlen(text), &b) != 0) {
 		free(b.s);
 		*out = NULL;
 		return -1;
 	}
+	r->value_bytes += b.len;
 	*out = b.s;
 	return 0;
 }

@@ -174,9 +174,9 @@ void stack_warn(struct stack_report *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	for (size_t i = 0; i < json_array_size(r->warnings); i++)
-		if (strcmp(json_string_value(json_array_get(r->warnings, i)), msg) == 0)
-			return; /* once is enough: docker repeats, but nobody reads it twice */
+	if (json_object_get(r->warned, msg))
+		return; /* once is enough: docker repeats, but nobody reads it twice */
+	json_object_set_new(r->warned, msg, json_true());
 	json_array_append_new(r->warnings, json_string(msg));
 }
 
@@ -211,6 +211,12 @@ static struct snode *build_scalar(struct builder *b, yaml_node_t *yn)
 		snode_free(n);
 		return NULL;
 	}
+	b->r->value_bytes += len;
+	if (b->r->value_bytes > STACK_MAX_BYTES) {
+		stack_error_at(b->r, n, NULL, "more than %u MiB of values once aliases are expanded", STACK_MAX_BYTES >> 20);
+		snode_free(n);
+		return NULL;
+	}
 	n->text = stack_xstrndup(v, len);
 	n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	return n;
@@ -219,6 +225,11 @@ static struct snode *build_scalar(struct builder *b, yaml_node_t *yn)
 static struct snode *build_seq(struct builder *b, yaml_node_t *yn, unsigned depth)
 {
 	struct snode *n = build_at(b, yn, SNODE_SEQ);
+	if (yn->data.sequence.items.top - yn->data.sequence.items.start > (ptrdiff_t)STACK_MAX_ENTRIES) {
+		stack_error_at(b->r, n, NULL, "more than %u entries in one list", STACK_MAX_ENTRIES);
+		snode_free(n);
+		return NULL;
+	}
 	for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top; it++) {
 		struct snode *item = build(b, yaml_document_get_node(b->doc, *it), depth + 1);
 		if (item == NULL) {
@@ -245,6 +256,10 @@ static int merge_into(struct builder *b, struct snode *map, struct snode *src)
 	for (size_t i = 0; i < src->len; i++) {
 		if (snode_index(map, src->items[2 * i]->text) >= 0)
 			continue;
+		if (map->len >= STACK_MAX_ENTRIES) {
+			stack_error_at(b->r, src, NULL, "more than %u entries in one mapping", STACK_MAX_ENTRIES);
+			return -1;
+		}
 		snode_map_put(map, src->items[2 * i], src->items[2 * i + 1]);
 		src->items[2 * i] = src->items[2 * i + 1] = NULL;
 	}
@@ -294,6 +309,10 @@ static struct snode *build_map(struct builder *b, yaml_node_t *yn, unsigned dept
 	struct snode *n = build_at(b, yn, SNODE_MAP);
 	struct snode *merges = build_at(b, yn, SNODE_SEQ);
 	int rc = 0;
+	if (yn->data.mapping.pairs.top - yn->data.mapping.pairs.start > (ptrdiff_t)STACK_MAX_ENTRIES) {
+		stack_error_at(b->r, n, NULL, "more than %u entries in one mapping", STACK_MAX_ENTRIES);
+		rc = -1;
+	}
 	for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top && rc == 0; p++)
 		rc = build_pair(b, n, merges, p, depth);
 	for (size_t i = 0; i < merges->len && rc == 0; i++)

@@ -532,6 +532,52 @@ static void hostile_documents_are_bounded(void **state)
 	free(m);
 }
 
+static void sizes_are_bounded(void **state)
+{
+	(void)state;
+	/* Lists and mappings of more than 4096 entries. */
+	size_t cap = 4097 * 16 + 256;
+	char *yaml = malloc(cap);
+	strcpy(yaml, "services:\n  a:\n    image: x\n    ports: [");
+	for (int i = 0; i < 4097; i++)
+		strcat(yaml, "80, ");
+	strcat(yaml, "]\n");
+	assert_first_error(yaml, MEM ":4:12: more than 4096 entries in one list");
+	strcpy(yaml, "services:\n  a:\n    image: x\n    environment: {");
+	char *end = yaml + strlen(yaml);
+	for (int i = 0; i < 4097; i++)
+		end += sprintf(end, "K%d: v, ", i);
+	strcpy(end, "}\n");
+	assert_first_error(yaml, MEM ":4:18: more than 4096 entries in one mapping");
+	free(yaml);
+	/* One MiB aliased 70 times, and one MiB interpolated 70 times. */
+	size_t mib = 1u << 20;
+	char *big = malloc(mib + 600);
+	strcpy(big, "x-big: &big \"");
+	memset(big + strlen(big), 'y', mib);
+	strcpy(big + 13 + mib, "\"\nx-many: [*big");
+	for (int i = 0; i < 69; i++)
+		strcat(big, ", *big");
+	strcat(big, "]\nservices:\n  a:\n    image: x\n");
+	char *m = load_err(big);
+	assert_non_null(strstr(m, "more than 64 MiB of values once aliases are expanded"));
+	free(m);
+	char *value = malloc(mib + 8);
+	strcpy(value, "BIG=");
+	memset(value + 4, 'z', mib);
+	value[4 + mib] = '\0';
+	const char *env[] = {value, NULL};
+	char text[512] = "services:\n  a:\n    image: \"";
+	for (int i = 0; i < 70; i++)
+		strcat(text, "$BIG");
+	strcat(text, "\"\n");
+	m = load_err_env(text, env);
+	assert_string_equal(m, MEM ":3:12: services.a.image: more than 64 MiB of values once variables are expanded\n");
+	free(m);
+	free(value);
+	free(big);
+}
+
 /* ---- names ---- */
 
 static void stack_name_sources(void **state)
@@ -668,6 +714,7 @@ int main(void)
 		cmocka_unit_test(schema_errors_have_positions),
 		cmocka_unit_test(every_error_is_collected),
 		cmocka_unit_test(hostile_documents_are_bounded),
+		cmocka_unit_test(sizes_are_bounded),
 		cmocka_unit_test(stack_name_sources),
 		cmocka_unit_test(missing_file_is_enoent),
 		cmocka_unit_test(spec_equal_is_canonical),
