@@ -5,7 +5,14 @@
  * as docker/cli's loader does), variables are interpolated from the given
  * environment and a .env file beside the first file, and the result is
  * validated completely before anything is returned: an invalid file yields
- * no stack, only diagnostics "FILE:LINE:COLUMN: key.path: message". */
+ * no stack, only diagnostics "FILE:LINE:COLUMN: key.path: message".
+ *
+ * Variables are interpolated in the services and networks sections (x-*
+ * keys excepted); the merge rules are docker/cli's, spelled out at the top
+ * of src/stack/stack_merge.c. The merged result is what is validated, so a
+ * value a later file overrides is not checked. Keys swarm mode ignores are
+ * reported as docker reports them; keys docker deploys but swarmnode does
+ * not implement (volumes, secrets, configs, logging, ...) are errors. */
 #ifndef SWARMNODE_STACK_H
 #define SWARMNODE_STACK_H
 

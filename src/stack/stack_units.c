@@ -367,18 +367,12 @@ int stack_parse_port(const char *s, json_t *ports, char *warn, size_t warnlen, c
 
 struct shlex {
 	const char *p;
-	char *word;
-	size_t len, cap;
+	char *word; /* as long as the whole input: no word can be longer */
+	size_t len;
 };
 
 static void shlex_put(struct shlex *sh, char c)
 {
-	if (sh->len + 1 >= sh->cap) {
-		sh->cap = sh->cap ? sh->cap * 2 : 64;
-		sh->word = realloc(sh->word, sh->cap);
-		if (sh->word == NULL)
-			abort();
-	}
 	sh->word[sh->len++] = c;
 	sh->word[sh->len] = '\0';
 }
@@ -391,8 +385,6 @@ static bool shlex_space(char c)
 /* Reads one word that starts at sh->p; returns -1 on an unterminated quote or escape. */
 static int shlex_word(struct shlex *sh, char *err, size_t errlen)
 {
-	sh->len = 0;
-	shlex_put(sh, 'x');
 	sh->len = 0;
 	sh->word[0] = '\0';
 	while (*sh->p && !shlex_space(*sh->p)) {
@@ -429,7 +421,9 @@ eof_quote:
 
 int stack_split_command(const char *s, json_t *argv, char *err, size_t errlen)
 {
-	struct shlex sh = {.p = s};
+	struct shlex sh = {.p = s, .word = malloc(strlen(s) + 1)};
+	if (sh.word == NULL)
+		abort();
 	json_t *words = json_array();
 	int rc = 0;
 	for (;;) {
