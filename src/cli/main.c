@@ -9,6 +9,7 @@ static const struct cli_command *const root_commands[] = {
 	&cmd_leave_def,
 	&cmd_node_def,
 	&cmd_swarm_def,
+	&cmd_stack_def,
 	&cmd_info_def,
 	&cmd_version_def,
 	&cmd_system_def,
