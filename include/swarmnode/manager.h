@@ -68,6 +68,8 @@ struct manager_config {
 	char node_id[IDS_LEN + 1];      /* this node */
 	raft_id id;                     /* this manager's raft id, non-zero */
 	bool bootstrap;                 /* `init`: a new cluster with this node as its one voter */
+	bool force_new_cluster;         /* `init --force-new-cluster`: keep the log, make this node its
+					 * only voter (a new configuration entry in a new term) */
 	uint64_t seed;                  /* randomness of election timeouts */
 	uint32_t election_timeout_ms;   /* 0: raft's default */
 	uint32_t heartbeat_interval_ms; /* 0: raft's default */

@@ -66,6 +66,8 @@ struct swarm {
 	swarm_done_fn ready_done;         /* waits until Raft counts this manager (init, join) */
 	void *ready_data;
 	uint64_t ready_deadline;          /* loop time when the wait gives up */
+	swarm_done_fn forcing_done;       /* --force-new-cluster: the manager is restarting */
+	void *forcing_data;
 	struct join_client *join_client;  /* a join in progress */
 	struct swarm_join_pending *join;  /* what the join needs when it ends */
 	uv_timer_t save_timer;            /* debounces saving seeds; data = this */
@@ -94,6 +96,13 @@ void swarm_close(struct swarm *sw, void (*on_closed)(struct swarm *sw));
  * another negative errno (done is then not called). */
 int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_addr,
 	       char node_id[IDS_LEN + 1], swarm_done_fn done, void *data, char *err, size_t errlen);
+
+/* POST /swarm/init with ForceNewCluster on a manager of an existing swarm
+ * (Docker's recovery when a majority of managers is lost): the manager
+ * restarts from its own log as the only voter of a new configuration; done
+ * runs once it leads. Returns 0, -EPERM (not a manager) or -EBUSY. */
+int swarm_force_new_cluster(struct swarm *sw, char node_id[IDS_LEN + 1], swarm_done_fn done, void *data,
+			    char *err, size_t errlen);
 
 /* How long init and a manager's join wait for Raft to count the node. */
 #define SWARM_READY_TIMEOUT_MS 20000

@@ -43,7 +43,7 @@ static int cmd_init(struct cli *cli, const struct cli_args *args)
 	json_t *id, *swarm;
 	const char *listen = args->value[1] ? args->value[1] : "";
 	json_t *body = json_pack("{s:s, s:s, s:b, s:{}}", "ListenAddr", listen, "AdvertiseAddr",
-				 args->value[0] ? args->value[0] : "", "ForceNewCluster", 0, "Spec");
+				 args->value[0] ? args->value[0] : "", "ForceNewCluster", args->value[2] != NULL, "Spec");
 	int rc = cli_call(cli, "POST", "/swarm/init", body, &id);
 	json_decref(body);
 	if (rc != CLI_OK)
@@ -148,6 +148,7 @@ static int cmd_rotate_gossip_key(struct cli *cli, const struct cli_args *args)
 static const struct cli_option init_options[] = {
 	{"advertise-addr", 0, "ADDR[:PORT]", "address other nodes use to reach this one"},
 	{"listen-addr", 0, "ADDR[:PORT]", "cluster address to listen on (default: the daemon's --listen-addr)"},
+	{"force-new-cluster", 0, NULL, "on a manager that lost its quorum: start a new cluster from its state"},
 	{0},
 };
 

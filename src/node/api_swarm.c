@@ -232,17 +232,22 @@ static void h_swarm_init(struct api *api, struct http_request *req, struct api_c
 		api_reply_error(req, 400, "a JSON object with the swarm's settings is required");
 		return;
 	}
-	if (json_is_true(json_object_get(call->body, "ForceNewCluster"))) {
-		api_reply_error(req, 400, "ForceNewCluster is not supported yet");
-		return;
-	}
 	struct init_wait *w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		api_reply_error(req, 500, "out of memory");
 		return;
 	}
 	w->req = req;
-	int rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), w->node_id,
+	int rc;
+	if (json_is_true(json_object_get(call->body, "ForceNewCluster")) && api->swarm->state == SWARM_ACTIVE) {
+		rc = swarm_force_new_cluster(api->swarm, w->node_id, init_ready, w, err, sizeof(err));
+		if (rc != 0) {
+			free(w);
+			api_reply_error(req, rc == -EBUSY ? 503 : 400, "%s", err);
+		}
+		return;
+	}
+	rc = swarm_init(api->swarm, body_str(call, "ListenAddr"), body_str(call, "AdvertiseAddr"), w->node_id,
 			    init_ready, w, err, sizeof(err));
 	if (rc != 0) {
 		free(w);

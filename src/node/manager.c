@@ -72,7 +72,7 @@ struct manager {
 	void (*closed)(void *data);
 	void *closed_data;
 	/* `init`: the first entry, kept until the core starts from it. */
-	uint64_t seq_base;      /* wal seq = the core's seq + this (the bootstrap write took 1) */
+	uint64_t seq_base;      /* wal seq = the core's seq + this (a bootstrap or forced write took 1) */
 	struct raft_hard_state boot_hs;
 	struct raft_entry boot_entry;
 	uint8_t boot_buf[RAFT_CONF_ENCODED_MAX];
@@ -222,6 +222,8 @@ static void on_persisted(struct wal *wal, uint64_t seq, int status, void *data)
 		manager_fail(m, "write failed", status);
 		return;
 	}
+	if (seq <= m->seq_base)
+		return; /* the forced configuration: the core did not issue it */
 	struct raft_event ev = { .type = RAFT_EV_PERSISTED, .persisted = { .seq = seq - m->seq_base } };
 	manager_step(m, &ev, NULL);
 }
@@ -806,6 +808,51 @@ static bool boot_is_empty(const struct wal_boot *b)
 	return b->hs.term == 0 && !b->has_snapshot && b->n_entries == 0;
 }
 
+/* `init --force-new-cluster` (Docker's recovery from a lost quorum): the log
+ * stays, and a configuration of this node alone is appended in a new term,
+ * with the vote for itself. The core starts at once from the log plus that
+ * entry: its own writes are numbered after this one and the wal completes
+ * writes in order, so nothing it acknowledges can be durable without it. */
+static int force_new_cluster(struct manager *m, struct wal_boot *boot, char *err, size_t errlen)
+{
+	struct raft_configuration conf = { .n = 1 };
+	conf.members[0].id = m->cfg.id;
+	conf.members[0].role = RAFT_VOTER;
+	snprintf(conf.members[0].node_id, sizeof(conf.members[0].node_id), "%s", m->cfg.node_id);
+	size_t len;
+	uint64_t last_index = boot->has_snapshot ? boot->snap.index : 0, last_term = boot->hs.term;
+	if (boot->n_entries > 0) {
+		last_index = boot->entries[boot->n_entries - 1].index;
+		if (boot->entries[boot->n_entries - 1].term > last_term)
+			last_term = boot->entries[boot->n_entries - 1].term;
+	}
+	if (raft_configuration_encode(&conf, m->boot_buf, sizeof(m->boot_buf), &len) != 0)
+		return snprintf(err, errlen, "cannot encode the new configuration"), -EINVAL;
+	m->boot_hs = (struct raft_hard_state){ .term = last_term + 1, .vote = m->cfg.id };
+	m->boot_entry = (struct raft_entry){ .term = last_term + 1, .index = last_index + 1,
+					     .type = RAFT_ENTRY_CONFIG, .data = m->boot_buf, .len = len };
+	struct raft_entry *all = malloc((boot->n_entries + 1) * sizeof(*all));
+	if (all == NULL)
+		return -ENOMEM;
+	memcpy(all, boot->entries, boot->n_entries * sizeof(*all));
+	all[boot->n_entries] = m->boot_entry;
+	int rc = wal_write(m->wal, 1, &m->boot_hs, NULL, NULL, 0, &m->boot_entry, 1, on_persisted, m);
+	if (rc != 0) {
+		free(all);
+		return snprintf(err, errlen, "%s: cannot write the new configuration: %s", m->dir, strerror(-rc)), rc;
+	}
+	m->seq_base = 1;
+	struct wal_boot forced = *boot;
+	forced.hs = m->boot_hs;
+	forced.entries = all;
+	forced.n_entries = boot->n_entries + 1;
+	log_warn("raft", "forcing a new cluster: this manager is now the only voter; other managers must join again",
+		 LF_UINT("term", m->boot_hs.term), LF_UINT("index", m->boot_entry.index));
+	rc = start_core(m, &forced, err, errlen);
+	free(all);
+	return rc;
+}
+
 int manager_start(uv_loop_t *loop, const struct manager_config *cfg, const struct manager_ops *ops, void *data,
 		  struct manager **out, char *err, size_t errlen)
 {
@@ -839,6 +886,8 @@ int manager_start(uv_loop_t *loop, const struct manager_config *cfg, const struc
 	m->tick.data = m->sweep.data = m->later_timer.data = m;
 	if (cfg->bootstrap && boot_is_empty(&boot))
 		rc = bootstrap(m, err, errlen);
+	else if (cfg->force_new_cluster && !boot_is_empty(&boot))
+		rc = force_new_cluster(m, &boot, err, errlen);
 	else
 		rc = start_core(m, &boot, err, errlen);
 	wal_boot_release(m->wal, &boot);

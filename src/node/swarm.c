@@ -416,7 +416,7 @@ static void swarm_raft_dir(const struct swarm *sw, char *out, size_t len)
 
 static void swarm_manager_tick(uv_timer_t *t);
 
-static int swarm_start_manager(struct swarm *sw, char *err, size_t errlen)
+static int swarm_start_manager(struct swarm *sw, bool force_new_cluster, char *err, size_t errlen)
 {
 	char dir[sizeof(sw->datadir->path) + 8];
 	struct manager_config cfg;
@@ -426,6 +426,7 @@ static int swarm_start_manager(struct swarm *sw, char *err, size_t errlen)
 	memcpy(cfg.node_id, sw->st.node_id, sizeof(cfg.node_id));
 	cfg.id = sw->st.manager.raft_id;
 	cfg.bootstrap = sw->bootstrapping;
+	cfg.force_new_cluster = force_new_cluster;
 	randombytes_buf(&cfg.seed, sizeof(cfg.seed));
 	int rc = manager_start(sw->loop, &cfg, &swarm_manager_ops, sw, &sw->manager, err, errlen);
 	if (rc == 0)
@@ -559,7 +560,7 @@ static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 	}
 	if ((rc = swarm_start_mesh(sw, err, errlen)) != 0 ||
 	    (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_listener(sw, err, errlen)) != 0) ||
-	    (sw->st.has_manager && (rc = swarm_start_manager(sw, err, errlen)) != 0)) {
+	    (sw->st.has_manager && (rc = swarm_start_manager(sw, false, err, errlen)) != 0)) {
 		swarm_stop_components(sw);
 		goto err_after_keyring;
 	}
@@ -702,6 +703,45 @@ int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_
 	log_info("swarm", "swarm initialized", LF_STR("cluster", sw->st.cluster_id), LF_STR("node", node_id),
 		 LF_STR("advertise", sw->st.advertise_addr), LF_STR("gossip", sw->st.gossip_advertise));
 	swarm_wait_ready(sw, done, data);
+	return 0;
+}
+
+/* --force-new-cluster: the manager restarts from its own log as the only voter. */
+static void swarm_forced_restart(void *data)
+{
+	struct swarm *sw = data;
+	char err[512];
+	swarm_done_fn done = sw->forcing_done;
+	sw->forcing_done = NULL;
+	if (sw->shutting_down || sw->state != SWARM_ACTIVE) {
+		done(sw->forcing_data, -ECANCELED, "the node stopped before the new cluster started");
+	} else if (swarm_start_manager(sw, true, err, sizeof(err)) != 0) {
+		log_error("swarm", "cannot force a new cluster", LF_STR("error", err));
+		done(sw->forcing_data, -EIO, err);
+	} else {
+		swarm_wait_ready(sw, done, sw->forcing_data);
+	}
+	swarm_component_closed(sw); /* the hold swarm_force_new_cluster took */
+}
+
+int swarm_force_new_cluster(struct swarm *sw, char node_id[IDS_LEN + 1], swarm_done_fn done, void *data,
+			    char *err, size_t errlen)
+{
+	if (sw->manager == NULL || !sw->st.has_manager) {
+		snprintf(err, errlen, "--force-new-cluster recovers a manager of an existing swarm; this node is not one");
+		return -EPERM;
+	}
+	if (sw->ready_done != NULL || sw->forcing_done != NULL) {
+		snprintf(err, errlen, "this manager is still starting; try again in a few seconds");
+		return -EBUSY;
+	}
+	memcpy(node_id, sw->st.node_id, IDS_LEN + 1);
+	sw->forcing_done = done;
+	sw->forcing_data = data;
+	uv_timer_stop(&sw->nodes_timer);
+	sw->closing++; /* swarm_close waits for the restart to settle */
+	manager_close(sw->manager, swarm_forced_restart, sw);
+	sw->manager = NULL;
 	return 0;
 }
 

@@ -3,7 +3,7 @@ leader; writes (node updates) commit and are refused when stale; kill -9 of
 the leader elects another that accepts writes, and the old one returns as a
 follower with every acknowledged write; kill -9 during a burst of writes
 loses none that was acknowledged; without a majority, writes get Docker's
-no-leader error."""
+no-leader error, and init --force-new-cluster on the survivor recovers."""
 import json
 import os
 import signal
@@ -195,12 +195,25 @@ def writes_without_a_majority_get_no_leader_error():
     try:
         wait_for(lambda: c.leader() is not None, 20, "a leader")
         survivor = 0
+        wait_for(lambda: api(c.nodes[0], "GET", f"/nodes/{c.ids[0]}")[1].get("Version") is not None, 20,
+                 "the node object")
+        for _ in range(20):
+            if add_label(c.nodes[survivor], c.ids[survivor], "before", "1").returncode == 0:
+                break
         for i in (1, 2):
             c.nodes[i].stop(signal.SIGKILL)
         wait_for(lambda: not raft(c.nodes[survivor])["Quorum"], 20, "the survivor to see no quorum")
         r = add_label(c.nodes[survivor], c.ids[survivor], "x", "1")
         assert r.returncode != 0 and "does not have a leader" in r.stderr, r
         assert "no (writes are refused)" in ok(c.nodes[survivor].cli("info"))
+        # Docker's recovery: the survivor starts a new cluster from its own state
+        out = ok(c.nodes[survivor].cli("init", "--force-new-cluster"))
+        assert f"current node ({c.ids[survivor]}) is now a manager" in out, out
+        info = raft(c.nodes[survivor])
+        assert info["Leader"] == c.ids[survivor] and info["Voters"] == 1 and info["Quorum"], info
+        ok(add_label(c.nodes[survivor], c.ids[survivor], "recovered", "1"))
+        got = labels_of(c.nodes[survivor], c.ids[survivor])
+        assert got.get("before") == "1" and got.get("recovered") == "1", got
     finally:
         c.stop()
 
