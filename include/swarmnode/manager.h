@@ -115,6 +115,15 @@ typedef void (*manager_read_fn)(void *data, int status);
  * before this call. Same calling rules as manager_write. */
 int manager_read(struct manager *m, manager_read_fn done, void *data);
 
+/* On the leader: hand leadership to the most up-to-date other voter (before
+ * this manager is demoted). Returns 0 or a RAFT_E_* code (NOT_LEADER, BUSY). */
+int manager_transfer(struct manager *m);
+
+/* On the leader: remove node_id's member from the Raft configuration (node
+ * demote). Returns 0, RAFT_E_NOT_FOUND (not a member), RAFT_E_BUSY (another
+ * change is not committed yet: retry), RAFT_E_NOT_LEADER, RAFT_E_LAST_VOTER. */
+int manager_remove(struct manager *m, const char *node_id);
+
 /* The replicated store (read it after a manager_read barrier). */
 const struct store *manager_store(const struct manager *m);
 

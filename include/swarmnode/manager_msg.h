@@ -2,6 +2,7 @@
 #ifndef SWARMNODE_MANAGER_MSG_H
 #define SWARMNODE_MANAGER_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +18,17 @@
  *            for the user)
  *   JOIN     [ type=3, raft_id: uint64 ]
  *            a manager that joined with the manager token asks to become a
- *            member of the Raft configuration under this raft id; whoever
- *            receives it forwards it to the leader. The sender's node id is the
- *            authenticated peer's, never a field.
+ *            member of the Raft configuration under this raft id; only the
+ *            leader acts on it. The sender's node id is the authenticated
+ *            peer's, never a field.
+ *   ROLE     [ type=4, role: uint (0 worker, 1 manager), secrets: bin(0 or 64) ]
+ *            the leader tells a node its role changed (node promote/demote):
+ *            to manager with the cluster's root key seed (32 bytes), worker and
+ *            manager join secrets (16 each), from which the node issues its own
+ *            manager certificate; to worker with no secrets, after Raft no
+ *            longer counts it
+ *   REMOVED  [ type=5 ]
+ *            the node was removed from the swarm (node rm --force): it leaves
  *
  * Who may send these is checked by the receiver (a manager's certificate);
  * the decoders only check shape and bounds.
@@ -29,7 +38,12 @@ enum manager_msg_type {
 	MANAGER_MSG_FORWARD = 1,
 	MANAGER_MSG_RESULT = 2,
 	MANAGER_MSG_JOIN = 3,
+	MANAGER_MSG_ROLE = 4,
+	MANAGER_MSG_REMOVED = 5,
 };
+
+/* ROLE's secrets: root key seed, worker secret, manager secret. */
+#define MANAGER_MSG_SECRETS_LEN (32 + 16 + 16)
 
 /* Largest transaction a FORWARD carries (the store's own bound). */
 #define MANAGER_MSG_TXN_MAX (4u << 20)
@@ -45,6 +59,9 @@ struct manager_msg {
 	uint64_t index;        /* RESULT */
 	char message[MANAGER_MSG_TEXT_MAX + 1]; /* RESULT */
 	uint64_t raft_id;      /* JOIN: non-zero */
+	uint8_t role;          /* ROLE: 0 worker, 1 manager (node_meta.h's enum node_role) */
+	bool has_secrets;      /* ROLE: secrets is set (required for manager, absent for worker) */
+	uint8_t secrets[MANAGER_MSG_SECRETS_LEN];
 };
 
 /* Bytes needed to encode m. */

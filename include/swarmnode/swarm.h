@@ -66,6 +66,10 @@ struct swarm {
 	swarm_done_fn ready_done;         /* waits until Raft counts this manager (init, join) */
 	void *ready_data;
 	uint64_t ready_deadline;          /* loop time when the wait gives up */
+	struct {
+		char node_id[IDS_LEN + 1];
+		uint64_t at;                  /* loop time of the removal */
+	} removed[8];                     /* nodes just removed with rm --force: not re-created from gossip */
 	swarm_done_fn forcing_done;       /* --force-new-cluster: the manager is restarting */
 	void *forcing_data;
 	struct join_client *join_client;  /* a join in progress */
@@ -103,6 +107,18 @@ int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_
  * runs once it leads. Returns 0, -EPERM (not a manager) or -EBUSY. */
 int swarm_force_new_cluster(struct swarm *sw, char node_id[IDS_LEN + 1], swarm_done_fn done, void *data,
 			    char *err, size_t errlen);
+
+/* Sends a manager message (manager_msg.h) to node_id over its peer stream.
+ * Returns 0 or a negative errno (-ENOTCONN: no stream up). */
+struct manager_msg;
+int swarm_send_manager_msg(struct swarm *sw, const char *node_id, const struct manager_msg *mm);
+
+/* node rm: forgets node_id for a minute in the leader's reconciling (it is
+ * leaving) and, when it is up, tells it to leave. */
+void swarm_node_removed(struct swarm *sw, const char *node_id, bool alive);
+
+/* Whether node_id was removed within the last minute. */
+bool swarm_node_recently_removed(const struct swarm *sw, const char *node_id);
 
 /* How long init and a manager's join wait for Raft to count the node. */
 #define SWARM_READY_TIMEOUT_MS 20000

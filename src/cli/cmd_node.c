@@ -1,4 +1,4 @@
-/* cmd_node: node ls, node inspect and node update, as docker does them. */
+/* cmd_node: node ls, inspect, update, promote, demote and rm, as docker does them. */
 #include "commands.h"
 
 #include <ctype.h>
@@ -26,6 +26,14 @@ static void title(const char *s, char *out, size_t len)
 	snprintf(out, len, "%s", s);
 	if (out[0])
 		out[0] = (char)toupper((unsigned char)out[0]);
+}
+
+static void node_path(struct cli *cli, const char *ref, char *out, size_t len)
+{
+	struct client *c = cli_client(cli);
+	char *esc = c->curl_fns->easy_escape(c->curl, ref, 0);
+	snprintf(out, len, "/nodes/%s", esc ? esc : ref);
+	c->curl_fns->free(esc);
 }
 
 static int self_id(struct cli *cli, char *out, size_t len)
@@ -139,10 +147,7 @@ static int cmd_node_inspect(struct cli *cli, const struct cli_args *args)
 		} else {
 			snprintf(id, sizeof(id), "%s", args->argv[i]);
 		}
-		struct client *c = cli_client(cli);
-		char *esc = c->curl_fns->easy_escape(c->curl, id, 0);
-		snprintf(path, sizeof(path), "/nodes/%s", esc ? esc : id);
-		c->curl_fns->free(esc);
+		node_path(cli, id, path, sizeof(path));
 		if ((rc = cli_call(cli, "GET", path, NULL, &n)) != CLI_OK)
 			break;
 		if (args->value[0]) {
@@ -166,20 +171,32 @@ static int cmd_node_inspect(struct cli *cli, const struct cli_args *args)
 /* GET the node, change its spec, POST it back with the version read: the
  * manager refuses it (409 "update out of sequence") if someone else wrote
  * the node in between, as docker node update does. */
-static int cmd_node_update(struct cli *cli, const struct cli_args *args)
+typedef void (*spec_edit_fn)(json_t *spec, const struct cli_args *args);
+
+static int update_node(struct cli *cli, const char *ref, spec_edit_fn edit, const struct cli_args *args)
 {
 	char path[192];
 	json_t *node;
-	struct client *c = cli_client(cli);
-	char *esc = c->curl_fns->easy_escape(c->curl, args->argv[0], 0);
-	snprintf(path, sizeof(path), "/nodes/%s", esc ? esc : args->argv[0]);
-	c->curl_fns->free(esc);
+	node_path(cli, ref, path, sizeof(path));
 	int rc = cli_call(cli, "GET", path, NULL, &node);
 	if (rc != CLI_OK)
 		return rc;
 	json_t *spec = json_deep_copy(json_object_get(node, "Spec"));
 	if (!json_is_object(json_object_get(spec, "Labels")))
 		json_object_set_new(spec, "Labels", json_object());
+	edit(spec, args);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/update?version=%lld",
+		 (long long)json_integer_value(json_object_get(json_object_get(node, "Version"), "Index")));
+	json_t *out = NULL;
+	rc = cli_call(cli, "POST", path, spec, &out);
+	json_decref(out);
+	json_decref(spec);
+	json_decref(node);
+	return rc;
+}
+
+static void edit_options(json_t *spec, const struct cli_args *args)
+{
 	json_t *labels = json_object_get(spec, "Labels");
 	if (args->value[0])
 		json_object_set_new(spec, "Availability", json_string(args->value[0]));
@@ -192,17 +209,64 @@ static int cmd_node_update(struct cli *cli, const struct cli_args *args)
 	}
 	if (args->value[2])
 		json_object_del(labels, args->value[2]);
-	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/update?version=%lld",
-		 (long long)json_integer_value(json_object_get(json_object_get(node, "Version"), "Index")));
-	json_t *out = NULL;
-	rc = cli_call(cli, "POST", path, spec, &out);
+}
+
+static void edit_promote(json_t *spec, const struct cli_args *args)
+{
+	json_object_set_new(spec, "Role", json_string("manager"));
+}
+
+static void edit_demote(json_t *spec, const struct cli_args *args)
+{
+	json_object_set_new(spec, "Role", json_string("worker"));
+}
+
+static int cmd_node_update(struct cli *cli, const struct cli_args *args)
+{
+	int rc = update_node(cli, args->argv[0], edit_options, args);
 	if (rc == CLI_OK)
 		printf("%s\n", args->argv[0]);
-	json_decref(out);
-	json_decref(spec);
-	json_decref(node);
 	return rc;
 }
+
+static int cmd_node_promote(struct cli *cli, const struct cli_args *args)
+{
+	int rc = CLI_OK;
+	for (int i = 0; i < args->argc && rc == CLI_OK; i++)
+		if ((rc = update_node(cli, args->argv[i], edit_promote, args)) == CLI_OK)
+			printf("Node %s promoted to a manager in the swarm.\n", args->argv[i]);
+	return rc;
+}
+
+static int cmd_node_demote(struct cli *cli, const struct cli_args *args)
+{
+	int rc = CLI_OK;
+	for (int i = 0; i < args->argc && rc == CLI_OK; i++)
+		if ((rc = update_node(cli, args->argv[i], edit_demote, args)) == CLI_OK)
+			printf("Manager %s demoted in the swarm.\n", args->argv[i]);
+	return rc;
+}
+
+static int cmd_node_rm(struct cli *cli, const struct cli_args *args)
+{
+	int rc = CLI_OK;
+	for (int i = 0; i < args->argc && rc == CLI_OK; i++) {
+		char path[192];
+		json_t *out = NULL;
+		node_path(cli, args->argv[i], path, sizeof(path));
+		if (args->value[0])
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "?force=1");
+		if ((rc = cli_call(cli, "DELETE", path, NULL, &out)) == CLI_OK)
+			printf("%s\n", args->argv[i]);
+		json_decref(out);
+	}
+	return rc;
+}
+
+static const struct cli_option rm_options[] = {
+	{"force", 'f', NULL, "remove a node that is not down (it is told to leave)"},
+	{0},
+};
 
 static const struct cli_option update_options[] = {
 	{"availability", 0, "active|pause|drain", "availability of the node"},
@@ -236,10 +300,28 @@ static const struct cli_command cmd_node_update_def = {
 	.min_args = 1, .max_args = 1, .options = update_options, .run = cmd_node_update,
 };
 
+static const struct cli_command cmd_node_promote_def = {
+	.name = "promote", .args = "NODE [NODE...]", .summary = "Promote one or more nodes to manager",
+	.min_args = 1, .max_args = -1, .run = cmd_node_promote,
+};
+
+static const struct cli_command cmd_node_demote_def = {
+	.name = "demote", .args = "NODE [NODE...]", .summary = "Demote one or more managers to worker",
+	.min_args = 1, .max_args = -1, .run = cmd_node_demote,
+};
+
+static const struct cli_command cmd_node_rm_def = {
+	.name = "rm", .args = "NODE [NODE...]", .summary = "Remove one or more nodes from the swarm",
+	.min_args = 1, .max_args = -1, .options = rm_options, .run = cmd_node_rm,
+};
+
 static const struct cli_command *const node_commands[] = {
 	&cmd_node_ls_def,
 	&cmd_node_inspect_def,
 	&cmd_node_update_def,
+	&cmd_node_promote_def,
+	&cmd_node_demote_def,
+	&cmd_node_rm_def,
 	NULL,
 };
 

@@ -47,6 +47,20 @@ int manager_msg_encode(const struct manager_msg *m, uint8_t *out, size_t cap, si
 		msgpack_pack_uint8(&pk, m->type);
 		msgpack_pack_uint64(&pk, m->raft_id);
 		break;
+	case MANAGER_MSG_ROLE:
+		if (m->role > 1 || m->has_secrets != (m->role == 1))
+			return -EINVAL;
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint8(&pk, m->type);
+		msgpack_pack_uint8(&pk, m->role);
+		msgpack_pack_bin(&pk, m->has_secrets ? MANAGER_MSG_SECRETS_LEN : 0);
+		if (m->has_secrets)
+			msgpack_pack_bin_body(&pk, m->secrets, MANAGER_MSG_SECRETS_LEN);
+		break;
+	case MANAGER_MSG_REMOVED:
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_uint8(&pk, m->type);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -75,12 +89,13 @@ static bool decode_fields(const msgpack_object *o, const uint8_t *in, size_t len
 	const msgpack_object *f = o->via.array.ptr;
 	uint32_t n = o->via.array.size;
 	uint64_t type;
-	if (!mp_get_uint(&f[0], MANAGER_MSG_FORWARD, MANAGER_MSG_JOIN, &type, "manager message type", err,
+	if (!mp_get_uint(&f[0], MANAGER_MSG_FORWARD, MANAGER_MSG_REMOVED, &type, "manager message type", err,
 			 errlen))
 		return false;
 	m->type = (uint8_t)type;
 	static const uint32_t want[] = { [MANAGER_MSG_FORWARD] = 3, [MANAGER_MSG_RESULT] = 5,
-					 [MANAGER_MSG_JOIN] = 2 };
+					 [MANAGER_MSG_JOIN] = 2, [MANAGER_MSG_ROLE] = 3,
+					 [MANAGER_MSG_REMOVED] = 1 };
 	if (n < want[type])
 		return mp_fail(err, errlen, "manager message: %u elements, at least %u expected", n, want[type]);
 	switch (m->type) {
@@ -98,8 +113,21 @@ static bool decode_fields(const msgpack_object *o, const uint8_t *in, size_t len
 		       get_status(&f[2], &m->status, err, errlen) &&
 		       mp_get_uint(&f[3], 0, UINT64_MAX, &m->index, "result index", err, errlen) &&
 		       mp_get_str(&f[4], m->message, sizeof(m->message), "result message", err, errlen);
-	default:
+	case MANAGER_MSG_JOIN:
 		return mp_get_uint(&f[1], 1, UINT64_MAX, &m->raft_id, "join raft id", err, errlen);
+	case MANAGER_MSG_ROLE: {
+		uint64_t role;
+		if (!mp_get_uint(&f[1], 0, 1, &role, "role", err, errlen))
+			return false;
+		m->role = (uint8_t)role;
+		m->has_secrets = role == 1;
+		if (!mp_get_bin_exact(&f[2], m->secrets, m->has_secrets ? MANAGER_MSG_SECRETS_LEN : 0, "role secrets",
+				      err, errlen))
+			return false;
+		return true;
+	}
+	default:
+		return true;
 	}
 }
 
@@ -111,7 +139,7 @@ int manager_msg_decode(const uint8_t *in, size_t len, struct manager_msg *m, cha
 	if (!msgpack_zone_init(&zone, 256))
 		return -ENOMEM;
 	bool ok = mp_unpack_exact(&zone, in, len, &o, "manager message", err, errlen) &&
-		  mp_get_array_range(&o, 2, 16, "manager message", err, errlen) &&
+		  mp_get_array_range(&o, 1, 16, "manager message", err, errlen) &&
 		  decode_fields(&o, in, len, m, err, errlen);
 	msgpack_zone_destroy(&zone);
 	if (!ok) {

@@ -258,7 +258,8 @@ bool mp_get_bin_exact(const msgpack_object *o, uint8_t *out, size_t n, const cha
 		return mp_fail(err, errlen, "%s: expected binary, got %s", what, mp_type_name(o->type, false));
 	if (o->via.bin.size != n)
 		return mp_fail(err, errlen, "%s: expected %zu bytes, got %u", what, n, o->via.bin.size);
-	memcpy(out, o->via.bin.ptr, n);
+	if (n > 0) /* an empty bin's pointer may be NULL */
+		memcpy(out, o->via.bin.ptr, n);
 	return true;
 }
 

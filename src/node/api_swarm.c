@@ -482,13 +482,25 @@ static int node_spec_check(json_t *spec, json_t *stored, char *err, size_t errle
 			      strcmp(avail, "drain") != 0))
 		return snprintf(err, errlen, "invalid availability \"%s\": expected active, pause or drain",
 				avail ? avail : ""), -EINVAL;
-	const char *now = json_string_value(json_object_get(json_object_get(stored, "Spec"), "Role"));
 	if (role == NULL || (strcmp(role, "worker") != 0 && strcmp(role, "manager") != 0))
 		return snprintf(err, errlen, "invalid role \"%s\": expected worker or manager", role ? role : ""),
 		       -EINVAL;
-	if (now != NULL && strcmp(role, now) != 0)
-		return snprintf(err, errlen, "changing a node's role (promote/demote) is not supported yet"), -ENOTSUP;
 	return 0;
+}
+
+static bool is_manager_spec(json_t *node)
+{
+	const char *role = json_string_value(json_object_get(json_object_get(node, "Spec"), "Role"));
+	return role != NULL && strcmp(role, "manager") == 0;
+}
+
+/* Docker refuses to demote the last manager: the swarm would have none. */
+static bool last_manager(const struct store *st, json_t *node)
+{
+	size_t managers = 0;
+	for (size_t i = 0; i < store_count(st, STORE_KIND_NODE); i++)
+		managers += is_manager_spec(store_at(st, STORE_KIND_NODE, i));
+	return managers <= 1 && is_manager_spec(node);
 }
 
 static void write_done(void *data, int status, const char *message, uint64_t index)
@@ -548,7 +560,13 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 		return;
 	}
 	if ((rc = node_spec_check(spec, stored, err, sizeof(err))) != 0) {
-		api_reply_error(req, rc == -ENOTSUP ? 501 : 400, "%s", err);
+		api_reply_error(req, 400, "%s", err);
+		json_decref(fresh);
+		return;
+	}
+	if (strcmp(json_string_value(json_object_get(spec, "Role")), "worker") == 0 &&
+	    last_manager(manager_store(api->swarm->manager), stored)) {
+		api_reply_error(req, 400, "attempting to demote the last manager of the swarm");
 		json_decref(fresh);
 		return;
 	}
@@ -581,6 +599,47 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 static void h_node_update(struct api *api, struct http_request *req, struct api_call *call)
 {
 	after_read_barrier(api, req, call, node_update);
+}
+
+/* DELETE /nodes/{id}[?force=1]: Docker's rules: a manager must be demoted
+ * first, a node that is not down needs force (and is then told to leave). */
+static void node_remove(struct api *api, struct http_request *req, json_t *body, const char *ref)
+{
+	struct swarm *sw = api->swarm;
+	char err[STORE_MSG_MAX];
+	json_t *stored;
+	int rc = store_resolve(manager_store(sw->manager), STORE_KIND_NODE, ref, &stored, err, sizeof(err));
+	if (rc != 0) {
+		api_reply_error(req, rc == STORE_E_AMBIGUOUS ? 400 : 404, "%s", err);
+		return;
+	}
+	const char *id = json_string_value(json_object_get(stored, "ID"));
+	const char *state = json_string_value(json_object_get(json_object_get(stored, "Status"), "State"));
+	struct swarm_node n;
+	bool alive = swarm_node_find(sw, id, &n) == 0 && n.state == SWIM_ALIVE;
+	if (is_manager_spec(stored) || (alive && n.has_meta && n.meta.role == NODE_ROLE_MANAGER)) {
+		api_reply_error(req, 400, "node %s is a cluster manager and is a member of the raft cluster. It must be "
+			       "demoted to worker before removal", id);
+		return;
+	}
+	if (!api_query_bool(req, "force") && (alive || (state != NULL && strcmp(state, "down") != 0))) {
+		api_reply_error(req, 400, "node %s is not down and can't be removed", id);
+		return;
+	}
+	struct store_txn *txn = store_txn_new(now_ns());
+	if (txn == NULL || store_txn_delete(txn, STORE_KIND_NODE, id, 0, err, sizeof(err)) != 0) {
+		api_reply_error(req, 500, "cannot remove node %s", id);
+		store_txn_free(txn);
+		return;
+	}
+	swarm_node_removed(sw, id, alive);
+	propose(api, req, txn);
+	store_txn_free(txn);
+}
+
+static void h_node_remove(struct api *api, struct http_request *req, struct api_call *call)
+{
+	after_read_barrier(api, req, call, node_remove);
 }
 
 /* --- /swarmnode/members: the raw gossip view ---------------------------------------- */
@@ -754,6 +813,7 @@ const struct api_route api_swarm_routes[] = {
 	{"GET", "/nodes", h_nodes_list, 0},
 	{"GET", "/nodes/{id}", h_node_inspect, 0},
 	{"POST", "/nodes/{id}/update", h_node_update, API_JSON_BODY},
+	{"DELETE", "/nodes/{id}", h_node_remove, 0},
 	{"GET", "/swarmnode/members", h_members, 0},
 	{"GET", "/swarmnode/peers", h_peers, 0},
 };

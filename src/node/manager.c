@@ -948,6 +948,35 @@ void manager_close(struct manager *m, void (*closed)(void *data), void *data)
 	wal_close(m->wal, on_wal_closed, m);
 }
 
+/* --- membership changes the node asks for -------------------------------------------- */
+
+int manager_transfer(struct manager *m)
+{
+	if (m->closing || m->failed || m->raft == NULL)
+		return RAFT_E_NOT_LEADER;
+	struct raft_event ev = { .type = RAFT_EV_TRANSFER, .transfer = { .to = RAFT_NONE } };
+	int rc = manager_step(m, &ev, NULL);
+	if (rc == 0)
+		log_info("raft", "handing leadership to another manager");
+	return rc;
+}
+
+int manager_remove(struct manager *m, const char *node_id)
+{
+	if (m->closing || m->failed || m->raft == NULL)
+		return RAFT_E_NOT_LEADER;
+	const struct raft_member *mem = member_by_node(m, node_id);
+	if (mem == NULL)
+		return RAFT_E_NOT_FOUND;
+	struct raft_event ev = { .type = RAFT_EV_CHANGE,
+				 .change = { .kind = RAFT_CHANGE_REMOVE, .id = mem->id } };
+	int rc = manager_step(m, &ev, NULL);
+	if (rc == 0)
+		log_info("raft", "removing a manager from the configuration", LF_STR("node", node_id),
+			 LF_UINT("raft_id", ev.change.id));
+	return rc;
+}
+
 /* --- queries ------------------------------------------------------------------------- */
 
 const struct store *manager_store(const struct manager *m)

@@ -14,6 +14,7 @@
 #include "sn_build_info.h"
 #include "swarmnode/join_payload.h"
 #include "swarmnode/log.h"
+#include "swarmnode/manager_msg.h"
 #include "swarmnode/peer_msg.h"
 #include "swarmnode/swarm_nodes.h"
 
@@ -347,13 +348,26 @@ static size_t swarm_mesh_managers(void *data, struct peer_mesh_target *out, size
 	return n;
 }
 
+static void swarm_role_message(struct swarm *sw, const char *from, const struct manager_msg *mm);
+
+/* A manager message addressed to the node rather than its manager part. */
+static bool swarm_is_role_msg(const uint8_t *body, size_t len, struct manager_msg *mm)
+{
+	char why[160];
+	return manager_msg_decode(body, len, mm, why, sizeof(why)) == 0 &&
+	       (mm->type == MANAGER_MSG_ROLE || mm->type == MANAGER_MSG_REMOVED);
+}
+
 /* Raft and manager messages come only from managers' streams. */
 static void swarm_mesh_message(void *data, const char *from, enum identity_role from_role, uint64_t kind,
 			       const uint8_t *body, size_t len)
 {
 	struct swarm *sw = data;
+	struct manager_msg mm;
 	if (kind == PEER_MSG_KEYRING)
 		gossip_keys_on_message(&sw->keys, from, from_role, body, len);
+	else if (kind == PEER_MSG_MANAGER && from_role == IDENTITY_ROLE_MANAGER && swarm_is_role_msg(body, len, &mm))
+		swarm_role_message(sw, from, &mm);
 	else if ((kind == PEER_MSG_RAFT || kind == PEER_MSG_MANAGER) && sw->manager != NULL &&
 		 from_role == IDENTITY_ROLE_MANAGER)
 		manager_receive(sw->manager, from, kind, body, len);
@@ -706,6 +720,188 @@ int swarm_init(struct swarm *sw, const char *listen_addr, const char *advertise_
 	return 0;
 }
 
+/* --- role changes: node promote / demote, node rm --force --------------------------- */
+
+static void swarm_stop_listener(struct swarm *sw);
+
+/* Issues this node's certificate for role with the cluster's root key (which
+ * a manager holds, and a promoted node has just received). */
+static int swarm_issue_own_cert(struct swarm *sw, enum identity_role role, char *err, size_t errlen)
+{
+	struct identity_keypair root;
+	struct identity_cert cert;
+	uint64_t now = wall_ms();
+	int rc = 0;
+	identity_keypair_from_seed(&root, sw->st.manager.root_seed);
+	if (sodium_memcmp(root.pk, sw->st.root_pk, sizeof(root.pk)) != 0) {
+		snprintf(err, errlen, "the root key sent with the promotion is not this cluster's");
+		rc = -EPERM;
+	} else if (identity_cert_issue(&cert, sw->st.node_id, role, sw->node_key.pk, sw->st.cluster_id, now,
+				       now + IDENTITY_CERT_LIFETIME_MS, root.sk) != 0 ||
+		   identity_cert_encode(&cert, sw->st.cert, sizeof(sw->st.cert), &sw->st.cert_len) != 0) {
+		snprintf(err, errlen, "cannot issue this node's certificate");
+		rc = -EIO;
+	}
+	identity_keypair_wipe(&root);
+	return rc;
+}
+
+static void swarm_mesh_restarted(struct peer_mesh *mesh)
+{
+	struct swarm *sw = mesh->data;
+	char err[512];
+	if (!sw->shutting_down && sw->state == SWARM_ACTIVE) {
+		if (swarm_start_mesh(sw, err, sizeof(err)) != 0)
+			log_error("swarm", "cannot restart the peer streams after a role change", LF_STR("error", err));
+		else
+			peer_mesh_sync(&sw->mesh); /* dial now, not at the next heartbeat */
+	}
+	swarm_component_closed(sw);
+}
+
+/* Peers authenticated the old certificate: every stream starts again with the new one. */
+static void swarm_restart_mesh(struct swarm *sw)
+{
+	if (!sw->mesh_open)
+		return;
+	sw->mesh_open = false;
+	sw->closing++;
+	peer_mesh_close(&sw->mesh, swarm_mesh_restarted);
+}
+
+static void swarm_publish_meta(struct swarm *sw)
+{
+	uint8_t meta[NODE_META_MAX];
+	size_t len;
+	if (sw->gossip_open && swarm_meta(sw, meta, sizeof(meta), &len) == 0)
+		gossip_io_set_meta(&sw->gossip, meta, len);
+}
+
+static void swarm_become_manager(struct swarm *sw, const uint8_t secrets[MANAGER_MSG_SECRETS_LEN])
+{
+	char err[512];
+	struct swarm_state saved = sw->st;
+	memcpy(sw->st.manager.root_seed, secrets, IDENTITY_SEED_LEN);
+	memcpy(sw->st.manager.worker_secret, secrets + IDENTITY_SEED_LEN, TOKEN_SECRET_LEN);
+	memcpy(sw->st.manager.manager_secret, secrets + IDENTITY_SEED_LEN + TOKEN_SECRET_LEN, TOKEN_SECRET_LEN);
+	sw->st.manager.version = 1;
+	sw->st.manager.updated_at_ms = wall_ms();
+	sw->st.manager.raft_id = swarm_new_raft_id();
+	int rc = swarm_issue_own_cert(sw, IDENTITY_ROLE_MANAGER, err, sizeof(err));
+	if (rc == 0) {
+		sw->st.role = NODE_ROLE_MANAGER;
+		sw->st.has_manager = true;
+		rc = swarm_wipe_raft(sw, err, sizeof(err));
+	}
+	if (rc == 0)
+		rc = swarm_state_save(&sw->st, sw->datadir, err, sizeof(err));
+	if (rc != 0) {
+		sw->st = saved;
+		log_error("swarm", "cannot become a manager", LF_STR("error", err));
+		swarm_state_wipe(&saved);
+		return;
+	}
+	swarm_state_wipe(&saved);
+	log_info("swarm", "promoted: this node is now a manager", LF_STR("node", sw->st.node_id));
+	if (swarm_start_listener(sw, err, sizeof(err)) != 0 || swarm_start_manager(sw, false, err, sizeof(err)) != 0)
+		log_error("swarm", "cannot start the manager after a promotion", LF_STR("error", err));
+	swarm_publish_meta(sw);
+	swarm_restart_mesh(sw);
+}
+
+static void swarm_demoted_manager_closed(void *data)
+{
+	struct swarm *sw = data;
+	char err[512];
+	if (swarm_wipe_raft(sw, err, sizeof(err)) != 0)
+		log_warn("swarm", "cannot remove the raft log after a demotion", LF_STR("error", err));
+	swarm_component_closed(sw);
+}
+
+static void swarm_become_worker(struct swarm *sw)
+{
+	char err[512];
+	struct swarm_state saved = sw->st;
+	int rc = swarm_issue_own_cert(sw, IDENTITY_ROLE_WORKER, err, sizeof(err));
+	if (rc == 0) {
+		sw->st.role = NODE_ROLE_WORKER;
+		sw->st.has_manager = false;
+		sodium_memzero(&sw->st.manager, sizeof(sw->st.manager));
+		rc = swarm_state_save(&sw->st, sw->datadir, err, sizeof(err));
+	}
+	if (rc != 0) {
+		sw->st = saved;
+		swarm_state_wipe(&saved);
+		log_error("swarm", "cannot become a worker", LF_STR("error", err));
+		return;
+	}
+	swarm_state_wipe(&saved);
+	log_info("swarm", "demoted: this node is now a worker", LF_STR("node", sw->st.node_id));
+	if (sw->manager != NULL) {
+		uv_timer_stop(&sw->nodes_timer);
+		sw->closing++;
+		manager_close(sw->manager, swarm_demoted_manager_closed, sw);
+		sw->manager = NULL;
+	}
+	swarm_stop_listener(sw);
+	swarm_publish_meta(sw);
+	swarm_restart_mesh(sw);
+}
+
+int swarm_send_manager_msg(struct swarm *sw, const char *node_id, const struct manager_msg *mm)
+{
+	uint8_t buf[1024];
+	size_t len;
+	if (manager_msg_encoded_max(mm) > sizeof(buf) || manager_msg_encode(mm, buf, sizeof(buf), &len) != 0)
+		return -EINVAL;
+	return swarm_manager_send(sw, node_id, PEER_MSG_MANAGER, buf, len);
+}
+
+#define SWARM_REMOVED_MS (60 * 1000)
+
+void swarm_node_removed(struct swarm *sw, const char *node_id, bool alive)
+{
+	size_t oldest = 0;
+	for (size_t i = 1; i < sizeof(sw->removed) / sizeof(sw->removed[0]); i++)
+		if (sw->removed[i].at < sw->removed[oldest].at)
+			oldest = i;
+	snprintf(sw->removed[oldest].node_id, sizeof(sw->removed[oldest].node_id), "%s", node_id);
+	sw->removed[oldest].at = uv_now(sw->loop);
+	int rc = 0;
+	if (alive) {
+		struct manager_msg mm = { .type = MANAGER_MSG_REMOVED };
+		rc = swarm_send_manager_msg(sw, node_id, &mm);
+	}
+	log_info("swarm", "node removed", LF_STR("node", node_id), LF_BOOL("told_to_leave", alive && rc == 0),
+		 LF_STR("send", rc ? strerror(-rc) : "ok"));
+}
+
+bool swarm_node_recently_removed(const struct swarm *sw, const char *node_id)
+{
+	for (size_t i = 0; i < sizeof(sw->removed) / sizeof(sw->removed[0]); i++)
+		if (strcmp(sw->removed[i].node_id, node_id) == 0 &&
+		    uv_now(sw->loop) < sw->removed[i].at + SWARM_REMOVED_MS)
+			return true;
+	return false;
+}
+
+/* ROLE and REMOVED come from a manager's stream (the caller checked). */
+static void swarm_role_message(struct swarm *sw, const char *from, const struct manager_msg *mm)
+{
+	if (sw->state != SWARM_ACTIVE)
+		return;
+	if (mm->type == MANAGER_MSG_REMOVED) {
+		log_warn("swarm", "this node was removed from the swarm by a manager; leaving", LF_STR("by", from));
+		if (swarm_leave(sw, true, NULL, NULL) != 0)
+			log_error("swarm", "cannot leave after being removed");
+		return;
+	}
+	if (mm->role == NODE_ROLE_MANAGER && sw->st.role != NODE_ROLE_MANAGER)
+		swarm_become_manager(sw, mm->secrets);
+	else if (mm->role == NODE_ROLE_WORKER && sw->st.role == NODE_ROLE_MANAGER)
+		swarm_become_worker(sw);
+}
+
 /* --force-new-cluster: the manager restarts from its own log as the only voter. */
 static void swarm_forced_restart(void *data)
 {
@@ -964,14 +1160,9 @@ static void swarm_keys_closed(struct gossip_keys *gk)
 	swarm_component_closed(gk->sw);
 }
 
-/* Stops gossip, the cluster listener, the join server and the peer streams. */
-static void swarm_stop_components(struct swarm *sw)
+/* Managers: stops the cluster port and the join server. */
+static void swarm_stop_listener(struct swarm *sw)
 {
-	if (sw->gossip_open) {
-		sw->closing++;
-		sw->gossip_open = false;
-		gossip_io_close(&sw->gossip, swarm_gossip_closed);
-	}
 	if (sw->listener_open) {
 		sw->closing++;
 		sw->listener_open = false;
@@ -982,6 +1173,17 @@ static void swarm_stop_components(struct swarm *sw)
 		sw->join_server_open = false;
 		join_server_close(&sw->join_server, swarm_join_server_closed);
 	}
+}
+
+/* Stops gossip, the cluster listener, the join server and the peer streams. */
+static void swarm_stop_components(struct swarm *sw)
+{
+	if (sw->gossip_open) {
+		sw->closing++;
+		sw->gossip_open = false;
+		gossip_io_close(&sw->gossip, swarm_gossip_closed);
+	}
+	swarm_stop_listener(sw);
 	if (sw->mesh_open) {
 		sw->closing++;
 		sw->mesh_open = false;

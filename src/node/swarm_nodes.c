@@ -6,7 +6,10 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <sodium.h>
+
 #include "swarmnode/log.h"
+#include "swarmnode/manager_msg.h"
 #include "swarmnode/store.h"
 
 /* Most node writes in one reconciling transaction. */
@@ -87,7 +90,7 @@ static int reconcile_one(const struct swarm *sw, struct store_txn *txn, json_t *
 	if (want == NULL)
 		return STORE_E_NOMEM;
 	if (stored == NULL) {
-		if (n->state == SWIM_ALIVE)
+		if (n->state == SWIM_ALIVE && !swarm_node_recently_removed(sw, n->id))
 			rc = store_txn_create(txn, STORE_KIND_NODE, want, err, sizeof(err)) == 0 ? 1 : -1;
 		json_decref(want);
 		return rc;
@@ -118,6 +121,43 @@ static void reconcile_done(void *data, int status, const char *message, uint64_t
 			  LF_STR("error", message));
 }
 
+/* The leader carries out node promote / demote: the store's Spec.Role is
+ * what the user wants, the node's gossip metadata what it is. */
+static void reconcile_role(struct swarm *sw, const struct manager_status *ms, json_t *stored,
+			   const struct swarm_node *n)
+{
+	const char *want = json_string_value(json_object_get(json_object_get(stored, "Spec"), "Role"));
+	if (want == NULL || !n->has_meta || n->state != SWIM_ALIVE)
+		return;
+	struct manager_msg mm = { .type = MANAGER_MSG_ROLE };
+	if (strcmp(want, "manager") == 0 && n->meta.role == NODE_ROLE_WORKER) {
+		mm.role = NODE_ROLE_MANAGER;
+		mm.has_secrets = true;
+		memcpy(mm.secrets, sw->st.manager.root_seed, IDENTITY_SEED_LEN);
+		memcpy(mm.secrets + IDENTITY_SEED_LEN, sw->st.manager.worker_secret, TOKEN_SECRET_LEN);
+		memcpy(mm.secrets + IDENTITY_SEED_LEN + TOKEN_SECRET_LEN, sw->st.manager.manager_secret,
+		       TOKEN_SECRET_LEN);
+		swarm_send_manager_msg(sw, n->id, &mm);
+		sodium_memzero(mm.secrets, sizeof(mm.secrets));
+		return;
+	}
+	if (strcmp(want, "worker") != 0 || n->meta.role != NODE_ROLE_MANAGER)
+		return;
+	/* Out of the Raft configuration first (leadership moves away first), then
+	 * the node is told. */
+	for (size_t i = 0; i < ms->n; i++) {
+		if (strcmp(ms->members[i].node_id, n->id) != 0)
+			continue;
+		if (n->self)
+			manager_transfer(sw->manager);
+		else
+			manager_remove(sw->manager, n->id);
+		return;
+	}
+	mm.role = NODE_ROLE_WORKER;
+	swarm_send_manager_msg(sw, n->id, &mm);
+}
+
 void swarm_nodes_reconcile(struct swarm *sw)
 {
 	struct manager_status ms;
@@ -135,8 +175,17 @@ void swarm_nodes_reconcile(struct swarm *sw)
 	for (size_t i = 0; swarm_node_at(sw, i, &n) == 0 && ops < SWARM_NODES_BATCH; i++) {
 		if (!n.has_meta)
 			continue;
-		if (reconcile_one(sw, txn, store_get(st, STORE_KIND_NODE, n.id), &n) > 0)
+		if (n.state == SWIM_ALIVE && swarm_node_recently_removed(sw, n.id)) {
+			/* node rm --force: repeated until it has left */
+			struct manager_msg mm = { .type = MANAGER_MSG_REMOVED };
+			swarm_send_manager_msg(sw, n.id, &mm);
+			continue;
+		}
+		json_t *stored = store_get(st, STORE_KIND_NODE, n.id);
+		if (reconcile_one(sw, txn, stored, &n) > 0)
 			ops++;
+		if (stored != NULL)
+			reconcile_role(sw, &ms, stored, &n);
 	}
 	uint8_t *bytes = NULL;
 	size_t len = 0;

@@ -25,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (again.type != m.type || again.req != m.req || again.status != m.status || again.index != m.index ||
 	    again.raft_id != m.raft_id || again.txn_len != m.txn_len || strcmp(again.message, m.message) != 0 ||
+	    again.role != m.role || again.has_secrets != m.has_secrets ||
+	    memcmp(again.secrets, m.secrets, sizeof(m.secrets)) != 0 ||
 	    (m.txn_len > 0 && memcmp(again.txn, m.txn, m.txn_len) != 0))
 		abort();
 	free(buf);

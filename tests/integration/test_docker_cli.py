@@ -117,8 +117,15 @@ def docker_swarm_commands():
         assert r.returncode == 0 and wid in r.stdout, r
         r = docker(m, "node", "inspect", "--format", "{{.Spec.Labels.zone}} {{.Spec.Availability}}", wid)
         assert r.stdout.strip() == "a drain", r
-        r = docker(m, "node", "update", "--role", "manager", wid)
-        assert r.returncode == 1 and "not supported yet" in r.stderr, r
+        # promote and demote through Raft: the worker becomes a voter, then a worker again
+        r = docker(m, "node", "promote", wid)
+        assert r.returncode == 0 and f"Node {wid} promoted to a manager in the swarm." in r.stdout, r
+        wait_for(lambda: docker(w, "info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true" and
+                 docker(m, "node", "ls").stdout.count("Reachable") == 1, 30, "the promoted node to be a manager")
+        r = docker(m, "node", "demote", wid)
+        assert r.returncode == 0 and f"Manager {wid} demoted in the swarm." in r.stdout, r
+        wait_for(lambda: docker(w, "info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "false",
+                 30, "the demoted node to be a worker")
         info = docker(m, "info").stdout
         assert " Swarm: active" in info and " Is Manager: true" in info and " Nodes: 2" in info, info
         r = docker(w, "swarm", "leave")

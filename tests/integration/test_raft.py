@@ -218,10 +218,52 @@ def writes_without_a_majority_get_no_leader_error():
         c.stop()
 
 
+def promote_demote_and_remove_nodes():
+    d = [node(i).start() for i in range(3)]
+    try:
+        ok(d[0].cli("init", "--advertise-addr", ip(0)))
+        token = ok(d[0].cli("join-token", "-q", "worker")).strip()
+        for i in (1, 2):
+            ok(d[i].cli("join", "--token", token, f"{ip(0)}:2377"))
+        ids = [node_id(x) for x in d]
+        wait_for(lambda: all(api(d[0], "GET", f"/nodes/{i}")[1].get("Version") for i in ids), 20, "node objects")
+        out = ok(d[0].cli("node", "promote", ids[1], ids[2]))
+        assert out == f"Node {ids[1]} promoted to a manager in the swarm.\nNode {ids[2]} promoted to a manager in the swarm.\n", out
+        wait_for(lambda: raft(d[0]).get("Voters") == 3, 30, "three voters after the promotions")
+        wait_for(lambda: raft(d[2]).get("Leader") == ids[0], 20, "the promoted node to follow the leader")
+        # demoting the leader hands leadership over first
+        out = ok(d[1].cli("node", "demote", ids[0]))
+        assert out == f"Manager {ids[0]} demoted in the swarm.\n", out
+        wait_for(lambda: raft(d[1]).get("Voters") == 2 and raft(d[1]).get("Leader") in ids[1:], 30,
+                 "two voters and a new leader")
+        wait_for(lambda: d[0].cli("node", "ls").returncode == 1, 20, "the demoted node to be a worker")
+        r = d[0].cli("node", "ls")
+        assert "Worker nodes can't be used" in r.stderr, r
+        # the last manager cannot be demoted
+        ok(d[1].cli("node", "demote", ids[2]))
+        wait_for(lambda: raft(d[1]).get("Voters") == 1, 30, "one voter")
+        r = d[1].cli("node", "demote", ids[1])
+        assert r.returncode == 1 and "attempting to demote the last manager of the swarm" in r.stderr, r
+        # a manager must be demoted before removal; a live node needs --force
+        r = d[1].cli("node", "rm", ids[1])
+        assert r.returncode == 1 and "must be demoted to worker before removal" in r.stderr, r
+        wait_for(lambda: d[2].cli("node", "ls").returncode == 1, 20, "the second demoted node to be a worker")
+        r = d[1].cli("node", "rm", ids[2])
+        assert r.returncode == 1 and "is not down and can't be removed" in r.stderr, r
+        assert ok(d[1].cli("node", "rm", "--force", ids[2])) == f"{ids[2]}\n"
+        wait_for(lambda: " Swarm: inactive" in ok(d[2].cli("info")), 20, "the removed node to leave")
+        wait_for(lambda: ids[2] not in ok(d[1].cli("node", "ls")), 20, "node ls without the removed node")
+    finally:
+        for x in d:
+            x.stop()
+            x.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(Counter().run([
         three_managers_elect_one_leader_and_replicate_writes,
         killed_leader_is_replaced_and_returns_as_follower,
         kill_during_write_burst_loses_no_acknowledged_write,
         writes_without_a_majority_get_no_leader_error,
+        promote_demote_and_remove_nodes,
     ]))

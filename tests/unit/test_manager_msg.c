@@ -75,6 +75,34 @@ static void test_join_round_trip(void **state)
 	free(buf);
 }
 
+static void test_role_and_removed_round_trip(void **state)
+{
+	(void)state;
+	struct manager_msg promote = { .type = MANAGER_MSG_ROLE, .role = 1, .has_secrets = true };
+	struct manager_msg demote = { .type = MANAGER_MSG_ROLE, .role = 0 };
+	struct manager_msg removed = { .type = MANAGER_MSG_REMOVED };
+	struct manager_msg out;
+	char err[160];
+	uint8_t *buf;
+	for (size_t i = 0; i < MANAGER_MSG_SECRETS_LEN; i++)
+		promote.secrets[i] = (uint8_t)(i * 13 + 1);
+	size_t len = encode(&promote, &buf);
+	assert_int_equal(manager_msg_decode(buf, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.role, 1);
+	assert_true(out.has_secrets);
+	assert_memory_equal(out.secrets, promote.secrets, MANAGER_MSG_SECRETS_LEN);
+	free(buf);
+	len = encode(&demote, &buf);
+	assert_int_equal(manager_msg_decode(buf, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.role, 0);
+	assert_false(out.has_secrets);
+	free(buf);
+	len = encode(&removed, &buf);
+	assert_int_equal(manager_msg_decode(buf, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.type, MANAGER_MSG_REMOVED);
+	free(buf);
+}
+
 static void test_encode_refuses(void **state)
 {
 	(void)state;
@@ -88,6 +116,10 @@ static void test_encode_refuses(void **state)
 	assert_int_equal(manager_msg_encode(&empty, buf, sizeof(buf), &len), -EINVAL);
 	assert_int_equal(manager_msg_encode(&unknown, buf, sizeof(buf), &len), -EINVAL);
 	assert_int_equal(manager_msg_encode(&big, buf, 20, &len), -EMSGSIZE);
+	struct manager_msg role2 = { .type = MANAGER_MSG_ROLE, .role = 2 };
+	struct manager_msg bare_manager = { .type = MANAGER_MSG_ROLE, .role = 1 };
+	assert_int_equal(manager_msg_encode(&role2, buf, sizeof(buf), &len), -EINVAL);
+	assert_int_equal(manager_msg_encode(&bare_manager, buf, sizeof(buf), &len), -EINVAL);
 }
 
 /* Each malformed body is refused with the field named. */
@@ -102,6 +134,10 @@ static void test_decode_refuses(void **state)
 		{ "c0", "manager message" },
 		{ "91 01", "manager message" },
 		{ "92 07 01", "manager message type" },
+		{ "93 04 02 c4 00", "role" },
+		{ "93 04 01 c4 00", "role secrets: expected 64 bytes" },
+		{ "93 04 00 c4 01 00", "role secrets: expected 0 bytes" },
+		{ "92 04 00", "at least 3" },
 		{ "92 01 01", "at least 3" },
 		{ "93 01 01 a1 78", "forward txn" },
 		{ "93 01 01 c4 00", "forward txn" },
@@ -140,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_forward_round_trip),
 		cmocka_unit_test(test_result_round_trip),
 		cmocka_unit_test(test_join_round_trip),
+		cmocka_unit_test(test_role_and_removed_round_trip),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_decode_refuses),
 	};
