@@ -59,8 +59,9 @@
  * agent's that the set did not name is no longer assigned. Between full sets
  * a message names the tasks that are new or whose version changed (tasks) and
  * those no longer assigned (removed). STATUS numbers the agent's batches; an
- * ACK with status 0 says the batch is in the store, a negative status (a
- * MANAGER_E_* code) that it is not and should be sent again.
+ * ACK covers every batch of the session up to its seq: status 0 says they are
+ * in the store, a negative status (a store or MANAGER_E_* code) that they are
+ * not and should be sent again.
  *
  * Decoders check every type and bound and name the bad field; a longer array
  * than described is accepted (a newer version may append fields).
