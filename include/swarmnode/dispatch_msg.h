@@ -166,6 +166,13 @@ int dispatch_msg_decode(const uint8_t *in, size_t len, struct dispatch_msg *m, c
 /* Frees the arrays the decoder allocated. Safe on a zeroed message. */
 void dispatch_msg_release(struct dispatch_msg *m);
 
+/* The type of an encoded body without decoding it, so that a node routes
+ * SESSION and STATUS to its dispatcher and the rest to its agent: the
+ * encoder always starts a body with a fixarray and the type as a positive
+ * fixint. Returns the type (1..4), or 0 for any other start (the receiver's
+ * decoder then says what is wrong). */
+uint8_t dispatch_msg_peek_type(const uint8_t *body, size_t len);
+
 /* "session", "assignments", "status", "ack"; "unknown". */
 const char *dispatch_msg_type_name(uint64_t type);
 

@@ -60,6 +60,7 @@ struct swarm {
 	bool mesh_open;
 	struct gossip_keys keys;          /* gossip key rotation; lives from swarm_start to swarm_close */
 	struct manager *manager;          /* managers: Raft and the store */
+	struct swarm_dispatch *dispatch;  /* the agent (and on managers the dispatcher): swarm_dispatch.h */
 	bool bootstrapping;               /* `init`: the manager starts a new Raft cluster */
 	uv_timer_t nodes_timer;           /* managers, every second: node reconciling (swarm_nodes.h), ready wait */
 	bool nodes_writing;               /* a reconciling write is in flight */

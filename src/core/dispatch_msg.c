@@ -18,6 +18,13 @@ const char *dispatch_msg_type_name(uint64_t type)
 	}
 }
 
+uint8_t dispatch_msg_peek_type(const uint8_t *body, size_t len)
+{
+	if (len < 2 || (body[0] & 0xf0) != 0x90 || body[1] < DISPATCH_SESSION || body[1] > DISPATCH_ACK)
+		return 0;
+	return body[1];
+}
+
 /* --- sizes ---------------------------------------------------------------------- */
 
 /* A PORT: fixarray, four uints of at most 3 bytes. */

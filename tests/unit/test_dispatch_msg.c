@@ -53,6 +53,10 @@ static void test_session_and_ack_round_trip(void **state)
 	decode_ok(buf, len, &out);
 	assert_int_equal(out.type, DISPATCH_SESSION);
 	assert_true(out.session == UINT64_MAX);
+	static const uint8_t not_minimal[] = { 0x92, 0xcc, 0x01, 0x01 };
+	assert_int_equal(dispatch_msg_peek_type(buf, len), DISPATCH_SESSION);
+	assert_int_equal(dispatch_msg_peek_type(buf, 1), 0);
+	assert_int_equal(dispatch_msg_peek_type(not_minimal, sizeof(not_minimal)), 0);
 	dispatch_msg_release(&out);
 	free(buf);
 
@@ -60,6 +64,7 @@ static void test_session_and_ack_round_trip(void **state)
 	len = encode(&in, &buf);
 	decode_ok(buf, len, &out);
 	assert_int_equal(out.type, DISPATCH_ACK);
+	assert_int_equal(dispatch_msg_peek_type(buf, len), DISPATCH_ACK);
 	assert_int_equal(out.session, 7);
 	assert_int_equal(out.seq, 42);
 	assert_int_equal(out.status, -ETIMEDOUT);
