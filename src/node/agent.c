@@ -400,6 +400,9 @@ static void agent_apply_task(struct agent *a, const struct dispatch_task *d)
 static void agent_unassign(struct agent *a, struct agent_task *t)
 {
 	if (!t->in_runtime) {
+		/* A task that ended before this daemon started may have left
+		 * files the runtime can still delete; -ENOENT when not. */
+		runtime_remove(a->rt, t->id);
 		task_forget(a, t);
 		return;
 	}

@@ -398,6 +398,147 @@ static void bad_specs_are_rejected(void **state)
 	assert_int_equal(info.bad_msgs, 1);
 }
 
+/* --- a fake runtime whose recover finds one task of an earlier run ------------------- */
+
+struct fake_rt {
+	struct runtime base;
+	uv_timer_t timer;                       /* runs recover from the loop */
+	void (*recovered)(struct runtime *rt, int status);
+	void (*on_closed)(struct runtime *rt);
+	char removed[IDS_LEN + 1];              /* the last task removed */
+};
+
+static int fake_start(struct runtime *rt, const struct runtime_task_spec *spec, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the fake runtime runs nothing");
+	return -EINVAL;
+}
+
+static int fake_stop(struct runtime *rt, const char *task_id, uint64_t grace_ms)
+{
+	return -ENOENT;
+}
+
+static int fake_remove(struct runtime *rt, const char *task_id)
+{
+	struct fake_rt *f = (struct fake_rt *)rt;
+	snprintf(f->removed, sizeof(f->removed), "%s", task_id);
+	return 0;
+}
+
+static int fake_logs(struct runtime *rt, const char *task_id, size_t tail, runtime_logs_cb cb, void *data)
+{
+	return -ENOENT;
+}
+
+static int fake_inspect(struct runtime *rt, const char *task_id, struct runtime_status *out)
+{
+	return -ENOENT;
+}
+
+static void fake_recover_now(uv_timer_t *t)
+{
+	struct fake_rt *f = t->data;
+	struct runtime_status st = { .state = RUNTIME_STATE_FAILED, .pid = 99, .timestamp_ms = 1 };
+	snprintf(st.message, sizeof(st.message), "recovered");
+	snprintf(st.err, sizeof(st.err), "task: killed at daemon restart");
+	f->base.on_state(f->base.data, TASK_B, &st);
+	f->recovered(&f->base, 0);
+}
+
+static int fake_recover(struct runtime *rt, void (*on_done)(struct runtime *rt, int status))
+{
+	struct fake_rt *f = (struct fake_rt *)rt;
+	f->recovered = on_done;
+	uv_timer_start(&f->timer, fake_recover_now, 0, 0);
+	return 0;
+}
+
+static void fake_timer_closed(uv_handle_t *h)
+{
+	struct fake_rt *f = h->data;
+	if (f->on_closed)
+		f->on_closed(&f->base);
+	free(f);
+}
+
+static void fake_close(struct runtime *rt, void (*on_closed)(struct runtime *rt))
+{
+	struct fake_rt *f = (struct fake_rt *)rt;
+	f->on_closed = on_closed;
+	uv_close((uv_handle_t *)&f->timer, fake_timer_closed);
+}
+
+static const struct runtime_ops fake_rt_ops = { fake_start, fake_stop, fake_remove, fake_logs, fake_inspect,
+						fake_recover, fake_close };
+
+static struct fake_rt *last_fake;
+
+static int fake_runtime(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data, struct runtime **out,
+			char *err, size_t errlen)
+{
+	struct fake_rt *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->base = (struct runtime){ .ops = &fake_rt_ops, .name = "fake", .loop = loop, .on_state = on_state,
+				    .data = cb_data };
+	uv_timer_init(loop, &f->timer);
+	f->timer.data = f;
+	last_fake = f;
+	*out = &f->base;
+	return 0;
+}
+
+static int setup_fake(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	log_set_min_level(LOG_ERROR);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sn-agent-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	uv_timer_init(&f->loop, &f->wake);
+	snprintf(f->managers[0], sizeof(f->managers[0]), M1);
+	f->nmanagers = 1;
+	struct agent_config cfg = { .node_id = NODE, .first_session = 100, .runtime_new = fake_runtime };
+	assert_int_equal(agent_start(&f->loop, &cfg, &fake_ops, f, &f->a, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static void recovered_tasks_are_reported_then_removed(void **state)
+{
+	struct fx *f = *state;
+	/* No session before recover is done; then its verdict is reported. */
+	uint64_t session = open_session(f, M1);
+	const struct dispatch_update *u = wait_state(f, M1, TASK_B, RUNTIME_STATE_FAILED, NULL);
+	assert_string_equal(u->err, "task: killed at daemon restart");
+	assert_int_equal(u->pid, 99);
+	/* The first full set does not name it: the runtime removes it. */
+	assign(f, M1, session, 1, DISPATCH_FULL_BEGIN | DISPATCH_FULL_END, NULL, 0, 0, "{}");
+	assert_string_equal(last_fake->removed, TASK_B);
+	struct agent_info info;
+	agent_get_info(f->a, &info);
+	assert_int_equal(info.tasks, 0);
+	/* A history task (terminal in the store) is only remembered; when the
+	 * orchestrator deletes it, its leftover files are removed too. */
+	struct dispatch_port none = { 1, 0, 0, 0 };
+	struct dispatch_task t = { .id = TASK_A, .version = 3, .state = RUNTIME_STATE_COMPLETE,
+				   .desired = RUNTIME_STATE_SHUTDOWN, .spec = (const uint8_t *)"{}", .spec_len = 2,
+				   .ports = &none, .nports = 0 };
+	struct dispatch_msg m = { .type = DISPATCH_ASSIGNMENTS, .session = session, .seq = 2, .tasks = &t, .ntasks = 1 };
+	deliver(f, M1, &m);
+	agent_get_info(f->a, &info);
+	assert_int_equal(info.tasks, 1);
+	assert_int_equal(info.unacked, 0);
+	char removed[1][IDS_LEN + 1] = { TASK_A };
+	m = (struct dispatch_msg){ .type = DISPATCH_ASSIGNMENTS, .session = session, .seq = 3, .removed = removed,
+				   .nremoved = 1 };
+	deliver(f, M1, &m);
+	assert_string_equal(last_fake->removed, TASK_A);
+	agent_get_info(f->a, &info);
+	assert_int_equal(info.tasks, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +547,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reconnect_resends_status_and_keeps_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(unacked_status_is_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_specs_are_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovered_tasks_are_reported_then_removed, setup_fake, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
