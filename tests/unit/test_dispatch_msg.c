@@ -349,7 +349,8 @@ static void test_decode_refuses(void **state)
 		msgpack_sbuffer sb;
 		struct dispatch_msg m;
 		msgpack_sbuffer_init(&sb);
-		decode_ok((const uint8_t *)sb.data, build(&good[i], &sb), &m);
+		size_t n = build(&good[i], &sb);
+		decode_ok((const uint8_t *)sb.data, n, &m);
 		dispatch_msg_release(&m);
 		msgpack_sbuffer_destroy(&sb);
 	}
