@@ -120,6 +120,10 @@ int swarm_tokens(const struct swarm *sw, char worker[TOKEN_STR_LEN + 1], char ma
 
 bool swarm_is_manager(const struct swarm *sw);
 
+/* Sends one message of kind (an envelope, peer_msg.h) with body to node_id
+ * over its up peer stream. Returns 0 or peer_mesh_send's error. */
+int swarm_peer_send(struct swarm *sw, const char *node_id, uint64_t kind, const uint8_t *body, size_t len);
+
 /* One member as the API shows it. */
 struct swarm_node {
 	const char *id;

@@ -381,9 +381,8 @@ static const struct peer_mesh_ops swarm_mesh_ops = {
 
 /* --- the manager: Raft over the peer streams --------------------------------------- */
 
-static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+int swarm_peer_send(struct swarm *sw, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
 {
-	struct swarm *sw = data;
 	size_t cap = len + PEER_MSG_ENVELOPE_OVERHEAD, n;
 	uint8_t *buf = malloc(cap);
 	if (buf == NULL)
@@ -393,6 +392,11 @@ static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, co
 		rc = peer_mesh_send(&sw->mesh, node_id, buf, n);
 	free(buf);
 	return rc;
+}
+
+static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+{
+	return swarm_peer_send(data, node_id, kind, body, len);
 }
 
 static size_t swarm_manager_peers(void *data, char (*out)[IDS_LEN + 1], size_t cap)

@@ -74,19 +74,6 @@ static int loopback_send(struct swarm_dispatch *d, bool to_agent, const uint8_t 
 	return 0;
 }
 
-static int mesh_send(struct swarm *sw, const char *node_id, const uint8_t *body, size_t len)
-{
-	size_t cap = len + PEER_MSG_ENVELOPE_OVERHEAD, n;
-	uint8_t *buf = malloc(cap);
-	if (buf == NULL)
-		return -ENOMEM;
-	int rc = peer_msg_encode(PEER_MSG_DISPATCH, body, len, buf, cap, &n);
-	if (rc == 0)
-		rc = peer_mesh_send(&sw->mesh, node_id, buf, n);
-	free(buf);
-	return rc;
-}
-
 /* --- the agent's transport ------------------------------------------------------------ */
 
 static int agent_send(void *data, const char *manager_id, const uint8_t *body, size_t len)
@@ -94,7 +81,7 @@ static int agent_send(void *data, const char *manager_id, const uint8_t *body, s
 	struct swarm_dispatch *d = data;
 	if (strcmp(manager_id, d->sw->st.node_id) == 0)
 		return d->dispatcher ? loopback_send(d, false, body, len) : -ENOTCONN;
-	return mesh_send(d->sw, manager_id, body, len);
+	return swarm_peer_send(d->sw, manager_id, PEER_MSG_DISPATCH, body, len);
 }
 
 /* A manager's agent is served by its own dispatcher; a worker's by the
@@ -139,7 +126,7 @@ static int dispatcher_send(void *data, const char *node_id, const uint8_t *body,
 	struct swarm_dispatch *d = data;
 	if (strcmp(node_id, d->sw->st.node_id) == 0)
 		return loopback_send(d, true, body, len);
-	return mesh_send(d->sw, node_id, body, len);
+	return swarm_peer_send(d->sw, node_id, PEER_MSG_DISPATCH, body, len);
 }
 
 static int dispatcher_write(void *data, const uint8_t *txn, size_t len, manager_write_fn done, void *done_data)

@@ -1,6 +1,5 @@
 /* Unit tests for the agent: a fake transport to two managers, the real exec runtime on a real loop. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 
 #include <uv.h>
 
+#include "loop_wait.h"
 #include "swarmnode/agent.h"
 #include "swarmnode/dispatch_msg.h"
 #include "swarmnode/log.h"
@@ -24,7 +24,6 @@
 #define M2 "m2m2m2m2m2m2m2m2m2m2m2m2m"
 #define TASK_A "aaaaaaaaaaaaaaaaaaaaaaaaa"
 #define TASK_B "bbbbbbbbbbbbbbbbbbbbbbbbb"
-#define DEADLINE_MS 20000 /* a test that waits longer has failed */
 #define MAX_SENT 256
 
 /* One message the agent sent, decoded. */
@@ -86,11 +85,6 @@ static int exec_runtime(void *data, uv_loop_t *loop, runtime_state_cb on_state, 
 	return runtime_exec_new(loop, &cfg, on_state, cb_data, out, err, errlen);
 }
 
-static void wake_cb(uv_timer_t *t)
-{
-	(void)t;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -113,14 +107,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void on_agent_closed(void *data)
 {
 	((struct fx *)data)->closed = true;
@@ -141,22 +127,14 @@ static int teardown(void **state)
 		dispatch_msg_release(&f->sent[i].m);
 		free(f->sent[i].bytes);
 	}
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	loop_wait_rm_tree(f->dir);
 	free(f);
 	return 0;
 }
 
-/* Runs the loop until pred(f, arg) holds; fails the test after DEADLINE_MS. */
-static void run_until(struct fx *f, bool (*pred)(struct fx *, const void *), const void *arg, const char *what)
+static void run_until(struct fx *f, bool (*pred)(void *, const void *), const void *arg, const char *what)
 {
-	uint64_t deadline = uv_now(&f->loop) + DEADLINE_MS;
-	uv_timer_start(&f->wake, wake_cb, 20, 20);
-	while (!pred(f, arg)) {
-		if (uv_now(&f->loop) > deadline)
-			fail_msg("timed out waiting for %s", what);
-		uv_run(&f->loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&f->wake);
+	loop_wait_until(&f->loop, &f->wake, pred, f, arg, what);
 }
 
 /* The next message sent that the test has not looked at, or NULL. */
@@ -165,8 +143,9 @@ static struct sent *next_sent(struct fx *f)
 	return f->seen < f->nsent ? &f->sent[f->seen++] : NULL;
 }
 
-static bool has_unseen(struct fx *f, const void *arg)
+static bool has_unseen(void *ctx, const void *arg)
 {
+	struct fx *f = ctx;
 	(void)arg;
 	return f->seen < f->nsent;
 }
@@ -283,8 +262,9 @@ static void exit3_walks_to_failed(void **state)
 	assert_int_equal(info.unacked, 0);
 }
 
-static bool task_gone(struct fx *f, const void *arg)
+static bool task_gone(void *ctx, const void *arg)
 {
+	struct fx *f = ctx;
 	struct agent_info info;
 	agent_get_info(f->a, &info);
 	return info.tasks == *(const size_t *)arg;

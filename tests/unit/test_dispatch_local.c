@@ -1,6 +1,5 @@
 /* Dispatch end to end in one process: a real single-manager Raft cluster and store, its dispatcher, an agent with the exec runtime, wired by a loopback as a manager's own agent is. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "loop_wait.h"
 #include "swarmnode/agent.h"
 #include "swarmnode/dispatcher.h"
 #include "swarmnode/log.h"
@@ -24,7 +24,6 @@
 #define SVC "sssssssssssssssssssssssss"
 #define TASK_A "aaaaaaaaaaaaaaaaaaaaaaaaa"
 #define TASK_B "bbbbbbbbbbbbbbbbbbbbbbbbb"
-#define DEADLINE_MS 20000
 
 /* A message on its way between the agent and the dispatcher. */
 struct hop {
@@ -149,25 +148,14 @@ static void m_leader(void *data, const char *leader, uint64_t term)
 
 static const struct manager_ops m_ops = { m_send, m_managers, m_leader };
 
-static void wake_cb(uv_timer_t *t)
+static void run_until(struct fx *f, bool (*pred)(void *, const void *), const void *arg, const char *what)
 {
-	(void)t;
+	loop_wait_until(&f->loop, &f->wake, pred, f, arg, what);
 }
 
-static void run_until(struct fx *f, bool (*pred)(struct fx *, const void *), const void *arg, const char *what)
+static bool leads(void *ctx, const void *arg)
 {
-	uint64_t deadline = uv_now(&f->loop) + DEADLINE_MS;
-	uv_timer_start(&f->wake, wake_cb, 20, 20);
-	while (!pred(f, arg)) {
-		if (uv_now(&f->loop) > deadline)
-			fail_msg("timed out waiting for %s", what);
-		uv_run(&f->loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&f->wake);
-}
-
-static bool leads(struct fx *f, const void *arg)
-{
+	struct fx *f = ctx;
 	struct manager_status ms;
 	(void)arg;
 	manager_status(f->manager, &ms);
@@ -200,14 +188,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void part_closed(void *data)
 {
 	((struct fx *)data)->closing--;
@@ -229,7 +209,7 @@ static int teardown(void **state)
 	uv_close((uv_handle_t *)&f->wake, NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	loop_wait_rm_tree(f->dir);
 	free(f);
 	return 0;
 }
@@ -243,8 +223,9 @@ static void write_done(void *data, int status, const char *message, uint64_t ind
 		fail_msg("write refused: %d %s", status, message);
 }
 
-static bool write_finished(struct fx *f, const void *arg)
+static bool write_finished(void *ctx, const void *arg)
 {
+	struct fx *f = ctx;
 	return f->writes_done == *(const int *)arg;
 }
 
@@ -263,8 +244,9 @@ static const json_t *task_status(struct fx *f, const char *id)
 	return json_object_get(store_get(manager_store(f->manager), STORE_KIND_TASK, id), "Status");
 }
 
-static bool task_in_state(struct fx *f, const void *arg)
+static bool task_in_state(void *ctx, const void *arg)
 {
+	struct fx *f = ctx;
 	const char *const *want = arg;
 	const char *state = json_string_value(json_object_get(task_status(f, want[0]), "State"));
 	return state && strcmp(state, want[1]) == 0;
