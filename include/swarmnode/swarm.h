@@ -60,6 +60,7 @@ struct swarm {
 	bool mesh_open;
 	struct gossip_keys keys;          /* gossip key rotation; lives from swarm_start to swarm_close */
 	struct manager *manager;          /* managers: Raft and the store */
+	struct swarm_dispatch *dispatch;  /* the agent (and on managers the dispatcher): swarm_dispatch.h */
 	bool bootstrapping;               /* `init`: the manager starts a new Raft cluster */
 	uv_timer_t nodes_timer;           /* managers, every second: node reconciling (swarm_nodes.h), ready wait */
 	bool nodes_writing;               /* a reconciling write is in flight */
@@ -143,6 +144,10 @@ int swarm_rotate_tokens(struct swarm *sw, bool worker, bool manager);
 int swarm_tokens(const struct swarm *sw, char worker[TOKEN_STR_LEN + 1], char manager[TOKEN_STR_LEN + 1]);
 
 bool swarm_is_manager(const struct swarm *sw);
+
+/* Sends one message of kind (an envelope, peer_msg.h) with body to node_id
+ * over its up peer stream. Returns 0 or peer_mesh_send's error. */
+int swarm_peer_send(struct swarm *sw, const char *node_id, uint64_t kind, const uint8_t *body, size_t len);
 
 /* One member as the API shows it. */
 struct swarm_node {

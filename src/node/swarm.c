@@ -16,6 +16,7 @@
 #include "swarmnode/log.h"
 #include "swarmnode/manager_msg.h"
 #include "swarmnode/peer_msg.h"
+#include "swarmnode/swarm_dispatch.h"
 #include "swarmnode/swarm_nodes.h"
 
 /* How long a leave may take to spread before the node goes anyway. */
@@ -371,6 +372,8 @@ static void swarm_mesh_message(void *data, const char *from, enum identity_role 
 	else if ((kind == PEER_MSG_RAFT || kind == PEER_MSG_MANAGER) && sw->manager != NULL &&
 		 from_role == IDENTITY_ROLE_MANAGER)
 		manager_receive(sw->manager, from, kind, body, len);
+	else if (kind == PEER_MSG_DISPATCH)
+		swarm_dispatch_message(sw, from, from_role, body, len);
 	else
 		sw->mesh.unknown_msgs++;
 }
@@ -381,6 +384,7 @@ static void swarm_mesh_link_changed(void *data, const char *node_id, bool up)
 	gossip_keys_on_link(&sw->keys, node_id, up);
 	if (!up && sw->manager != NULL)
 		manager_link_down(sw->manager, node_id);
+	swarm_dispatch_link_changed(sw, node_id, up);
 }
 
 static const struct peer_mesh_ops swarm_mesh_ops = {
@@ -391,9 +395,8 @@ static const struct peer_mesh_ops swarm_mesh_ops = {
 
 /* --- the manager: Raft over the peer streams --------------------------------------- */
 
-static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+int swarm_peer_send(struct swarm *sw, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
 {
-	struct swarm *sw = data;
 	size_t cap = len + PEER_MSG_ENVELOPE_OVERHEAD, n;
 	uint8_t *buf = malloc(cap);
 	if (buf == NULL)
@@ -403,6 +406,11 @@ static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, co
 		rc = peer_mesh_send(&sw->mesh, node_id, buf, n);
 	free(buf);
 	return rc;
+}
+
+static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+{
+	return swarm_peer_send(data, node_id, kind, body, len);
 }
 
 static size_t swarm_manager_peers(void *data, char (*out)[IDS_LEN + 1], size_t cap)
@@ -574,7 +582,9 @@ static int swarm_activate(struct swarm *sw, char *err, size_t errlen)
 	}
 	if ((rc = swarm_start_mesh(sw, err, errlen)) != 0 ||
 	    (sw->st.role == NODE_ROLE_MANAGER && (rc = swarm_start_listener(sw, err, errlen)) != 0) ||
-	    (sw->st.has_manager && (rc = swarm_start_manager(sw, false, err, errlen)) != 0)) {
+	    (sw->st.has_manager && (rc = swarm_start_manager(sw, false, err, errlen)) != 0) ||
+	    (rc = swarm_dispatch_start(sw, err, errlen)) != 0 ||
+	    (rc = swarm_dispatch_manager_started(sw, err, errlen)) != 0) {
 		swarm_stop_components(sw);
 		goto err_after_keyring;
 	}
@@ -1160,6 +1170,11 @@ static void swarm_keys_closed(struct gossip_keys *gk)
 	swarm_component_closed(gk->sw);
 }
 
+static void swarm_dispatch_closed(struct swarm *sw)
+{
+	swarm_component_closed(sw);
+}
+
 /* Managers: stops the cluster port and the join server. */
 static void swarm_stop_listener(struct swarm *sw)
 {
@@ -1175,9 +1190,12 @@ static void swarm_stop_listener(struct swarm *sw)
 	}
 }
 
-/* Stops gossip, the cluster listener, the join server and the peer streams. */
+/* Stops the agent (and its tasks), the dispatcher, gossip, the cluster
+ * listener, the join server and the peer streams. */
 static void swarm_stop_components(struct swarm *sw)
 {
+	if (swarm_dispatch_stop(sw, swarm_dispatch_closed))
+		sw->closing++;
 	if (sw->gossip_open) {
 		sw->closing++;
 		sw->gossip_open = false;

@@ -11,6 +11,7 @@
 #include "fuzz_fixture.h"
 #include "fuzz_raft.h"
 #include "swarmnode/manager_msg.h"
+#include "swarmnode/dispatch_msg.h"
 #include "fuzz_store.h"
 
 static const char *root_dir;
@@ -182,6 +183,37 @@ static void manager_seeds(void)
 			exit(1);
 		}
 		put("fuzz_manager_msg", names[i], buf, n, NULL, 0);
+	}
+}
+
+/* Seeds for fuzz_dispatch_msg: one message of each type. */
+static void dispatch_seeds(void)
+{
+	static const uint8_t spec[] = "{\"ContainerSpec\":{\"Image\":\"/bin/sleep\",\"Args\":[\"60\"]}}";
+	struct dispatch_port port = { 80, 30080, 0, 1 };
+	struct dispatch_task task = { .id = "aaaaaaaaaaaaaaaaaaaaaaaaa", .version = 9, .state = 2, .desired = 6,
+				      .service_id = "sssssssssssssssssssssssss", .service_name = "web", .slot = 1,
+				      .spec = spec, .spec_len = sizeof(spec) - 1, .ports = &port, .nports = 1 };
+	struct dispatch_update upd = { .task_id = "aaaaaaaaaaaaaaaaaaaaaaaaa", .state = 9, .message = "finished",
+				       .err = "task: non-zero exit (3)", .exited = true, .exit_code = 3, .pid = 77,
+				       .timestamp_ms = 1764000000000ull, .ports = &port, .nports = 1 };
+	char removed[1][IDS_LEN + 1] = { "bbbbbbbbbbbbbbbbbbbbbbbbb" };
+	struct dispatch_msg ms[4] = {
+		{ .type = DISPATCH_SESSION, .session = 1 },
+		{ .type = DISPATCH_ASSIGNMENTS, .session = 1, .seq = 1, .flags = DISPATCH_FULL_BEGIN | DISPATCH_FULL_END,
+		  .tasks = &task, .ntasks = 1, .removed = removed, .nremoved = 1 },
+		{ .type = DISPATCH_STATUS, .session = 1, .seq = 1, .updates = &upd, .nupdates = 1 },
+		{ .type = DISPATCH_ACK, .session = 1, .seq = 1, .status = -110 },
+	};
+	static const char *const names[] = { "session", "assignments", "status", "ack" };
+	for (int i = 0; i < 4; i++) {
+		uint8_t buf[1024];
+		size_t n;
+		if (dispatch_msg_encode(&ms[i], buf, sizeof(buf), &n) != 0) {
+			fprintf(stderr, "dispatch seed %d: encode failed\n", i);
+			exit(1);
+		}
+		put("fuzz_dispatch_msg", names[i], buf, n, NULL, 0);
 	}
 }
 
@@ -406,6 +438,7 @@ int main(int argc, char **argv)
 	peer_auth_free(pl);
 	raft_seeds();
 	manager_seeds();
+	dispatch_seeds();
 	store_seeds();
 	wal_seeds();
 	printf("seed corpora written under %s\n", root_dir);

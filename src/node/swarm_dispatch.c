@@ -1,0 +1,261 @@
+/* swarm_dispatch: this node's agent and, on a manager, its dispatcher, wired to the peer streams, the Raft manager and the exec runtime. */
+#include "swarmnode/swarm_dispatch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarmnode/agent.h"
+#include "swarmnode/dispatch_msg.h"
+#include "swarmnode/dispatcher.h"
+#include "swarmnode/log.h"
+#include "swarmnode/peer_msg.h"
+#include "swarmnode/runtime_exec.h"
+#include "swarmnode/swarm.h"
+
+/* A message between this node's agent and its own dispatcher. */
+struct loop_msg {
+	struct loop_msg *next;
+	bool to_agent;        /* else to the dispatcher */
+	size_t len;
+	uint8_t body[];
+};
+
+struct swarm_dispatch {
+	struct swarm *sw;
+	struct agent *agent;
+	struct dispatcher *dispatcher;
+	uv_timer_t loopback;             /* delivers the queue from the loop; data = this */
+	struct loop_msg *head, **tail;   /* the queue */
+	int closing;                     /* parts still closing */
+	void (*done)(struct swarm *sw);
+};
+
+static uint64_t wall_ms(void)
+{
+	uv_timeval64_t tv;
+	uv_gettimeofday(&tv);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* --- the loopback ---------------------------------------------------------------- */
+
+static void loopback_deliver(uv_timer_t *t)
+{
+	struct swarm_dispatch *d = t->data;
+	struct loop_msg *m;
+	const char *self = d->sw->st.node_id;
+	while ((m = d->head) != NULL) {
+		d->head = m->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		if (m->to_agent && d->agent)
+			agent_receive(d->agent, self, m->body, m->len);
+		else if (!m->to_agent && d->dispatcher)
+			dispatcher_receive(d->dispatcher, self, m->body, m->len);
+		free(m);
+	}
+}
+
+static int loopback_send(struct swarm_dispatch *d, bool to_agent, const uint8_t *body, size_t len)
+{
+	struct loop_msg *m = malloc(sizeof(*m) + len);
+	if (m == NULL)
+		return -ENOMEM;
+	m->next = NULL;
+	m->to_agent = to_agent;
+	m->len = len;
+	memcpy(m->body, body, len);
+	*d->tail = m;
+	d->tail = &m->next;
+	if (!uv_is_active((uv_handle_t *)&d->loopback))
+		uv_timer_start(&d->loopback, loopback_deliver, 0, 0);
+	return 0;
+}
+
+/* --- the agent's transport ------------------------------------------------------------ */
+
+static int agent_send(void *data, const char *manager_id, const uint8_t *body, size_t len)
+{
+	struct swarm_dispatch *d = data;
+	if (strcmp(manager_id, d->sw->st.node_id) == 0)
+		return d->dispatcher ? loopback_send(d, false, body, len) : -ENOTCONN;
+	return swarm_peer_send(d->sw, manager_id, PEER_MSG_DISPATCH, body, len);
+}
+
+/* A manager's agent is served by its own dispatcher; a worker's by the
+ * managers it has an up stream to. */
+static size_t agent_managers(void *data, char (*out)[IDS_LEN + 1], size_t cap)
+{
+	struct swarm_dispatch *d = data;
+	struct peer_link_view v;
+	size_t n = 0;
+	if (cap == 0)
+		return 0;
+	if (d->dispatcher != NULL) {
+		snprintf(out[0], IDS_LEN + 1, "%s", d->sw->st.node_id);
+		return 1;
+	}
+	if (!d->sw->mesh_open)
+		return 0;
+	for (size_t i = 0; n < cap && peer_mesh_view(&d->sw->mesh, i, &v) == 0; i++) {
+		if (v.link->role == IDENTITY_ROLE_MANAGER && peer_mesh_is_up(&d->sw->mesh, v.link->node_id))
+			snprintf(out[n++], IDS_LEN + 1, "%s", v.link->node_id);
+	}
+	return n;
+}
+
+static const struct agent_ops swarm_agent_ops = {
+	.send = agent_send,
+	.managers = agent_managers,
+};
+
+static int exec_runtime_new(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
+			    struct runtime **out, char *err, size_t errlen)
+{
+	struct swarm_dispatch *d = data;
+	struct runtime_exec_config cfg = { .data_dir = d->sw->datadir->path };
+	return runtime_exec_new(loop, &cfg, on_state, cb_data, out, err, errlen);
+}
+
+/* --- the dispatcher's transport and writes ----------------------------------------------- */
+
+static int dispatcher_send(void *data, const char *node_id, const uint8_t *body, size_t len)
+{
+	struct swarm_dispatch *d = data;
+	if (strcmp(node_id, d->sw->st.node_id) == 0)
+		return loopback_send(d, true, body, len);
+	return swarm_peer_send(d->sw, node_id, PEER_MSG_DISPATCH, body, len);
+}
+
+static int dispatcher_write(void *data, const uint8_t *txn, size_t len, manager_write_fn done, void *done_data)
+{
+	struct swarm_dispatch *d = data;
+	return d->sw->manager ? manager_write(d->sw->manager, txn, len, done, done_data) : MANAGER_E_STOPPED;
+}
+
+static int dispatcher_read(void *data, manager_read_fn done, void *done_data)
+{
+	struct swarm_dispatch *d = data;
+	return d->sw->manager ? manager_read(d->sw->manager, done, done_data) : MANAGER_E_STOPPED;
+}
+
+static int64_t dispatcher_now_ns(void *data)
+{
+	(void)data;
+	return (int64_t)wall_ms() * 1000000;
+}
+
+static const struct dispatcher_ops swarm_dispatcher_ops = {
+	.send = dispatcher_send,
+	.write = dispatcher_write,
+	.read = dispatcher_read,
+	.now_ns = dispatcher_now_ns,
+};
+
+/* --- life cycle ------------------------------------------------------------------------ */
+
+int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
+{
+	struct swarm_dispatch *d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		snprintf(err, errlen, "dispatch: out of memory");
+		return -ENOMEM;
+	}
+	d->sw = sw;
+	d->tail = &d->head;
+	struct agent_config cfg = { .node_id = sw->st.node_id, .first_session = wall_ms(),
+				    .runtime_new = exec_runtime_new, .runtime_data = d };
+	int rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
+	if (rc != 0) {
+		free(d);
+		return rc;
+	}
+	uv_timer_init(sw->loop, &d->loopback);
+	d->loopback.data = d;
+	sw->dispatch = d;
+	return 0;
+}
+
+int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen)
+{
+	struct swarm_dispatch *d = sw->dispatch;
+	if (d == NULL || sw->manager == NULL || d->dispatcher != NULL)
+		return 0;
+	int rc = dispatcher_start(manager_store_watchable(sw->manager), &swarm_dispatcher_ops, d, &d->dispatcher, err,
+				  errlen);
+	if (rc == 0)
+		agent_link_changed(d->agent, sw->st.node_id, true); /* its own dispatcher is up */
+	return rc;
+}
+
+void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_role from_role, const uint8_t *body,
+			    size_t len)
+{
+	struct swarm_dispatch *d = sw->dispatch;
+	uint8_t type = dispatch_msg_peek_type(body, len);
+	bool for_dispatcher = type == DISPATCH_SESSION || type == DISPATCH_STATUS ||
+			      (type == 0 && from_role != IDENTITY_ROLE_MANAGER);
+	if (d != NULL && for_dispatcher && d->dispatcher != NULL)
+		dispatcher_receive(d->dispatcher, from, body, len);
+	else if (d != NULL && !for_dispatcher && d->agent != NULL && from_role == IDENTITY_ROLE_MANAGER)
+		agent_receive(d->agent, from, body, len);
+	else
+		sw->mesh.unknown_msgs++;
+}
+
+void swarm_dispatch_link_changed(struct swarm *sw, const char *node_id, bool up)
+{
+	struct swarm_dispatch *d = sw->dispatch;
+	if (d == NULL)
+		return;
+	if (d->agent)
+		agent_link_changed(d->agent, node_id, up);
+	if (!up && d->dispatcher)
+		dispatcher_link_down(d->dispatcher, node_id);
+}
+
+static void dispatch_part_closed(struct swarm_dispatch *d)
+{
+	if (--d->closing > 0)
+		return;
+	struct swarm *sw = d->sw;
+	void (*done)(struct swarm *) = d->done;
+	while (d->head) {
+		struct loop_msg *m = d->head;
+		d->head = m->next;
+		free(m);
+	}
+	free(d);
+	done(sw);
+}
+
+static void dispatch_agent_closed(void *data)
+{
+	dispatch_part_closed(data);
+}
+
+static void dispatch_timer_closed(uv_handle_t *h)
+{
+	dispatch_part_closed(h->data);
+}
+
+bool swarm_dispatch_stop(struct swarm *sw, void (*done)(struct swarm *sw))
+{
+	struct swarm_dispatch *d = sw->dispatch;
+	if (d == NULL)
+		return false;
+	sw->dispatch = NULL;
+	if (d->dispatcher) {
+		dispatcher_close(d->dispatcher);
+		d->dispatcher = NULL;
+	}
+	struct agent *a = d->agent;
+	d->agent = NULL;
+	d->done = done;
+	d->closing = 2;
+	uv_close((uv_handle_t *)&d->loopback, dispatch_timer_closed);
+	agent_close(a, dispatch_agent_closed, d);
+	return true;
+}
