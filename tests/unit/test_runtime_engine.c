@@ -899,6 +899,244 @@ static void close_from_the_state_callback(void **state)
 	assert_string_equal(e->st.message, "recovered");
 }
 
+static void stop_before_start_never_runs(void **state)
+{
+	NEED_ENGINE();
+	struct fx *f = *state;
+	char id[64], walk[128];
+	task_id_of(id, sizeof(id), "early");
+	const char *args[] = {"sleep", "300"};
+	struct runtime_task_spec s = spec_of(f, id, IMAGE, args, 2);
+	start_ok(f, &s);
+	assert_int_equal(runtime_stop(f->rt, id, 1000), 0);
+	assert_int_equal(runtime_stop(f->rt, id, 1000), 0); /* twice: nothing more */
+	struct runtime_status st = wait_state(f, id, RUNTIME_STATE_SHUTDOWN);
+	assert_int_equal(st.started_ms, 0);
+	state_walk(f, id, walk, sizeof(walk));
+	assert_string_equal(walk, "preparing,shutdown");
+	assert_int_equal(runtime_stop(f->rt, "nope", 1000), -ENOENT);
+	remove_task(f, id);
+}
+
+/* Two runtimes give the engine the same container name: the second task is
+ * rejected with the engine's own message and HTTP status. */
+static void engine_errors_are_reported_with_their_message(void **state)
+{
+	NEED_ENGINE();
+	struct fx *f = *state;
+	char id[64];
+	task_id_of(id, sizeof(id), "twin");
+	const char *args[] = {"sleep", "300"};
+	struct runtime_task_spec s = spec_of(f, id, IMAGE, args, 2);
+	start_ok(f, &s);
+	wait_state(f, id, RUNTIME_STATE_RUNNING);
+
+	struct fx *g = fx_new();
+	snprintf(g->node_id, sizeof(g->node_id), "%s", f->node_id);
+	struct runtime_engine_config cfg = {.socket_path = engine_socket, .node_id = g->node_id};
+	char err[256];
+	assert_int_equal(runtime_engine_new(&f->loop, &cfg, on_state, g, &g->rt, err, sizeof(err)), 0);
+	assert_int_equal(runtime_start(g->rt, &s, err, sizeof(err)), 0);
+	/* g's events arrive on f's loop: wait there for g's task. */
+	struct want_state w = {id, RUNTIME_STATE_REJECTED};
+	uv_timer_t deadline;
+	bool expired = false;
+	uv_timer_init(&f->loop, &deadline);
+	deadline.data = &expired;
+	uv_timer_start(&deadline, deadline_cb, DEADLINE_MS, 0);
+	while (!reached(g, &w) && !expired)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&deadline, NULL);
+	const struct event *e = last_event(g, id);
+	assert_non_null(e);
+	assert_int_equal(e->st.state, RUNTIME_STATE_REJECTED);
+	/* Docker answers 409, Podman 500; both say the name is in use. */
+	if (strstr(e->st.err, "task: create container: engine: ") == NULL || strstr(e->st.err, "(HTTP ") == NULL ||
+	    strstr(e->st.err, "already in use") == NULL)
+		fail_msg("err \"%s\" is not the engine's conflict", e->st.err);
+	runtime_close(g->rt, NULL);
+	g->rt = NULL;
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(uv_loop_close(&g->loop), 0);
+	free(g);
+
+	assert_int_equal(runtime_stop(f->rt, id, 1000), 0);
+	wait_state(f, id, RUNTIME_STATE_SHUTDOWN);
+	remove_task(f, id);
+}
+
+static void close_stops_running_tasks(void **state)
+{
+	NEED_ENGINE();
+	struct fx *f = *state;
+	char id[64], body[4096], path[256];
+	task_id_of(id, sizeof(id), "closed");
+	const char *args[] = {"sleep", "300"};
+	struct runtime_task_spec s = spec_of(f, id, IMAGE, args, 2);
+	start_ok(f, &s);
+	struct runtime_status st = wait_state(f, id, RUNTIME_STATE_RUNNING);
+	int before = f->nevents;
+	close_runtime(f);
+	assert_int_equal(f->nevents, before); /* no on_state while closing */
+	snprintf(path, sizeof(path), RUNTIME_ENGINE_API "/containers/%s/json", st.container_id);
+	assert_int_equal(engine_get(path, body, sizeof(body)), 200);
+	if (strstr(body, "\"Running\":false") == NULL)
+		fail_msg("container still runs after close: %.300s", body);
+	/* Stopped, not removed: the next daemon's recover() removes it. */
+	new_runtime(f, engine_socket);
+	f->recovered = false;
+	assert_int_equal(runtime_recover(f->rt, on_recovered), 0);
+	assert_true(run_until(f, recovered, NULL));
+	assert_int_equal(last_event(f, id)->st.state, RUNTIME_STATE_FAILED);
+}
+
+/* --- an engine socket that vanishes -------------------------------------- */
+
+/* A Unix socket that forwards each connection to the engine, until killed. */
+struct proxy_conn {
+	uv_pipe_t client, upstream;   /* data = this */
+	uv_connect_t connect;
+	struct proxy *px;
+	int open;                     /* handles not closed yet */
+	struct proxy_conn *next;
+};
+
+struct proxy {
+	uv_pipe_t server;
+	struct proxy_conn *conns;
+	char path[108];
+};
+
+static void proxy_conn_closed(uv_handle_t *h)
+{
+	struct proxy_conn *c = h->data;
+	if (--c->open == 0)
+		free(c);
+}
+
+static void proxy_conn_close(struct proxy_conn *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->client))
+		uv_close((uv_handle_t *)&c->client, proxy_conn_closed);
+	if (!uv_is_closing((uv_handle_t *)&c->upstream))
+		uv_close((uv_handle_t *)&c->upstream, proxy_conn_closed);
+}
+
+static void proxy_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	buf->base = malloc(65536);
+	buf->len = buf->base ? 65536 : 0;
+}
+
+static void proxy_written(uv_write_t *req, int status)
+{
+	free(req->data);
+	free(req);
+}
+
+static void proxy_read(uv_stream_t *from, ssize_t nread, const uv_buf_t *buf)
+{
+	struct proxy_conn *c = from->data;
+	uv_stream_t *to = from == (uv_stream_t *)&c->client ? (uv_stream_t *)&c->upstream : (uv_stream_t *)&c->client;
+	if (nread < 0) {
+		free(buf->base);
+		proxy_conn_close(c);
+		return;
+	}
+	uv_write_t *req = malloc(sizeof(*req));
+	uv_buf_t out = uv_buf_init(buf->base, (unsigned)nread);
+	req->data = buf->base;
+	if (uv_write(req, to, &out, 1, proxy_written) != 0) {
+		free(buf->base);
+		free(req);
+		proxy_conn_close(c);
+	}
+}
+
+static void proxy_upstream_connected(uv_connect_t *req, int status)
+{
+	struct proxy_conn *c = req->data;
+	if (status != 0 || uv_is_closing((uv_handle_t *)&c->client)) {
+		proxy_conn_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->client, proxy_alloc, proxy_read);
+	uv_read_start((uv_stream_t *)&c->upstream, proxy_alloc, proxy_read);
+}
+
+static void proxy_accept(uv_stream_t *server, int status)
+{
+	struct proxy *px = server->data;
+	struct proxy_conn *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	c->px = px;
+	uv_pipe_init(server->loop, &c->client, 0);
+	uv_pipe_init(server->loop, &c->upstream, 0);
+	c->client.data = c->upstream.data = c->connect.data = c;
+	c->open = 2;
+	c->next = px->conns;
+	px->conns = c;
+	if (status != 0 || uv_accept(server, (uv_stream_t *)&c->client) != 0) {
+		proxy_conn_close(c);
+		return;
+	}
+	uv_pipe_connect(&c->connect, &c->upstream, engine_socket, proxy_upstream_connected);
+}
+
+static void proxy_start(struct fx *f, struct proxy *px)
+{
+	memset(px, 0, sizeof(*px));
+	snprintf(px->path, sizeof(px->path), "%s/sock", f->dead_dir);
+	assert_int_equal(uv_pipe_init(&f->loop, &px->server, 0), 0);
+	px->server.data = px;
+	assert_int_equal(uv_pipe_bind(&px->server, px->path), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&px->server, 16, proxy_accept), 0);
+}
+
+/* Closes the socket and every connection through it, and removes the file. */
+static void proxy_kill(struct proxy *px)
+{
+	uv_close((uv_handle_t *)&px->server, NULL);
+	for (struct proxy_conn *c = px->conns; c != NULL; c = c->next) {
+		if (c->open == 2 && !uv_is_closing((uv_handle_t *)&c->client))
+			proxy_conn_close(c);
+	}
+	unlink(px->path);
+}
+
+static void vanishing_socket_fails_the_running_task(void **state)
+{
+	NEED_ENGINE();
+	struct fx *f = *state;
+	struct proxy px;
+	char id[64];
+	snprintf(f->dead_dir, sizeof(f->dead_dir), "/tmp/sn-engine-proxy-XXXXXX");
+	assert_non_null(mkdtemp(f->dead_dir));
+	close_runtime(f);
+	proxy_start(f, &px);
+	new_runtime(f, px.path);
+	task_id_of(id, sizeof(id), "orphan");
+	const char *args[] = {"sleep", "300"};
+	struct runtime_task_spec s = spec_of(f, id, IMAGE, args, 2);
+	start_ok(f, &s);
+	wait_state(f, id, RUNTIME_STATE_RUNNING);
+	proxy_kill(&px); /* the wait in flight loses its connection */
+	struct runtime_status st = wait_state(f, id, RUNTIME_STATE_FAILED);
+	if (strstr(st.err, "task: wait for container: engine at /tmp/sn-engine-proxy-") == NULL)
+		fail_msg("err \"%s\" does not say the engine went away", st.err);
+	/* remove() cannot reach the engine either; it logs and forgets. */
+	remove_task(f, id);
+	close_runtime(f);
+	/* The container still runs; the next daemon's recover() removes it. */
+	assert_int_equal(containers_left(f), 1);
+	new_runtime(f, engine_socket);
+	f->recovered = false;
+	assert_int_equal(runtime_recover(f->rt, on_recovered), 0);
+	assert_true(run_until(f, recovered, NULL));
+	assert_int_equal(f->recover_status, 0);
+	assert_int_equal(containers_left(f), 0);
+}
+
 int main(void)
 {
 	find_engine();
@@ -920,6 +1158,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(published_port_is_bound_and_read_back, setup_engine, teardown),
 		cmocka_unit_test_setup_teardown(recover_adopts_or_removes_after_a_crash, setup_engine, teardown),
 		cmocka_unit_test_setup_teardown(close_from_the_state_callback, setup_engine, teardown),
+		cmocka_unit_test_setup_teardown(stop_before_start_never_runs, setup_engine, teardown),
+		cmocka_unit_test_setup_teardown(engine_errors_are_reported_with_their_message, setup_engine, teardown),
+		cmocka_unit_test_setup_teardown(close_stops_running_tasks, setup_engine, teardown),
+		cmocka_unit_test_setup_teardown(vanishing_socket_fails_the_running_task, setup_engine, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
