@@ -112,13 +112,13 @@ static void http_teardown(struct engine_http *h)
 {
 	while (h->calls != NULL)
 		call_unlink_free(h->calls);
-	/* Our polls are closed below: libcurl must not reach them while it
-	 * drops its cached connections. */
+	/* The polls stop watching before libcurl closes the sockets of its
+	 * cached connections, and libcurl must not call back into them. */
+	while (h->socks != NULL)
+		sock_close(h->socks);
 	h->curl->multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, NULL);
 	h->curl->multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
 	h->curl->multi_cleanup(h->multi);
-	while (h->socks != NULL)
-		sock_close(h->socks);
 	uv_close((uv_handle_t *)&h->timer, handle_closed);
 }
 
@@ -252,7 +252,11 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		events |= UV_READABLE;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, poll_cb);
+	if (uv_poll_start(&s->poll, events, poll_cb) != 0) {
+		h->curl->multi_assign(h->multi, fd, NULL);
+		sock_close(s);
+		return -1;
+	}
 	return 0;
 }
 

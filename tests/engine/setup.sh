@@ -7,6 +7,10 @@
 #   setup.sh          start (or find) the service, print the socket path
 #   setup.sh --stop   stop the service this script started
 # Needs root, podman, runc and busybox-static (scripts/deps.sh --test installs them).
+# tests/unit/test_runtime_engine runs this script itself (meson passes its path
+# in SN_ENGINE_SETUP) when it is root and podman is installed, so `meson test`
+# and scripts/test.sh need no extra step; the service it starts stays up for
+# the next run. SN_ENGINE_SOCKET=PATH points the test at another engine.
 set -eu
 
 BASE=${SN_ENGINE_TEST_DIR:-/tmp/sn-engine-test}
