@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs what swarmnode needs to build and run, from Debian 12's packages.
-# --test adds what the test suite needs (clang for libFuzzer, the docker CLI).
+# --test adds what the test suite needs (clang for libFuzzer, the docker CLI, and
+# for the engine runtime's test Podman with runc, its CNI plugins and conmon,
+# and busybox-static for the image tests/engine/setup.sh builds).
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc git python3 ca-certificates
       libuv1-dev libmsgpack-dev libsodium-dev libcurl4-openssl-dev libyaml-dev
       libjansson-dev libhttp-parser-dev"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev iproute2 iptables util-linux"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev iproute2 iptables util-linux
+           podman runc conmon containernetworking-plugins busybox-static curl"
 
 if [ "${1:-}" = "--test" ]; then
 	PKGS="$PKGS $TEST_PKGS"

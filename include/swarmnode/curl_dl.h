@@ -24,6 +24,16 @@ struct curl_dl {
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
 	void (*slist_free_all)(struct curl_slist *list);
 	void (*free)(void *p);
+	/* The multi interface, for callers that drive transfers from an event loop. */
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *m);
+	CURLMcode (*multi_setopt)(CURLM *m, CURLMoption opt, ...);
+	CURLMcode (*multi_add_handle)(CURLM *m, CURL *h);
+	CURLMcode (*multi_remove_handle)(CURLM *m, CURL *h);
+	CURLMcode (*multi_socket_action)(CURLM *m, curl_socket_t s, int ev_bitmask, int *running_handles);
+	CURLMcode (*multi_assign)(CURLM *m, curl_socket_t s, void *sockp);
+	CURLMsg *(*multi_info_read)(CURLM *m, int *msgs_in_queue);
+	const char *(*multi_strerror)(CURLMcode code);
 };
 
 /* Loads libcurl.so.4 once and returns its function table, or NULL with the

@@ -24,6 +24,15 @@ static const struct {
 	{"curl_slist_append", offsetof(struct curl_dl, slist_append)},
 	{"curl_slist_free_all", offsetof(struct curl_dl, slist_free_all)},
 	{"curl_free", offsetof(struct curl_dl, free)},
+	{"curl_multi_init", offsetof(struct curl_dl, multi_init)},
+	{"curl_multi_cleanup", offsetof(struct curl_dl, multi_cleanup)},
+	{"curl_multi_setopt", offsetof(struct curl_dl, multi_setopt)},
+	{"curl_multi_add_handle", offsetof(struct curl_dl, multi_add_handle)},
+	{"curl_multi_remove_handle", offsetof(struct curl_dl, multi_remove_handle)},
+	{"curl_multi_socket_action", offsetof(struct curl_dl, multi_socket_action)},
+	{"curl_multi_assign", offsetof(struct curl_dl, multi_assign)},
+	{"curl_multi_info_read", offsetof(struct curl_dl, multi_info_read)},
+	{"curl_multi_strerror", offsetof(struct curl_dl, multi_strerror)},
 };
 
 const struct curl_dl *curl_dl_get(char *err, size_t errlen)
