@@ -259,7 +259,11 @@ static json_t *endpoint_for(struct api *api, struct http_request *req, const jso
 		return NULL;
 	}
 	service_port_set_clear(used);
-	for (size_t i = 0; i < store_count(st, STORE_KIND_SERVICE); i++) {
+	/* Only a spec that publishes ports needs the others' ports: skip the walk
+	 * over every service otherwise (it made creates O(services)). */
+	json_t *ports = json_object_get(json_object_get(spec, "EndpointSpec"), "Ports");
+	size_t n = json_array_size(ports) > 0 ? store_count(st, STORE_KIND_SERVICE) : 0;
+	for (size_t i = 0; i < n; i++) {
 		json_t *other = store_at(st, STORE_KIND_SERVICE, i);
 		if (other == self)
 			continue;
