@@ -116,6 +116,10 @@ int manager_read(struct manager *m, manager_read_fn done, void *data);
 /* The replicated store (read it after a manager_read barrier). */
 const struct store *manager_store(const struct manager *m);
 
+/* The same store, for store_watch/store_unwatch only: the manager alone
+ * applies entries to it. */
+struct store *manager_store_mut(struct manager *m);
+
 /* One member of the Raft configuration as `node ls` and `info` show it. */
 struct manager_member {
 	raft_id id;

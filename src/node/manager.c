@@ -906,6 +906,11 @@ const struct store *manager_store(const struct manager *m)
 	return m->store;
 }
 
+struct store *manager_store_mut(struct manager *m)
+{
+	return m->store;
+}
+
 void manager_status(const struct manager *m, struct manager_status *out)
 {
 	memset(out, 0, sizeof(*out));
