@@ -256,25 +256,31 @@ static void global_eligibility(const json_t *node, const struct scheduler_constr
 	*create = *keep && strcmp(state, "ready") == 0 && strcmp(avail, "active") == 0;
 }
 
-/* Slots with no task yet: replicated 1..Replicas, global every eligible node. */
+/* Slots with no task yet: replicated 1..Replicas (no more than the batch can
+ * fill: a huge Replicas costs one batch per pass, not a huge array), global
+ * every node. The slots built from tasks are in ascending order. */
 static size_t add_empty_slots(struct orch_pass *p, const struct orch_service *svc, struct orch_slot **slots,
 			      size_t n, size_t *cap)
 {
-	size_t have = n;
+	size_t have = n, room = p->max_ops - p->ops, j = 0;
 	if (!svc->global) {
-		for (int64_t k = 1; k <= svc->replicas; k++) {
-			bool found = false;
-			for (size_t i = 0; i < have && !found; i++)
-				found = (*slots)[i].num == k;
-			if (!found && grow(p, (void **)slots, n, cap, sizeof(**slots)))
-				(*slots)[n++] = (struct orch_slot){.num = k};
+		for (int64_t k = 1; k <= svc->replicas && room > 0; k++) {
+			while (j < have && (*slots)[j].num < k)
+				j++;
+			if (j < have && (*slots)[j].num == k)
+				continue;
+			if (!grow(p, (void **)slots, n, cap, sizeof(**slots)))
+				break;
+			(*slots)[n++] = (struct orch_slot){.num = k};
+			if (--room == 0 && k < svc->replicas)
+				p->full = true; /* the rest next pass */
 		}
 		return n;
 	}
 	for (size_t i = 0; i < store_count(p->s, STORE_KIND_NODE); i++) {
 		const char *id = orch_jstr(store_at(p->s, STORE_KIND_NODE, i), "ID", NULL);
 		bool found = false;
-		for (size_t j = 0; j < have && !found; j++)
+		for (j = 0; j < have && !found; j++)
 			found = strcmp((*slots)[j].node, id) == 0;
 		if (!found && grow(p, (void **)slots, n, cap, sizeof(**slots)))
 			(*slots)[n++] = (struct orch_slot){.node = id};

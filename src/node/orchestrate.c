@@ -15,6 +15,7 @@ struct orchestrate {
 	uv_timer_t timer;              /* the next pass; data = this */
 	uint64_t timer_due;            /* loop time the timer fires at, 0 when idle */
 	int64_t wake_ns;               /* wall-clock time a pass asked to run at, 0 none */
+	size_t batch;                  /* operations per pass: halved while passes are too big to write */
 	bool writing;                  /* a pass's transaction is in flight */
 	bool dirty;                    /* the store changed (or a write failed) since the last pass */
 	bool leading;                  /* this manager led at the last look */
@@ -90,12 +91,20 @@ static void propose(struct orchestrate *o, const struct orchestrator_pass *out)
 	if (rc == 0)
 		rc = manager_write(o->m, bytes, len, write_done, o);
 	free(bytes);
+	if (rc == STORE_E_TOO_BIG && o->batch > 1) {
+		o->batch /= 2; /* large specs: fewer tasks per transaction */
+		o->dirty = true;
+		kick(o, 0);
+		return;
+	}
 	if (rc != 0) {
-		log_warn("orchestrator", "cannot propose a pass", LF_INT("status", rc));
+		log_warn("orchestrator", "cannot propose a pass", LF_INT("status", rc), LF_UINT("batch", o->batch));
 		o->dirty = true;
 		return;
 	}
 	o->writing = true;
+	if (o->batch < ORCHESTRATOR_BATCH)
+		o->batch *= 2;
 	if (out->created || out->deleted)
 		log_info("orchestrator", "reconciling", LF_UINT("created", out->created),
 			 LF_UINT("updated", out->updated), LF_UINT("deleted", out->deleted));
@@ -121,7 +130,7 @@ static void run_pass(struct orchestrate *o)
 	if (!leads(o) || o->writing || !(o->dirty || due))
 		return;
 	o->dirty = false;
-	int rc = orchestrator_run(&o->core, manager_store(o->m), now, 0, &out, err, sizeof(err));
+	int rc = orchestrator_run(&o->core, manager_store(o->m), now, o->batch, &out, err, sizeof(err));
 	if (rc != 0) {
 		log_error("orchestrator", "pass failed", LF_STR("error", err));
 		o->dirty = true;
@@ -155,6 +164,7 @@ int orchestrate_start(uv_loop_t *loop, struct manager *m, uint64_t seed, struct 
 	o->loop = loop;
 	o->m = m;
 	orchestrator_init(&o->core, seed);
+	o->batch = ORCHESTRATOR_BATCH;
 	int rc = store_watch(manager_store_mut(m), on_store_change, o);
 	if (rc != 0) {
 		free(o);
