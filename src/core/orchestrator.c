@@ -354,7 +354,8 @@ static void reconcile_service(struct orch_pass *p, json_t *obj)
 	free(tasks);
 }
 
-/* Tasks whose service is gone: stop them, then delete them once stopped. */
+/* Tasks whose service is gone: stop them, then delete them once stopped (at
+ * once when no agent will report on them). */
 static void reap_orphan_tasks(struct orch_pass *p)
 {
 	for (size_t i = 0; i < store_count(p->s, STORE_KIND_TASK) && orch_room(p); i++) {
@@ -362,7 +363,9 @@ static void reap_orphan_tasks(struct orch_pass *p)
 		if (store_get(p->s, STORE_KIND_SERVICE, orch_jstr(t, "ServiceID", NULL)) != NULL)
 			continue;
 		enum orch_state st = orch_task_state(t);
-		if (orch_state_terminal(st) || st < ORCH_STATE_ASSIGNED)
+		const json_t *node = store_get(p->s, STORE_KIND_NODE, orch_jstr(t, "NodeID", NULL));
+		bool lost = node == NULL || strcmp(orch_jstr(node, "Status", "State", NULL), "down") == 0;
+		if (orch_state_terminal(st) || st < ORCH_STATE_ASSIGNED || lost) /* nothing left to stop */
 			orch_delete(p, t);
 		else
 			orch_shutdown(p, t);

@@ -8,23 +8,11 @@
 #include <cmocka.h>
 
 #include "swarmnode/ids.h"
+#include "test_mkid.h"
 #include "swarmnode/scheduler.h"
 
 #define GB INT64_C(1073741824)
 #define CPU INT64_C(1000000000)
-
-/* Ids that read in test output: the tag, then zeros up to 25 characters. */
-static const char *mkid(const char *tag)
-{
-	static char ring[32][IDS_LEN + 1];
-	static unsigned next;
-	char *out = ring[next++ % 32];
-	size_t n = strlen(tag);
-	memcpy(out, tag, n);
-	memset(out + n, '0', IDS_LEN - n);
-	out[IDS_LEN] = '\0';
-	return out;
-}
 
 /* A ready, active worker with 2 CPUs and 4 GB. */
 static json_t *node(const char *tag)
