@@ -13,7 +13,8 @@
  * leader has applied is current enough to decide from: a decision taken on a
  * stale read is refused by the versions its transaction expects, and redone).
  *
- *   store change   a pass on the next loop turn (changes coalesce)
+ *   store change   a pass ORCHESTRATE_COALESCE_MS later (a burst of task
+ *                  state reports costs one pass: a pass reads every task)
  *   pass's wake    a pass at the time the orchestrator asked for (restart and
  *                  update delays, monitor periods)
  *   heartbeat      every ORCHESTRATE_HEARTBEAT_MS: a pass if this manager has
@@ -25,6 +26,7 @@
  */
 
 #define ORCHESTRATE_HEARTBEAT_MS 1000
+#define ORCHESTRATE_COALESCE_MS 10
 
 struct orchestrate;
 

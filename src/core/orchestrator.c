@@ -209,25 +209,50 @@ static void service_view(json_t *obj, struct orch_service *svc)
 	svc->update_started = orch_jtime(obj, "UpdateStatus", "StartedAt", NULL);
 }
 
-static int64_t task_created(const json_t *t)
-{
-	return orch_jtime(t, "CreatedAt", NULL);
-}
+/* A task with the fields it is sorted by, read once. */
+struct sort_key {
+	json_t *task;
+	int64_t slot;
+	const char *node;
+	int64_t created;
+	const char *id;
+};
 
-/* Slot key order, then oldest first, then id. */
+/* Slot (or node), then oldest first, then id. */
 static int by_slot_then_age(const void *a, const void *b)
 {
-	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-	int64_t sx = orch_jint(x, "Slot", NULL), sy = orch_jint(y, "Slot", NULL);
-	if (sx != sy)
-		return sx < sy ? -1 : 1;
-	int c = strcmp(orch_jstr(x, "NodeID", NULL), orch_jstr(y, "NodeID", NULL));
+	const struct sort_key *x = a, *y = b;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	int c = strcmp(x->node, y->node);
 	if (c != 0)
 		return c;
-	int64_t cx = task_created(x), cy = task_created(y);
-	if (cx != cy)
-		return cx < cy ? -1 : 1;
-	return strcmp(orch_jstr(x, "ID", NULL), orch_jstr(y, "ID", NULL));
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Sorts the service's tasks into slot order, oldest first in each slot. */
+static bool sort_tasks(struct orch_pass *p, json_t **tasks, size_t n)
+{
+	struct sort_key *keys = n > 1 ? malloc(n * sizeof(*keys)) : NULL;
+	if (n > 1 && keys == NULL) {
+		fail(p, -ENOMEM);
+		return false;
+	}
+	for (size_t i = 0; i < n && keys; i++)
+		keys[i] = (struct sort_key){.task = tasks[i],
+					    .slot = orch_jint(tasks[i], "Slot", NULL),
+					    .node = orch_jstr(tasks[i], "NodeID", NULL),
+					    .created = orch_jtime(tasks[i], "CreatedAt", NULL),
+					    .id = orch_jstr(tasks[i], "ID", NULL)};
+	if (keys != NULL) {
+		qsort(keys, n, sizeof(*keys), by_slot_then_age);
+		for (size_t i = 0; i < n; i++)
+			tasks[i] = keys[i].task;
+	}
+	free(keys);
+	return true;
 }
 
 static bool same_slot(const struct orch_service *svc, const json_t *a, const json_t *b)
@@ -328,8 +353,10 @@ static void reconcile_service(struct orch_pass *p, json_t *obj)
 		return;
 	}
 	store_tasks_by_service(p->s, svc.id, tasks, n_tasks);
-	if (n_tasks > 1)
-		qsort(tasks, n_tasks, sizeof(*tasks), by_slot_then_age);
+	if (!sort_tasks(p, tasks, n_tasks)) {
+		free(tasks);
+		return;
+	}
 	for (size_t i = 0; i < n_tasks; i++) {
 		if (n > 0 && same_slot(&svc, tasks[i], slots[n - 1].tasks[0])) {
 			slots[n - 1].n++;

@@ -61,7 +61,7 @@ static void on_store_change(void *data, const struct store_event *ev)
 	struct orchestrate *o = data;
 	(void)ev;
 	o->dirty = true;
-	kick(o, 0);
+	kick(o, ORCHESTRATE_COALESCE_MS);
 }
 
 static void write_done(void *data, int status, const char *message, uint64_t index)
