@@ -127,7 +127,7 @@ int manager_remove(struct manager *m, const char *node_id);
 /* The replicated store (read it after a manager_read barrier). */
 const struct store *manager_store(const struct manager *m);
 
-/* The same, for store_watch/store_unwatch only (the dispatcher's watch):
+/* The same, for store_watch/store_unwatch only (the dispatcher's and the orchestrator's watches):
  * never apply or restore through it, the manager does. */
 struct store *manager_store_watchable(struct manager *m);
 

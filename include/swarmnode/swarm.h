@@ -17,6 +17,7 @@
 #include "swarmnode/join_io.h"
 #include "swarmnode/manager.h"
 #include "swarmnode/node_meta.h"
+#include "swarmnode/orchestrate.h"
 #include "swarmnode/peer_mesh.h"
 #include "swarmnode/swarm_state.h"
 
@@ -61,6 +62,7 @@ struct swarm {
 	struct gossip_keys keys;          /* gossip key rotation; lives from swarm_start to swarm_close */
 	struct manager *manager;          /* managers: Raft and the store */
 	struct swarm_dispatch *dispatch;  /* the agent (and on managers the dispatcher): swarm_dispatch.h */
+	struct orchestrate *orchestrate;  /* managers: services -> tasks while this one leads */
 	bool bootstrapping;               /* `init`: the manager starts a new Raft cluster */
 	uv_timer_t nodes_timer;           /* managers, every second: node reconciling (swarm_nodes.h), ready wait */
 	bool nodes_writing;               /* a reconciling write is in flight */

@@ -451,10 +451,20 @@ static int swarm_start_manager(struct swarm *sw, bool force_new_cluster, char *e
 	cfg.force_new_cluster = force_new_cluster;
 	randombytes_buf(&cfg.seed, sizeof(cfg.seed));
 	int rc = manager_start(sw->loop, &cfg, &swarm_manager_ops, sw, &sw->manager, err, errlen);
-	if (rc == 0)
-		uv_timer_start(&sw->nodes_timer, swarm_manager_tick, SWARM_NODES_RECONCILE_MS,
-			       SWARM_NODES_RECONCILE_MS);
+	if (rc != 0)
+		return rc;
+	uv_timer_start(&sw->nodes_timer, swarm_manager_tick, SWARM_NODES_RECONCILE_MS, SWARM_NODES_RECONCILE_MS);
+	uint64_t seed;
+	randombytes_buf(&seed, sizeof(seed));
+	rc = orchestrate_start(sw->loop, sw->manager, seed, &sw->orchestrate);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot start the orchestrator: %s", strerror(-rc));
 	return rc;
+}
+
+static void swarm_orchestrate_closed(void *data)
+{
+	swarm_component_closed(data);
 }
 
 static void swarm_manager_closed(void *data)
@@ -1211,6 +1221,11 @@ static void swarm_stop_components(struct swarm *sw)
 		swarm_done_fn done = sw->ready_done;
 		sw->ready_done = NULL;
 		done(sw->ready_data, -ECANCELED, "the node stopped before the Raft cluster counted it as a manager");
+	}
+	if (sw->orchestrate != NULL) {
+		sw->closing++;
+		orchestrate_stop(sw->orchestrate, swarm_orchestrate_closed, sw);
+		sw->orchestrate = NULL;
 	}
 	if (sw->manager != NULL) {
 		uv_timer_stop(&sw->nodes_timer);

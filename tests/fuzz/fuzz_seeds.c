@@ -247,8 +247,37 @@ static void store_seeds(void)
 		FZS_TXN("30", "{\"op\":\"update\",\"kind\":\"cluster\",\"id\":\"" FZS_C1 "\",\"expect\":1,"
 			      "\"object\":{\"ID\":\"" FZS_C1 "\",\"Spec\":{\"Name\":\"default\",\"Labels\":{\"a\":\"b\"}}}}")
 		FZS_TXN("31", "{\"op\":\"delete\",\"kind\":\"service\",\"id\":\"s900000000000000000000000\",\"expect\":0}");
+	/* fuzz_orchestrator: nodes come up, a global service and a replicated one
+	 * with constraints, reservations, host ports, restart and update configs. */
+	static const char orchestrator_session[] =
+		FZS_TXN("26", "{\"op\":\"update\",\"kind\":\"node\",\"id\":\"" FZS_N1 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_N1 "\",\"Spec\":{\"Role\":\"manager\",\"Availability\":\"active\","
+			      "\"Labels\":{\"zone\":\"eu\"}},\"Description\":{\"Hostname\":\"host1\",\"Resources\":"
+			      "{\"NanoCPUs\":2000000000,\"MemoryBytes\":1073741824}},\"Status\":{\"State\":\"ready\"}}},"
+			      "{\"op\":\"update\",\"kind\":\"node\",\"id\":\"" FZS_N2 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_N2 "\",\"Spec\":{\"Role\":\"worker\",\"Availability\":\"drain\"},"
+			      "\"Description\":{\"Hostname\":\"host2\"},\"Status\":{\"State\":\"down\"}}}")
+		FZS_TXN("27", "{\"op\":\"create\",\"kind\":\"service\",\"object\":{\"ID\":\"s300000000000000000000000\","
+			      "\"Spec\":{\"Name\":\"mon\",\"Mode\":{\"Global\":{}},\"TaskTemplate\":{\"ContainerSpec\":"
+			      "{\"Image\":\"agent\"},\"Placement\":{\"Constraints\":[\"node.labels.zone==eu\"]}}}}},"
+			      "{\"op\":\"update\",\"kind\":\"service\",\"id\":\"" FZS_S1 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_S1 "\",\"Spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":"
+			      "{\"Replicas\":4}},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"v2\"},\"Resources\":"
+			      "{\"Reservations\":{\"NanoCPUs\":500000000}},\"RestartPolicy\":{\"Condition\":\"on-failure\","
+			      "\"Delay\":0,\"MaxAttempts\":2,\"Window\":60000000000}},\"UpdateConfig\":{\"Parallelism\":2,"
+			      "\"Order\":\"start-first\",\"FailureAction\":\"rollback\",\"Monitor\":1000000000},"
+			      "\"EndpointSpec\":{\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":80,\"PublishedPort\":8080,"
+			      "\"PublishMode\":\"host\"}]}},\"PreviousSpec\":{\"Name\":\"web\"},"
+			      "\"UpdateStatus\":{\"State\":\"updating\",\"StartedAt\":\"2026-11-24T22:54:27Z\"}}}")
+		FZS_TXN("28", "{\"op\":\"update\",\"kind\":\"task\",\"id\":\"" FZS_T1 "\",\"expect\":1,"
+			      "\"object\":{\"ID\":\"" FZS_T1 "\",\"ServiceID\":\"" FZS_S1 "\",\"NodeID\":\"" FZS_N1 "\","
+			      "\"Slot\":1,\"DesiredState\":\"running\",\"Status\":{\"State\":\"failed\","
+			      "\"Timestamp\":\"2026-11-24T22:54:28Z\"}}}");
 #undef FZS_TXN
 	put("fuzz_store_txn", "session", txn_mode, 1, (const uint8_t *)session, sizeof(session) - 1);
+	put("fuzz_orchestrator", "session", (const uint8_t *)session, sizeof(session) - 1, NULL, 0);
+	put("fuzz_orchestrator", "services", (const uint8_t *)orchestrator_session,
+	    sizeof(orchestrator_session) - 1, NULL, 0);
 	struct store *s = fzs_store();
 	if (s == NULL || store_snapshot(s, &buf, &len) != 0) {
 		fprintf(stderr, "store seed: snapshot failed\n");

@@ -1,0 +1,563 @@
+/* orchestrator: one reconciling pass: the services' slots, the tasks of removed services, scheduling, and the transaction that records it all. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchestrator_internal.h"
+
+void orchestrator_init(struct orchestrator *o, uint64_t seed)
+{
+	o->rng = seed;
+}
+
+/* splitmix64: small, fast, and good enough to draw ids from a seeded state. */
+static uint64_t next_random(struct orchestrator *o)
+{
+	uint64_t z = (o->rng += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void new_id(struct orchestrator *o, char out[IDS_LEN + 1])
+{
+	uint8_t entropy[IDS_ENTROPY];
+	for (size_t i = 0; i < IDS_ENTROPY; i += 8) {
+		uint64_t r = next_random(o);
+		memcpy(entropy + i, &r, 8);
+	}
+	ids_format(entropy, out);
+}
+
+static void fail(struct orch_pass *p, int rc)
+{
+	if (p->rc == 0)
+		p->rc = rc;
+}
+
+/* Grows *arr to hold one more element of size bytes. */
+static bool grow(struct orch_pass *p, void **arr, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return true;
+	size_t next = *cap ? *cap * 2 : 16;
+	void *bigger = realloc(*arr, next * size);
+	if (bigger == NULL) {
+		fail(p, -ENOMEM);
+		return false;
+	}
+	*arr = bigger;
+	*cap = next;
+	return true;
+}
+
+/* ---- operations ---------------------------------------------------------------- */
+
+bool orch_room(struct orch_pass *p)
+{
+	if (p->rc != 0)
+		return false;
+	if (p->ops < p->max_ops)
+		return true;
+	p->full = true;
+	return false;
+}
+
+void orch_wake_at(struct orch_pass *p, int64_t t)
+{
+	if (t > p->now && (p->wake == 0 || t < p->wake))
+		p->wake = t;
+}
+
+static struct orch_edit *find_edit(struct orch_pass *p, const json_t *obj)
+{
+	for (size_t i = 0; i < p->n_edits; i++)
+		if (p->edits[i].orig == obj || p->edits[i].obj == obj)
+			return &p->edits[i];
+	return NULL;
+}
+
+const json_t *orch_view(struct orch_pass *p, const json_t *obj)
+{
+	struct orch_edit *e = find_edit(p, obj);
+	return e ? e->obj : obj;
+}
+
+json_t *orch_edit(struct orch_pass *p, enum store_kind kind, const json_t *obj)
+{
+	struct orch_edit *e = find_edit(p, obj);
+	if (e != NULL)
+		return e->obj;
+	if (!orch_room(p) || !grow(p, (void **)&p->edits, p->n_edits, &p->cap_edits, sizeof(*p->edits)))
+		return NULL;
+	json_t *copy = json_deep_copy(obj);
+	if (copy == NULL) {
+		fail(p, -ENOMEM);
+		return NULL;
+	}
+	e = &p->edits[p->n_edits++];
+	e->kind = kind;
+	e->orig = obj;
+	e->id = orch_jstr(obj, "ID", NULL);
+	e->expect = orch_version(obj);
+	e->obj = copy;
+	p->ops++;
+	return copy;
+}
+
+void orch_set(struct orch_pass *p, json_t *obj, const char *key, json_t *value)
+{
+	if (value == NULL || json_object_set_new(obj, key, value) != 0)
+		fail(p, -ENOMEM);
+}
+
+void orch_set_status(struct orch_pass *p, json_t *task, enum orch_state state, const char *message)
+{
+	json_t *status = json_object_get(task, "Status");
+	if (!json_is_object(status)) {
+		status = json_object();
+		orch_set(p, task, "Status", status);
+		if (status == NULL)
+			return;
+	}
+	orch_set(p, status, "Timestamp", json_string(p->now_text));
+	orch_set(p, status, "State", json_string(orch_state_name(state)));
+	orch_set(p, status, "Message", json_string(message));
+	json_object_del(status, "Err");
+}
+
+void orch_shutdown(struct orch_pass *p, const json_t *task)
+{
+	const json_t *view = orch_view(p, task);
+	enum orch_state st = orch_task_state(view);
+	bool unassigned = st < ORCH_STATE_ASSIGNED;
+	if (!orch_task_wants_running(view) && !(unassigned && !orch_state_terminal(st)))
+		return;
+	json_t *t = orch_edit(p, STORE_KIND_TASK, task);
+	if (t == NULL)
+		return;
+	orch_set(p, t, "DesiredState", json_string("shutdown"));
+	if (unassigned) /* no agent will ever report on it */
+		orch_set_status(p, t, ORCH_STATE_SHUTDOWN, "shutdown");
+}
+
+void orch_delete(struct orch_pass *p, const json_t *task)
+{
+	if (find_edit(p, task) != NULL || !orch_room(p))
+		return;
+	if (!grow(p, (void **)&p->deletes, p->n_deletes, &p->cap_deletes, sizeof(*p->deletes)))
+		return;
+	size_t cap = p->cap_deletes;
+	uint64_t *bigger = realloc(p->delete_expect, cap * sizeof(*bigger));
+	if (bigger == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	p->delete_expect = bigger;
+	snprintf(p->deletes[p->n_deletes], IDS_LEN + 1, "%s", orch_jstr(task, "ID", NULL));
+	p->delete_expect[p->n_deletes++] = orch_version(task);
+	p->ops++;
+}
+
+void orch_create_task(struct orch_pass *p, const struct orch_service *svc, const struct orch_slot *slot)
+{
+	if (!orch_room(p) || !grow(p, (void **)&p->creates, p->n_creates, &p->cap_creates, sizeof(*p->creates)))
+		return;
+	char id[IDS_LEN + 1];
+	new_id(p->o, id);
+	json_t *spec = svc->template ? json_deep_copy(svc->template) : json_object();
+	json_t *t = json_pack("{s:s, s:{}, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:{s:s}, s:{s:I}}",
+			      "ID", id, "Labels", "Spec", spec, "ServiceID", svc->id,
+			      "NodeID", slot->node ? slot->node : "",
+			      "Status", "Timestamp", p->now_text, "State", "pending", "Message", "pending task scheduling",
+			      "DesiredState", "running", "ServiceAnnotations", "Name", svc->name,
+			      "SpecVersion", "Index", (json_int_t)orch_version(svc->obj));
+	if (t == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	if (!svc->global)
+		orch_set(p, t, "Slot", json_integer(slot->num));
+	p->creates[p->n_creates].obj = t;
+	p->creates[p->n_creates++].ports = svc->ports;
+	p->ops++;
+}
+
+/* ---- a service's slots ------------------------------------------------------------- */
+
+static const json_t *service_ports(const json_t *svc)
+{
+	const json_t *ports = orch_jget(svc, "Endpoint", "Ports", NULL);
+	if (!json_is_array(ports))
+		ports = orch_jget(svc, "Spec", "EndpointSpec", "Ports", NULL);
+	return json_is_array(ports) ? ports : NULL;
+}
+
+static void service_view(json_t *obj, struct orch_service *svc)
+{
+	memset(svc, 0, sizeof(*svc));
+	svc->obj = obj;
+	svc->id = orch_jstr(obj, "ID", NULL);
+	svc->name = orch_jstr(obj, "Spec", "Name", NULL);
+	svc->template = orch_jget(obj, "Spec", "TaskTemplate", NULL);
+	svc->ports = service_ports(obj);
+	svc->global = orch_jget(obj, "Spec", "Mode", "Global", NULL) != NULL;
+	json_t *replicas = orch_jget(obj, "Spec", "Mode", "Replicated", "Replicas", NULL);
+	svc->replicas = json_is_integer(replicas) ? json_integer_value(replicas) : 1;
+	svc->update_state = orch_jstr(obj, "UpdateStatus", "State", NULL);
+	svc->update_started = orch_jtime(obj, "UpdateStatus", "StartedAt", NULL);
+}
+
+/* A task with the fields it is sorted by, read once. */
+struct sort_key {
+	json_t *task;
+	int64_t slot;
+	const char *node;
+	int64_t created;
+	const char *id;
+};
+
+/* Slot (or node), then oldest first, then id. */
+static int by_slot_then_age(const void *a, const void *b)
+{
+	const struct sort_key *x = a, *y = b;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	int c = strcmp(x->node, y->node);
+	if (c != 0)
+		return c;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Sorts the service's tasks into slot order, oldest first in each slot. */
+static bool sort_tasks(struct orch_pass *p, json_t **tasks, size_t n)
+{
+	struct sort_key *keys = n > 1 ? malloc(n * sizeof(*keys)) : NULL;
+	if (n > 1 && keys == NULL) {
+		fail(p, -ENOMEM);
+		return false;
+	}
+	for (size_t i = 0; i < n && keys; i++)
+		keys[i] = (struct sort_key){.task = tasks[i],
+					    .slot = orch_jint(tasks[i], "Slot", NULL),
+					    .node = orch_jstr(tasks[i], "NodeID", NULL),
+					    .created = orch_jtime(tasks[i], "CreatedAt", NULL),
+					    .id = orch_jstr(tasks[i], "ID", NULL)};
+	if (keys != NULL) {
+		qsort(keys, n, sizeof(*keys), by_slot_then_age);
+		for (size_t i = 0; i < n; i++)
+			tasks[i] = keys[i].task;
+	}
+	free(keys);
+	return true;
+}
+
+static bool same_slot(const struct orch_service *svc, const json_t *a, const json_t *b)
+{
+	if (svc->global)
+		return strcmp(orch_jstr(a, "NodeID", NULL), orch_jstr(b, "NodeID", NULL)) == 0;
+	return orch_jint(a, "Slot", NULL) == orch_jint(b, "Slot", NULL);
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct orch_slot *x = a, *y = b;
+	if (x->node != NULL && y->node != NULL)
+		return strcmp(x->node, y->node);
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+/* Global services: whether the node keeps (and may get) the service's task. */
+static void global_eligibility(const json_t *node, const struct scheduler_constraint *c, size_t nc, bool *keep,
+			       bool *create)
+{
+	const char *state = orch_jstr(node, "Status", "State", NULL);
+	const char *avail = orch_jstr(node, "Spec", "Availability", NULL);
+	*keep = node != NULL && strcmp(state, "down") != 0 && strcmp(avail, "drain") != 0 &&
+		scheduler_node_matches(c, nc, node);
+	*create = *keep && strcmp(state, "ready") == 0 && strcmp(avail, "active") == 0;
+}
+
+/* Slots with no task yet: replicated 1..Replicas (no more than the batch can
+ * fill: a huge Replicas costs one batch per pass, not a huge array), global
+ * every node. The slots built from tasks are in ascending order. */
+static size_t add_empty_slots(struct orch_pass *p, const struct orch_service *svc, struct orch_slot **slots,
+			      size_t n, size_t *cap)
+{
+	size_t have = n, room = p->max_ops - p->ops, j = 0;
+	if (!svc->global) {
+		for (int64_t k = 1; k <= svc->replicas && room > 0; k++) {
+			while (j < have && (*slots)[j].num < k)
+				j++;
+			if (j < have && (*slots)[j].num == k)
+				continue;
+			if (!grow(p, (void **)slots, n, cap, sizeof(**slots)))
+				break;
+			(*slots)[n++] = (struct orch_slot){.num = k};
+			if (--room == 0 && k < svc->replicas)
+				p->full = true; /* the rest next pass */
+		}
+		return n;
+	}
+	for (size_t i = 0; i < store_count(p->s, STORE_KIND_NODE); i++) {
+		const char *id = orch_jstr(store_at(p->s, STORE_KIND_NODE, i), "ID", NULL);
+		bool found = false;
+		for (j = 0; j < have && !found; j++)
+			found = strcmp((*slots)[j].node, id) == 0;
+		if (!found && grow(p, (void **)slots, n, cap, sizeof(**slots)))
+			(*slots)[n++] = (struct orch_slot){.node = id};
+	}
+	return n;
+}
+
+static void mark_wanted(struct orch_pass *p, const struct orch_service *svc, struct orch_slot *slots, size_t n)
+{
+	struct scheduler_constraint *c = NULL;
+	size_t nc = 0;
+	char why[SCHEDULER_MSG_MAX];
+	bool bad = false;
+	if (svc->global) {
+		int rc = scheduler_constraints_parse(orch_jget(svc->template, "Placement", "Constraints", NULL), &c,
+						     &nc, why, sizeof(why));
+		if (rc == SCHEDULER_E_NOMEM)
+			fail(p, rc);
+		bad = rc != 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct orch_slot *sl = &slots[i];
+		if (!svc->global) {
+			sl->wanted = sl->may_create = sl->num >= 1 && sl->num <= svc->replicas;
+			continue;
+		}
+		const json_t *node = sl->node[0] ? store_get(p->s, STORE_KIND_NODE, sl->node) : NULL;
+		global_eligibility(node, c, nc, &sl->wanted, &sl->may_create);
+		if (bad)
+			sl->wanted = sl->may_create = false;
+	}
+	free(c);
+}
+
+static void reconcile_service(struct orch_pass *p, json_t *obj)
+{
+	struct orch_service svc;
+	service_view(obj, &svc);
+	size_t n_tasks = store_tasks_by_service(p->s, svc.id, NULL, 0);
+	json_t **tasks = n_tasks ? malloc(n_tasks * sizeof(*tasks)) : NULL;
+	struct orch_slot *slots = NULL;
+	size_t n = 0, cap = 0;
+	if (n_tasks && tasks == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	store_tasks_by_service(p->s, svc.id, tasks, n_tasks);
+	if (!sort_tasks(p, tasks, n_tasks)) {
+		free(tasks);
+		return;
+	}
+	for (size_t i = 0; i < n_tasks; i++) {
+		if (n > 0 && same_slot(&svc, tasks[i], slots[n - 1].tasks[0])) {
+			slots[n - 1].n++;
+			continue;
+		}
+		if (!grow(p, (void **)&slots, n, &cap, sizeof(*slots)))
+			break;
+		slots[n++] = (struct orch_slot){.num = svc.global ? 0 : orch_jint(tasks[i], "Slot", NULL),
+						.node = svc.global ? orch_jstr(tasks[i], "NodeID", NULL) : NULL,
+						.tasks = &tasks[i],
+						.n = 1};
+	}
+	n = add_empty_slots(p, &svc, &slots, n, &cap);
+	if (n > 1)
+		qsort(slots, n, sizeof(*slots), slot_cmp);
+	mark_wanted(p, &svc, slots, n);
+	for (size_t i = 0; i < n && p->rc == 0; i++)
+		orch_slot_reconcile(p, &svc, &slots[i]);
+	if (p->rc == 0)
+		orch_update_step(p, &svc, slots, n);
+	free(slots);
+	free(tasks);
+}
+
+/* Tasks whose service is gone: stop them, then delete them once stopped (at
+ * once when no agent will report on them). */
+static void reap_orphan_tasks(struct orch_pass *p)
+{
+	for (size_t i = 0; i < store_count(p->s, STORE_KIND_TASK) && orch_room(p); i++) {
+		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
+		if (store_get(p->s, STORE_KIND_SERVICE, orch_jstr(t, "ServiceID", NULL)) != NULL)
+			continue;
+		enum orch_state st = orch_task_state(t);
+		const json_t *node = store_get(p->s, STORE_KIND_NODE, orch_jstr(t, "NodeID", NULL));
+		bool lost = node == NULL || strcmp(orch_jstr(node, "Status", "State", NULL), "down") == 0;
+		if (orch_state_terminal(st) || st < ORCH_STATE_ASSIGNED || lost) /* nothing left to stop */
+			orch_delete(p, t);
+		else
+			orch_shutdown(p, t);
+	}
+}
+
+/* ---- scheduling -------------------------------------------------------------------- */
+
+static const json_t *ports_of_task(struct orch_pass *p, const json_t *task)
+{
+	const json_t *svc = store_get(p->s, STORE_KIND_SERVICE, orch_jstr(task, "ServiceID", NULL));
+	return svc ? service_ports(svc) : NULL;
+}
+
+static bool waits_for_node(const json_t *t)
+{
+	enum orch_state st = orch_task_state(t);
+	return orch_task_wants_running(t) && st < ORCH_STATE_ASSIGNED;
+}
+
+static void assign(struct orch_pass *p, json_t *t, const char *node_id)
+{
+	orch_set(p, t, "NodeID", json_string(node_id));
+	orch_set_status(p, t, ORCH_STATE_ASSIGNED, "scheduler assigned task to node");
+}
+
+/* A task the scheduler could not place: pending, with why. */
+static void leave_pending(struct orch_pass *p, json_t *t, const char *why)
+{
+	orch_set_status(p, t, ORCH_STATE_PENDING, "pending task scheduling");
+	json_t *status = json_object_get(t, "Status");
+	if (status != NULL)
+		orch_set(p, status, "Err", json_string(why));
+}
+
+static void place_existing(struct orch_pass *p, struct scheduler *sc, const json_t *t)
+{
+	char why[SCHEDULER_MSG_MAX];
+	const char *node = NULL;
+	const json_t *view = orch_view(p, t);
+	int rc = scheduler_place(sc, view, ports_of_task(p, view), &node, why, sizeof(why));
+	if (rc == SCHEDULER_E_NOMEM) {
+		fail(p, rc);
+		return;
+	}
+	if (rc != 0 && strcmp(orch_jstr(view, "Status", "Err", NULL), why) == 0 &&
+	    orch_task_state(view) == ORCH_STATE_PENDING)
+		return; /* already says so */
+	json_t *e = orch_edit(p, STORE_KIND_TASK, t);
+	if (e == NULL)
+		return;
+	if (rc == 0)
+		assign(p, e, node);
+	else
+		leave_pending(p, e, why);
+}
+
+static void place_created(struct orch_pass *p, struct scheduler *sc, struct orch_create *c)
+{
+	char why[SCHEDULER_MSG_MAX];
+	const char *node = NULL;
+	int rc = scheduler_place(sc, c->obj, c->ports, &node, why, sizeof(why));
+	if (rc == 0)
+		assign(p, c->obj, node);
+	else if (rc == SCHEDULER_E_NO_NODE)
+		leave_pending(p, c->obj, why);
+	else
+		fail(p, rc);
+}
+
+static void schedule(struct orch_pass *p)
+{
+	struct scheduler *sc = scheduler_new();
+	if (sc == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	size_t n_nodes = store_count(p->s, STORE_KIND_NODE), n_tasks = store_count(p->s, STORE_KIND_TASK);
+	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
+		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
+			fail(p, -ENOMEM);
+	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
+		const json_t *t = orch_view(p, store_at(p->s, STORE_KIND_TASK, i));
+		if (scheduler_add_task(sc, t, ports_of_task(p, t)) != 0)
+			fail(p, -ENOMEM);
+	}
+	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
+		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
+		if (waits_for_node(orch_view(p, t)) && store_get(p->s, STORE_KIND_SERVICE, orch_jstr(t, "ServiceID", NULL)))
+			place_existing(p, sc, t);
+	}
+	for (size_t i = 0; i < p->n_creates && p->rc == 0; i++)
+		place_created(p, sc, &p->creates[i]);
+	scheduler_free(sc);
+}
+
+/* ---- the pass ------------------------------------------------------------------------ */
+
+static int write_txn(struct orch_pass *p, struct store_txn *txn, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; i < p->n_edits && rc == 0; i++)
+		rc = store_txn_update(txn, p->edits[i].kind, p->edits[i].id, p->edits[i].expect, p->edits[i].obj, err,
+				      errlen);
+	for (size_t i = 0; i < p->n_creates && rc == 0; i++)
+		rc = store_txn_create(txn, STORE_KIND_TASK, p->creates[i].obj, err, errlen);
+	for (size_t i = 0; i < p->n_deletes && rc == 0; i++)
+		rc = store_txn_delete(txn, STORE_KIND_TASK, p->deletes[i], p->delete_expect[i], err, errlen);
+	return rc == STORE_E_NOMEM ? -ENOMEM : rc == 0 ? 0 : -EINVAL;
+}
+
+static void pass_release(struct orch_pass *p)
+{
+	for (size_t i = 0; i < p->n_edits; i++)
+		json_decref(p->edits[i].obj);
+	for (size_t i = 0; i < p->n_creates; i++)
+		json_decref(p->creates[i].obj);
+	free(p->edits);
+	free(p->creates);
+	free(p->deletes);
+	free(p->delete_expect);
+}
+
+static int pass_finish(struct orch_pass *p, struct orchestrator_pass *out, char *err, size_t errlen)
+{
+	out->wake_ns = p->wake;
+	out->more = p->full;
+	out->created = p->n_creates;
+	out->updated = p->n_edits;
+	out->deleted = p->n_deletes;
+	if (p->ops == 0)
+		return 0;
+	struct store_txn *txn = store_txn_new(p->now);
+	if (txn == NULL) {
+		snprintf(err, errlen, "orchestrator: out of memory");
+		return -ENOMEM;
+	}
+	int rc = write_txn(p, txn, err, errlen);
+	if (rc != 0) {
+		store_txn_free(txn);
+		return rc;
+	}
+	out->txn = txn;
+	return 0;
+}
+
+int orchestrator_run(struct orchestrator *o, const struct store *s, int64_t now_ns, size_t max_ops,
+		     struct orchestrator_pass *out, char *err, size_t errlen)
+{
+	struct orch_pass p = {.o = o, .s = s, .now = now_ns, .max_ops = max_ops ? max_ops : ORCHESTRATOR_BATCH};
+	memset(out, 0, sizeof(*out));
+	if (store_time_format(now_ns, p.now_text) != 0) {
+		snprintf(err, errlen, "orchestrator: the time is before 1970");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < store_count(s, STORE_KIND_SERVICE) && p.rc == 0 && !p.full; i++)
+		reconcile_service(&p, store_at(s, STORE_KIND_SERVICE, i));
+	reap_orphan_tasks(&p);
+	if (p.rc == 0)
+		schedule(&p);
+	int rc = p.rc;
+	if (rc != 0)
+		snprintf(err, errlen, "orchestrator: out of memory");
+	else
+		rc = pass_finish(&p, out, err, errlen);
+	pass_release(&p);
+	return rc;
+}
