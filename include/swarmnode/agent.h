@@ -66,6 +66,7 @@ typedef int (*agent_runtime_new_fn)(void *data, uv_loop_t *loop, runtime_state_c
 
 struct agent_config {
 	const char *node_id;              /* this node (copied) */
+	const char *node_addr;            /* its advertised IP, handed to tasks (copied; may be NULL) */
 	uint64_t first_session;           /* >= 1: session numbers count from here; make it
 					   * grow across restarts (the wall clock in ms) */
 	agent_runtime_new_fn runtime_new; /* the runtime to drive */

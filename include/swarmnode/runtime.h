@@ -91,6 +91,8 @@ struct runtime_task_spec {
 	const char *service_name;           /* may be NULL or empty */
 	uint64_t slot;                      /* replicated: 1..N; global: 0 */
 	const char *node_id;                /* may be NULL or empty */
+	const char *node_addr;              /* the node's advertised IP (tasks bind it when nodes share
+					     * a host, as on loopback); may be NULL or empty */
 	const char *image;                  /* exec: a program (absolute path or name in PATH); engine: an image */
 	const char *const *args;            /* arguments after the program, args_len of them */
 	size_t args_len;

@@ -17,14 +17,15 @@
  * $PATH. argv[0] is the image as given, then the spec's args.
  *
  * Arguments: "${PORT}" becomes the task's PORT and "${PORT_<target>}" the
- * host port for that target (below); "$${" stands for a literal "${". Any
+ * host port for that target (below), "${SWARMNODE_NODE_ADDR}" the node's
+ * advertised IP (when known); "$${" stands for a literal "${". Any
  * other "${...}" is left as it is (the program may want it); a ${PORT}
  * reference the spec's ports cannot satisfy is an -EINVAL from start().
  *
  * Environment: PATH (the daemon's, or the usual default), then the spec's
  * env, then what the runtime sets and the spec cannot override: PORT (the
  * first port's published port, or its target when none was allocated),
- * PORT_<target>=<that port> for each port, SWARMNODE_TASK_ID,
+ * PORT_<target>=<that port> for each port, SWARMNODE_NODE_ADDR (the node's advertised IP), SWARMNODE_TASK_ID,
  * SWARMNODE_SERVICE_ID, SWARMNODE_SERVICE_NAME, SWARMNODE_SLOT,
  * SWARMNODE_NODE_ID. A later entry with the same name replaces an earlier.
  *

@@ -34,6 +34,7 @@ struct agent {
 	const struct agent_ops *ops;
 	void *data;
 	char node_id[IDS_LEN + 1];
+	char node_addr[64];
 	struct runtime *rt;
 	uv_timer_t flush_timer;        /* AGENT_FLUSH_MS after a change; data = this */
 	uv_timer_t tick_timer;         /* every AGENT_TICK_MS: manager choice, resends */
@@ -333,7 +334,7 @@ static void task_run(struct agent *a, struct agent_task *t, const struct dispatc
 	struct agent_spec s;
 	char err[512];
 	task_report_state(a, t, RUNTIME_STATE_ACCEPTED, "accepted", NULL);
-	int rc = agent_spec_build(d, a->node_id, &s, err, sizeof(err));
+	int rc = agent_spec_build(d, a->node_id, a->node_addr, &s, err, sizeof(err));
 	if (rc == 0) {
 		t->grace_ms = agent_spec_grace_ms(&s);
 		rc = runtime_start(a->rt, &s.spec, err, sizeof(err));
@@ -524,6 +525,7 @@ int agent_start(uv_loop_t *loop, const struct agent_config *cfg, const struct ag
 	a->ops = ops;
 	a->data = data;
 	snprintf(a->node_id, sizeof(a->node_id), "%s", cfg->node_id);
+	snprintf(a->node_addr, sizeof(a->node_addr), "%s", cfg->node_addr ? cfg->node_addr : "");
 	a->next_session = cfg->first_session ? cfg->first_session : 1;
 	int rc = cfg->runtime_new(cfg->runtime_data, loop, agent_on_state, a, &a->rt, err, errlen);
 	if (rc != 0) {

@@ -146,8 +146,8 @@ static int build_ports(struct agent_spec *s, const struct dispatch_task *t)
 	return 0;
 }
 
-int agent_spec_build(const struct dispatch_task *t, const char *node_id, struct agent_spec *s, char *err,
-		     size_t errlen)
+int agent_spec_build(const struct dispatch_task *t, const char *node_id, const char *node_addr, struct agent_spec *s,
+		     char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *cs;
@@ -176,6 +176,7 @@ int agent_spec_build(const struct dispatch_task *t, const char *node_id, struct 
 	s->spec.service_name = t->service_name;
 	s->spec.slot = t->slot;
 	s->spec.node_id = node_id;
+	s->spec.node_addr = node_addr;
 	return 0;
 }
 

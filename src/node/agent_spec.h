@@ -46,7 +46,8 @@ uint32_t agent_spec_host_port(const struct dispatch_port *p);
 /* Builds out from t for node_id (strings borrowed from t and node_id, which
  * must outlive out). Returns 0 (release out with agent_spec_release),
  * -ENOMEM, or -EINVAL with "task spec: FIELD: what is wrong" in err. */
-int agent_spec_build(const struct dispatch_task *t, const char *node_id, struct agent_spec *out, char *err,
+int agent_spec_build(const struct dispatch_task *t, const char *node_id, const char *node_addr,
+		     struct agent_spec *out, char *err,
 		     size_t errlen);
 
 /* StopGracePeriod in milliseconds from a Spec (0 when absent or invalid). */

@@ -165,7 +165,11 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
 	}
 	d->sw = sw;
 	d->tail = &d->head;
-	struct agent_config cfg = { .node_id = sw->st.node_id, .first_session = wall_ms(),
+	struct addr advertised;
+	char why[128];
+	const char *node_addr = addr_parse(sw->st.advertise_addr, CONFIG_CLUSTER_PORT, &advertised, why,
+					   sizeof(why)) == 0 ? advertised.host : NULL;
+	struct agent_config cfg = { .node_id = sw->st.node_id, .node_addr = node_addr, .first_session = wall_ms(),
 				    .runtime_new = exec_runtime_new, .runtime_data = d };
 	int rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
 	if (rc != 0) {

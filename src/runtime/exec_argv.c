@@ -96,6 +96,13 @@ static int expand_arg(const struct runtime_task_spec *spec, size_t idx, struct s
 			continue;
 		}
 		const char *close = strncmp(s, "${", 2) == 0 ? strchr(s + 2, '}') : NULL;
+		static const char addr_ref[] = "${SWARMNODE_NODE_ADDR}";
+		if (strncmp(s, addr_ref, sizeof(addr_ref) - 1) == 0 && spec->node_addr && spec->node_addr[0]) {
+			if (sbuf_put(b, spec->node_addr, strlen(spec->node_addr)) != 0)
+				return -ENOMEM;
+			s += sizeof(addr_ref) - 1;
+			continue;
+		}
 		uint32_t value = 0;
 		int rc = close != NULL ? port_ref(spec, s + 2, (size_t)(close - s - 2), &value) : 0;
 		if (rc < 0) {
@@ -193,15 +200,16 @@ static int env_put_task(struct exec_strv *env, const struct runtime_task_spec *s
 	    env_putf(env, "SWARMNODE_SERVICE_ID", spec->service_id ? spec->service_id : "") != 0 ||
 	    env_putf(env, "SWARMNODE_SERVICE_NAME", spec->service_name ? spec->service_name : "") != 0 ||
 	    env_putf(env, "SWARMNODE_SLOT", slot) != 0 ||
-	    env_putf(env, "SWARMNODE_NODE_ID", spec->node_id ? spec->node_id : "") != 0)
+	    env_putf(env, "SWARMNODE_NODE_ID", spec->node_id ? spec->node_id : "") != 0 ||
+	    env_putf(env, "SWARMNODE_NODE_ADDR", spec->node_addr ? spec->node_addr : "") != 0)
 		return -ENOMEM;
 	return 0;
 }
 
 int exec_build_env(const struct runtime_task_spec *spec, const char *path_default, struct exec_strv *out)
 {
-	/* PATH, the spec's entries, PORT, PORT_<target> each, five SWARMNODE_*. */
-	if (strv_alloc(out, 1 + spec->env_len + 1 + spec->ports_len + 5) != 0)
+	/* PATH, the spec's entries, PORT, PORT_<target> each, six SWARMNODE_*. */
+	if (strv_alloc(out, 1 + spec->env_len + 1 + spec->ports_len + 6) != 0)
 		return -ENOMEM;
 	if (env_putf(out, "PATH", path_default ? path_default : EXEC_PATH_DEFAULT) != 0)
 		goto err_nomem;

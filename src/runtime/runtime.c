@@ -227,6 +227,7 @@ int runtime_task_spec_validate(const struct runtime_task_spec *spec, char *err, 
 	    (rc = check_name("service id", spec->service_id, err, errlen)) != 0 ||
 	    (rc = check_name("service name", spec->service_name, err, errlen)) != 0 ||
 	    (rc = check_name("node id", spec->node_id, err, errlen)) != 0 ||
+	    (rc = check_name("node address", spec->node_addr, err, errlen)) != 0 ||
 	    (rc = check_image(spec->image, err, errlen)) != 0 ||
 	    (rc = check_strings("args", spec->args, spec->args_len, RUNTIME_ARGS_MAX, &total, err, errlen)) != 0 ||
 	    (rc = check_strings("env", spec->env, spec->env_len, RUNTIME_ENV_MAX, &total, err, errlen)) != 0 ||
@@ -283,6 +284,7 @@ static struct runtime_task_spec *spec_layout(struct bump *b, const struct runtim
 	tmp.service_id = bump_str(b, spec->service_id);
 	tmp.service_name = bump_str(b, spec->service_name);
 	tmp.node_id = bump_str(b, spec->node_id);
+	tmp.node_addr = bump_str(b, spec->node_addr);
 	tmp.image = bump_str(b, spec->image);
 	tmp.args = bump_strv(b, spec->args, spec->args_len);
 	tmp.env = bump_strv(b, spec->env, spec->env_len);

@@ -616,18 +616,20 @@ static void term_ignoring_task_is_killed_after_grace(void **state)
 static void ports_and_env_reach_the_child(void **state)
 {
 	struct fx *f = *state;
-	const char *args[] = {"-c", "echo \"args=$0|$1|$2|$3\"; env; pwd", "${PORT}", "x${PORT_53}y", "$${PORT}",
-			      "${HOME}"};
+	const char *args[] = {"-c", "echo \"args=$0|$1|$2|$3|$4\"; env; pwd", "${PORT}", "x${PORT_53}y", "$${PORT}",
+			      "${HOME}", "${SWARMNODE_NODE_ADDR}:${PORT}"};
 	const char *env[] = {"FOO=bar", "PORT=1", "FOO=baz"};
 	struct runtime_port ports[] = {{80, 30080, RUNTIME_PROTO_TCP, RUNTIME_PUBLISH_INGRESS},
 				       {53, 0, RUNTIME_PROTO_UDP, RUNTIME_PUBLISH_HOST}};
-	struct runtime_task_spec s = spec_of("t-env", "/bin/sh", args, 6);
+	struct runtime_task_spec s = spec_of("t-env", "/bin/sh", args, 7);
 	s.env = env, s.env_len = 3, s.ports = ports, s.ports_len = 2;
+	s.node_addr = "127.0.0.7";
 	start_ok(f, &s);
 	wait_state(f, "t-env", RUNTIME_STATE_COMPLETE);
 	read_logs(f, "t-env", RUNTIME_LOGS_ALL);
 	const char *expect[] = {
-		"oF args=30080|x53y|${PORT}|${HOME}\n",
+		"oF args=30080|x53y|${PORT}|${HOME}|127.0.0.7:30080\n",
+		"oF SWARMNODE_NODE_ADDR=127.0.0.7\n",
 		"oF PORT=30080\n",
 		"oF PORT_80=30080\n",
 		"oF PORT_53=53\n",

@@ -686,7 +686,7 @@ static void examples_load(void **state)
 		assert_json(jat(worker, "Mode"), "{\"Replicated\":{\"Replicas\":3}}");
 		assert_json(stack_warnings(s), "[]");
 		if (k == 0) {
-			assert_json(jat(web, "TaskTemplate.ContainerSpec.Args"), "[\"-m\",\"http.server\",\"${PORT}\"]");
+			assert_json(jat(web, "TaskTemplate.ContainerSpec.Args"), "[\"-m\",\"http.server\",\"--bind\",\"${SWARMNODE_NODE_ADDR}\",\"${PORT}\"]");
 			assert_json(jat(worker, "TaskTemplate.ContainerSpec.Image"), "\"/bin/sh\"");
 		}
 		stack_free(s);
