@@ -105,11 +105,14 @@ static json_t *manager_status_json(const struct swarm *sw, const struct swarm_no
 	return json_pack("{s:b, s:s, s:s}", "Leader", leader, "Reachability", reach, "Addr", n->meta.cluster_addr);
 }
 
-/* A node the store does not hold yet, from gossip alone. */
+/* A node the store does not hold yet, from gossip alone: its state is
+ * Docker's "unknown" until the leader has registered it (within a second). */
 static json_t *node_json(const struct swarm *sw, const struct swarm_node *n)
 {
 	char created[48], updated[48];
 	json_t *j = swarm_nodes_from_gossip(sw, n);
+	if (sw->manager != NULL)
+		json_object_set_new(json_object_get(j, "Status"), "State", json_string("unknown"));
 	api_format_time(n->meta.created_at_ms, created, sizeof(created));
 	api_format_time(n->changed_at_ms, updated, sizeof(updated));
 	json_object_set_new(j, "Version", json_pack("{s:I}", "Index", (json_int_t)n->incarnation));

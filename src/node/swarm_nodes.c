@@ -190,8 +190,10 @@ void swarm_nodes_reconcile(struct swarm *sw)
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	if (ops > 0 && store_txn_encode(txn, &bytes, &len) == 0 &&
-	    manager_write(sw->manager, bytes, len, reconcile_done, sw) == 0)
+	    manager_write(sw->manager, bytes, len, reconcile_done, sw) == 0) {
 		sw->nodes_writing = true;
+		log_debug("nodes", "writing what gossip says about nodes", LF_UINT("changes", ops));
+	}
 	free(bytes);
 	store_txn_free(txn);
 }
