@@ -14,7 +14,7 @@ enum cli_exit {
 	CLI_USAGE = 2,
 };
 
-#define CLI_MAX_OPTIONS 24
+#define CLI_MAX_OPTIONS 48
 
 struct cli_option {
 	const char *name;   /* long name without dashes */
@@ -25,7 +25,10 @@ struct cli_option {
 
 /* What the framework parsed for a leaf command. */
 struct cli_args {
-	const char *value[CLI_MAX_OPTIONS]; /* per option: its value, "" for a set flag, NULL if absent */
+	const char *value[CLI_MAX_OPTIONS]; /* per option: its (last) value, "" for a set flag, NULL if absent */
+	const char **values[CLI_MAX_OPTIONS]; /* per option given several times (-e A=1 -e B=2): every value
+					       * in order, NULL-terminated; NULL if absent (owned by the framework) */
+	size_t nvalues[CLI_MAX_OPTIONS];    /* how many values[i] holds */
 	int argc;                           /* positional arguments */
 	char **argv;
 };
@@ -38,6 +41,7 @@ struct cli_command {
 	const char *summary;
 	int min_args, max_args;        /* positional bounds; max -1 for any */
 	const struct cli_option *options; /* terminated by {0}; NULL for none */
+	bool options_first;    /* options end at the first positional (IMAGE [COMMAND ARG...]) */
 	int (*run)(struct cli *cli, const struct cli_args *args);
 	/* A command that parses its own arguments (daemon): gets argv as typed. */
 	int (*run_raw)(struct cli *cli, int argc, char **argv);

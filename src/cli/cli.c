@@ -84,6 +84,24 @@ static const struct cli_option *cli_find_option(const struct cli_command *cmd, c
 	return NULL;
 }
 
+/* Appends the value just parsed to the option's list. */
+static void cli_keep_value(struct cli_args *out, int idx)
+{
+	const char **list = realloc(out->values[idx], (out->nvalues[idx] + 2) * sizeof(*list));
+	if (list == NULL)
+		abort();
+	list[out->nvalues[idx]++] = out->value[idx];
+	list[out->nvalues[idx]] = NULL;
+	out->values[idx] = list;
+}
+
+static void cli_args_release(struct cli_args *args)
+{
+	for (int i = 0; i < CLI_MAX_OPTIONS; i++)
+		free(args->values[i]);
+	free(args->argv);
+}
+
 /* Parses options and positionals of a leaf command. Returns -1 after
  * printing help, CLI_USAGE on a usage error, 0 on success. */
 static int cli_parse_leaf(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
@@ -98,6 +116,7 @@ static int cli_parse_leaf(struct cli *cli, const struct cli_command *cmd, int ar
 		char *a = argv[i];
 		if (only_positional || a[0] != '-' || a[1] == '\0') {
 			out->argv[out->argc++] = a;
+			only_positional = only_positional || cmd->options_first;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
@@ -127,6 +146,7 @@ static int cli_parse_leaf(struct cli *cli, const struct cli_command *cmd, int ar
 			cli_errorf("flag needs an argument: %s", a);
 			goto usage;
 		}
+		cli_keep_value(out, idx);
 	}
 	if (out->argc < cmd->min_args || (cmd->max_args >= 0 && out->argc > cmd->max_args)) {
 		cli_errorf("\"%s\" requires %s%d argument%s", cmd->name,
@@ -154,7 +174,7 @@ static int cli_dispatch(struct cli *cli, const struct cli_command *cmd, int argc
 			rc = cmd->run(cli, &args);
 		else if (rc < 0)
 			rc = CLI_OK;
-		free(args.argv);
+		cli_args_release(&args);
 		return rc;
 	}
 	if (argc < 2) {

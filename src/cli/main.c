@@ -8,6 +8,7 @@ static const struct cli_command *const root_commands[] = {
 	&cmd_join_token_def,
 	&cmd_leave_def,
 	&cmd_node_def,
+	&cmd_service_def,
 	&cmd_swarm_def,
 	&cmd_stack_def,
 	&cmd_info_def,

@@ -1,6 +1,7 @@
 /* api: routes, API-version prefixes, JSON bodies and Docker's error format. */
 #include "swarmnode/api.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "swarmnode/store.h"
 #include "sn_build_info.h"
 #include "swarmnode/log.h"
+#include "swarmnode/swarm.h"
 
 struct api_route_group {
 	const struct api_route *routes;
@@ -22,6 +24,7 @@ struct api_route_group {
 static const struct api_route_group api_groups[] = {
 	{api_system_routes, &api_system_nroutes},
 	{api_swarm_routes, &api_swarm_nroutes},
+	{api_services_routes, &api_services_nroutes},
 };
 
 void api_init(struct api *api, const struct config *config, struct swarm *swarm, const char *engine_id)
@@ -286,4 +289,110 @@ int api_write_status(int status)
 	default:
 		return 500;
 	}
+}
+
+/* --- shared by the handlers that read or write the cluster store --------------------- */
+
+/* Docker's words for a node that cannot answer cluster questions. */
+#define MSG_NOT_MANAGER_INACTIVE                                                                       \
+	"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect " \
+	"this node to swarm and try again."
+#define MSG_NOT_MANAGER_WORKER                                                                         \
+	"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. "  \
+	"Please run this command on a manager node or promote the current node to a manager."
+
+bool api_require_manager(struct api *api, struct http_request *req)
+{
+	if (swarm_is_manager(api->swarm))
+		return true;
+	http_respond_error(req, 503, api->swarm->state == SWARM_ACTIVE ? MSG_NOT_MANAGER_WORKER
+									: MSG_NOT_MANAGER_INACTIVE);
+	return false;
+}
+
+struct read_wait {
+	struct api *api;
+	struct http_request *req;
+	api_read_fn then;
+	json_t *body;      /* the request's body, kept for the handler */
+	char ref[256];     /* the {id} of the route */
+};
+
+static void read_ready(void *data, int status)
+{
+	struct read_wait *w = data;
+	if (status == 0)
+		w->then(w->api, w->req, w->body, w->ref);
+	else
+		api_reply_error(w->req, 503, "%s", MANAGER_MSG_NO_LEADER);
+	json_decref(w->body);
+	free(w);
+}
+
+void api_after_read_barrier(struct api *api, struct http_request *req, struct api_call *call, api_read_fn then)
+{
+	if (!api_require_manager(api, req))
+		return;
+	struct read_wait *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		api_reply_error(req, 500, "out of memory");
+		return;
+	}
+	*w = (struct read_wait){ .api = api, .req = req, .then = then, .body = json_incref(call->body) };
+	snprintf(w->ref, sizeof(w->ref), "%s", call->params[0] ? call->params[0] : "");
+	int rc = api->swarm->manager ? manager_read(api->swarm->manager, read_ready, w) : MANAGER_E_STOPPED;
+	if (rc != 0) {
+		json_decref(w->body);
+		free(w);
+		api_reply_error(req, 503, "%s", MANAGER_MSG_NO_LEADER);
+	}
+}
+
+int64_t api_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct propose_wait {
+	struct http_request *req;
+	int ok_status;
+	json_t *ok_body; /* NULL: an empty body */
+};
+
+static void propose_done(void *data, int status, const char *message, uint64_t index)
+{
+	struct propose_wait *w = data;
+	(void)index;
+	if (status != 0) {
+		api_reply_error(w->req, api_write_status(status), "%s", message);
+		json_decref(w->ok_body);
+	} else if (w->ok_body != NULL) {
+		api_reply_json(w->req, w->ok_status, w->ok_body);
+	} else {
+		http_respond(w->req, w->ok_status, "application/json", NULL, 0, "", 0);
+	}
+	free(w);
+}
+
+void api_propose(struct api *api, struct http_request *req, struct store_txn *txn, int ok_status, json_t *ok_body)
+{
+	uint8_t *bytes = NULL;
+	size_t len;
+	struct propose_wait *w = malloc(sizeof(*w));
+	int rc = w == NULL ? -ENOMEM : store_txn_encode(txn, &bytes, &len);
+	if (rc == 0) {
+		*w = (struct propose_wait){ .req = req, .ok_status = ok_status, .ok_body = ok_body };
+		rc = manager_write(api->swarm->manager, bytes, len, propose_done, w);
+	}
+	free(bytes);
+	if (rc == 0)
+		return;
+	free(w);
+	json_decref(ok_body);
+	api_reply_error(req, rc == -ENOMEM ? 500 : api_write_status(rc), "%s",
+			rc == MANAGER_E_STOPPED ? "this manager is stopping"
+			: rc == STORE_E_TOO_BIG ? "the change is larger than a store transaction may be"
+						: "cannot propose the change");
 }

@@ -3,6 +3,7 @@
 #define SWARMNODE_API_INTERNAL_H
 
 #include "swarmnode/api.h"
+#include "swarmnode/store.h"
 
 typedef void (*api_handler_fn)(struct api *api, struct http_request *req, struct api_call *call);
 
@@ -33,5 +34,30 @@ json_t *api_swarm_info(struct api *api);
  * timed out, leadership lost, stopping). */
 int api_write_status(int status);
 const char *api_swarm_ping_state(struct api *api);
+
+/* api_services.c: /services, /tasks */
+extern const struct api_route api_services_routes[];
+extern const size_t api_services_nroutes;
+
+/* api.c: what the handlers of the cluster store share. */
+
+/* Answers 503 with Docker's words unless this node is an active manager. */
+bool api_require_manager(struct api *api, struct http_request *req);
+
+/* What a handler does once the read barrier passed: body is the request's
+ * JSON body (borrowed, may be NULL), ref the route's first {placeholder}. */
+typedef void (*api_read_fn)(struct api *api, struct http_request *req, json_t *body, const char *ref);
+
+/* Runs then once this manager's store holds every write acknowledged before
+ * the call (a ReadIndex barrier), or answers 503 without a leader. */
+void api_after_read_barrier(struct api *api, struct http_request *req, struct api_call *call, api_read_fn then);
+
+/* The wall-clock time in nanoseconds, for store_txn_new. */
+int64_t api_now_ns(void);
+
+/* Encodes txn (still the caller's) and proposes it. Once applied the reply is
+ * ok_status with ok_body (taken; NULL for an empty body); a refusal is
+ * answered with api_write_status and the store's sentence. */
+void api_propose(struct api *api, struct http_request *req, struct store_txn *txn, int ok_status, json_t *ok_body);
 
 #endif

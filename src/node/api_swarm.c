@@ -14,27 +14,10 @@
 #include "swarmnode/swarm.h"
 #include "swarmnode/swarm_nodes.h"
 
-/* Docker's words for a node that cannot answer cluster questions. */
-#define MSG_NOT_MANAGER_INACTIVE                                                                       \
-	"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect " \
-	"this node to swarm and try again."
-#define MSG_NOT_MANAGER_WORKER                                                                         \
-	"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. "  \
-	"Please run this command on a manager node or promote the current node to a manager."
 #define MSG_NOT_IN_SWARM "This node is not part of a swarm"
 #define MSG_LEAVE_MANAGER                                                                              \
 	"You are attempting to leave the swarm on a node that is participating as a manager. Removing "  \
 	"the last manager erases all current state of the swarm. Use `--force` to ignore this message."
-
-/* Answers 503 unless this node is an active manager. */
-static bool require_manager(struct api *api, struct http_request *req)
-{
-	if (swarm_is_manager(api->swarm))
-		return true;
-	http_respond_error(req, 503, api->swarm->state == SWARM_ACTIVE ? MSG_NOT_MANAGER_WORKER
-									: MSG_NOT_MANAGER_INACTIVE);
-	return false;
-}
 
 static const char *local_state_name(enum swarm_local_state s)
 {
@@ -312,7 +295,7 @@ static void h_swarm_leave(struct api *api, struct http_request *req, struct api_
 static void h_swarm_inspect(struct api *api, struct http_request *req, struct api_call *call)
 {
 	char worker[TOKEN_STR_LEN + 1], manager[TOKEN_STR_LEN + 1];
-	if (!require_manager(api, req))
+	if (!api_require_manager(api, req))
 		return;
 	json_t *j = cluster_json(api->swarm);
 	swarm_tokens(api->swarm, worker, manager);
@@ -325,7 +308,7 @@ static void h_swarm_inspect(struct api *api, struct http_request *req, struct ap
 static void h_swarm_update(struct api *api, struct http_request *req, struct api_call *call)
 {
 	char v[32];
-	if (!require_manager(api, req))
+	if (!api_require_manager(api, req))
 		return;
 	if (!api_query(req, "version", v, sizeof(v)) || *v == '\0') {
 		api_reply_error(req, 400, "version is required: the Version.Index of the swarm being updated");
@@ -373,49 +356,6 @@ static bool in_store(const struct swarm *sw, const char *id)
 	return sw->manager != NULL && store_get(manager_store(sw->manager), STORE_KIND_NODE, id) != NULL;
 }
 
-/* What a handler does once the read barrier passed. */
-typedef void (*api_read_fn)(struct api *api, struct http_request *req, json_t *body, const char *ref);
-
-struct read_wait {
-	struct api *api;
-	struct http_request *req;
-	api_read_fn then;
-	json_t *body;      /* the request's body, kept for the handler */
-	char ref[256];     /* the {id} of the route */
-};
-
-static void read_ready(void *data, int status)
-{
-	struct read_wait *w = data;
-	if (status == 0)
-		w->then(w->api, w->req, w->body, w->ref);
-	else
-		api_reply_error(w->req, 503, "%s", MANAGER_MSG_NO_LEADER);
-	json_decref(w->body);
-	free(w);
-}
-
-/* Runs then once this manager's store holds every write acknowledged before
- * the call (a ReadIndex barrier), or answers 503 without a leader. */
-static void after_read_barrier(struct api *api, struct http_request *req, struct api_call *call, api_read_fn then)
-{
-	if (!require_manager(api, req))
-		return;
-	struct read_wait *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		api_reply_error(req, 500, "out of memory");
-		return;
-	}
-	*w = (struct read_wait){ .api = api, .req = req, .then = then, .body = json_incref(call->body) };
-	snprintf(w->ref, sizeof(w->ref), "%s", call->params[0] ? call->params[0] : "");
-	int rc = api->swarm->manager ? manager_read(api->swarm->manager, read_ready, w) : MANAGER_E_STOPPED;
-	if (rc != 0) {
-		json_decref(w->body);
-		free(w);
-		api_reply_error(req, 503, "%s", MANAGER_MSG_NO_LEADER);
-	}
-}
-
 static void nodes_list(struct api *api, struct http_request *req, json_t *body, const char *ref)
 {
 	const struct swarm *sw = api->swarm;
@@ -433,7 +373,7 @@ static void nodes_list(struct api *api, struct http_request *req, json_t *body, 
 
 static void h_nodes_list(struct api *api, struct http_request *req, struct api_call *call)
 {
-	after_read_barrier(api, req, call, nodes_list);
+	api_after_read_barrier(api, req, call, nodes_list);
 }
 
 static void node_inspect(struct api *api, struct http_request *req, json_t *body, const char *ref)
@@ -460,7 +400,7 @@ static void node_inspect(struct api *api, struct http_request *req, json_t *body
 
 static void h_node_inspect(struct api *api, struct http_request *req, struct api_call *call)
 {
-	after_read_barrier(api, req, call, node_inspect);
+	api_after_read_barrier(api, req, call, node_inspect);
 }
 
 /* POST /nodes/{id}/update?version=N with a NodeSpec: labels and availability. */
@@ -501,36 +441,6 @@ static bool last_manager(const struct store *st, json_t *node)
 	for (size_t i = 0; i < store_count(st, STORE_KIND_NODE); i++)
 		managers += is_manager_spec(store_at(st, STORE_KIND_NODE, i));
 	return managers <= 1 && is_manager_spec(node);
-}
-
-static void write_done(void *data, int status, const char *message, uint64_t index)
-{
-	struct http_request *req = data;
-	if (status == 0)
-		http_respond(req, 200, "application/json", NULL, 0, "", 0);
-	else
-		api_reply_error(req, api_write_status(status), "%s", message);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Encodes txn and proposes it; the reply goes out from write_done. */
-static void propose(struct api *api, struct http_request *req, struct store_txn *txn)
-{
-	uint8_t *bytes = NULL;
-	size_t len;
-	int rc = store_txn_encode(txn, &bytes, &len);
-	if (rc == 0)
-		rc = manager_write(api->swarm->manager, bytes, len, write_done, req);
-	free(bytes);
-	if (rc != 0)
-		api_reply_error(req, api_write_status(rc), "%s",
-				rc == MANAGER_E_STOPPED ? "this manager is stopping" : "cannot propose the change");
 }
 
 static void node_update(struct api *api, struct http_request *req, json_t *spec, const char *ref)
@@ -579,7 +489,7 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 	if (json_is_string(name) && *json_string_value(name))
 		json_object_set(newspec, "Name", name);
 	json_object_set_new(obj, "Spec", newspec);
-	struct store_txn *txn = store_txn_new(now_ns());
+	struct store_txn *txn = store_txn_new(api_now_ns());
 	if (txn == NULL)
 		rc = STORE_E_NOMEM;
 	else if (fresh != NULL) /* the reconciler's create may win: then this one is refused (409) */
@@ -592,13 +502,13 @@ static void node_update(struct api *api, struct http_request *req, json_t *spec,
 	if (rc != 0)
 		api_reply_error(req, 400, "%s", rc == STORE_E_NOMEM ? "out of memory" : err);
 	else
-		propose(api, req, txn);
+		api_propose(api, req, txn, 200, NULL);
 	store_txn_free(txn);
 }
 
 static void h_node_update(struct api *api, struct http_request *req, struct api_call *call)
 {
-	after_read_barrier(api, req, call, node_update);
+	api_after_read_barrier(api, req, call, node_update);
 }
 
 /* DELETE /nodes/{id}[?force=1]: Docker's rules: a manager must be demoted
@@ -626,20 +536,20 @@ static void node_remove(struct api *api, struct http_request *req, json_t *body,
 		api_reply_error(req, 400, "node %s is not down and can't be removed", id);
 		return;
 	}
-	struct store_txn *txn = store_txn_new(now_ns());
+	struct store_txn *txn = store_txn_new(api_now_ns());
 	if (txn == NULL || store_txn_delete(txn, STORE_KIND_NODE, id, 0, err, sizeof(err)) != 0) {
 		api_reply_error(req, 500, "cannot remove node %s", id);
 		store_txn_free(txn);
 		return;
 	}
 	swarm_node_removed(sw, id, alive);
-	propose(api, req, txn);
+	api_propose(api, req, txn, 200, NULL);
 	store_txn_free(txn);
 }
 
 static void h_node_remove(struct api *api, struct http_request *req, struct api_call *call)
 {
-	after_read_barrier(api, req, call, node_remove);
+	api_after_read_barrier(api, req, call, node_remove);
 }
 
 /* --- /swarmnode/members: the raw gossip view ---------------------------------------- */
@@ -734,7 +644,7 @@ static void rotate_done(void *data, const struct gossip_keys_result *r)
 static void h_gossip_rotate(struct api *api, struct http_request *req, struct api_call *call)
 {
 	char err[256];
-	if (!require_manager(api, req))
+	if (!api_require_manager(api, req))
 		return;
 	int rc = gossip_keys_rotate(&api->swarm->keys, rotate_done, req, err, sizeof(err));
 	if (rc != 0)
