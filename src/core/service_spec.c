@@ -582,46 +582,57 @@ static json_t *ensure_object(json_t *obj, const char *key)
 	return v;
 }
 
-/* Sets obj[key] = v (taken) unless present and not null or "". False when out of memory. */
-static bool set_default(json_t *obj, const char *key, json_t *v)
+/* Sets obj[key] = v (taken) unless present and not null or "". Returns the
+ * number of failures (0, or 1 out of memory) so that callers can add them up
+ * and still release every value they made. */
+static int set_default(json_t *obj, const char *key, json_t *v)
 {
 	json_t *cur = get(obj, key);
 	if (cur != NULL && !(json_is_string(cur) && *json_string_value(cur) == '\0')) {
 		json_decref(v);
-		return true;
+		return 0;
 	}
-	return v != NULL && json_object_set_new(obj, key, v) == 0;
+	return v == NULL || json_object_set_new(obj, key, v) != 0;
 }
 
 static bool update_defaults(json_t *uc)
 {
-	return uc != NULL && set_default(uc, "Parallelism", json_integer(1)) &
-	       set_default(uc, "FailureAction", json_string("pause")) &
-	       set_default(uc, "Monitor", json_integer(SERVICE_DEFAULT_MONITOR_NS)) &
-	       set_default(uc, "MaxFailureRatio", json_integer(0)) &
-	       set_default(uc, "Order", json_string("stop-first"));
+	if (uc == NULL)
+		return false;
+	int failed = set_default(uc, "Parallelism", json_integer(1));
+	failed += set_default(uc, "FailureAction", json_string("pause"));
+	failed += set_default(uc, "Monitor", json_integer(SERVICE_DEFAULT_MONITOR_NS));
+	failed += set_default(uc, "MaxFailureRatio", json_integer(0));
+	failed += set_default(uc, "Order", json_string("stop-first"));
+	return failed == 0;
 }
 
 static bool task_defaults(json_t *tt)
 {
 	json_t *cs = ensure_object(tt, "ContainerSpec");
 	json_t *rp = ensure_object(tt, "RestartPolicy");
-	return cs != NULL && rp != NULL &&
-	       set_default(cs, "StopGracePeriod", json_integer(SERVICE_DEFAULT_STOP_GRACE_NS)) &
-	       set_default(rp, "Condition", json_string("any")) &
-	       set_default(rp, "Delay", json_integer(SERVICE_DEFAULT_RESTART_DELAY_NS)) &
-	       set_default(rp, "MaxAttempts", json_integer(0)) & set_default(tt, "ForceUpdate", json_integer(0));
+	if (cs == NULL || rp == NULL)
+		return false;
+	int failed = set_default(cs, "StopGracePeriod", json_integer(SERVICE_DEFAULT_STOP_GRACE_NS));
+	failed += set_default(rp, "Condition", json_string("any"));
+	failed += set_default(rp, "Delay", json_integer(SERVICE_DEFAULT_RESTART_DELAY_NS));
+	failed += set_default(rp, "MaxAttempts", json_integer(0));
+	failed += set_default(tt, "ForceUpdate", json_integer(0));
+	return failed == 0;
 }
 
 static bool endpoint_defaults(json_t *es)
 {
 	json_t *port;
 	size_t i;
-	bool ok = es != NULL && set_default(es, "Mode", json_string("vip"));
-	json_array_foreach(get(es, "Ports"), i, port)
-		ok = ok & set_default(port, "Protocol", json_string("tcp")) &
-		     set_default(port, "PublishMode", json_string("ingress"));
-	return ok;
+	if (es == NULL)
+		return false;
+	int failed = set_default(es, "Mode", json_string("vip"));
+	json_array_foreach(get(es, "Ports"), i, port) {
+		failed += set_default(port, "Protocol", json_string("tcp"));
+		failed += set_default(port, "PublishMode", json_string("ingress"));
+	}
+	return failed == 0;
 }
 
 json_t *service_spec_with_defaults(const json_t *spec)
@@ -630,10 +641,10 @@ json_t *service_spec_with_defaults(const json_t *spec)
 	if (out == NULL)
 		return NULL;
 	json_t *mode = ensure_object(out, "Mode");
-	bool ok = mode != NULL && set_default(out, "Labels", json_object());
+	bool ok = mode != NULL && set_default(out, "Labels", json_object()) == 0;
 	if (ok && get(mode, "Global") == NULL) {
 		json_t *rep = ensure_object(mode, "Replicated");
-		ok = rep != NULL && set_default(rep, "Replicas", json_integer(1));
+		ok = rep != NULL && set_default(rep, "Replicas", json_integer(1)) == 0;
 	}
 	json_t *tt = ensure_object(out, "TaskTemplate");
 	ok = ok && tt != NULL && task_defaults(tt);
