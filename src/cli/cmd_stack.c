@@ -493,7 +493,7 @@ static int run_service_command(struct cli *cli, const char *sub, const struct se
 		return CLI_ERROR;
 	}
 	for (size_t i = 0; i < nopts; i++) {
-		for (int o = 0; opts[i].values != NULL && cmd->options[o].name != NULL; o++) {
+		for (int o = 0; opts[i].values != NULL && cmd->options && cmd->options[o].name != NULL; o++) {
 			if (strcmp(cmd->options[o].name, opts[i].name) != 0)
 				continue;
 			args.values[o] = opts[i].values;

@@ -3,7 +3,8 @@ of examples/stack.yml (networks and services with the stack's labels),
 re-deploys that update only the services whose spec changed, --prune, stack
 ls/services/ps/rm; broken files deploy nothing and say FILE:LINE:COLUMN; the
 /networks API (create, filters, inspect, in-use refusal, delete), /secrets,
-/configs and /distribution; and the stock docker CLI's stack commands.
+/configs and /distribution; and the stock docker CLI's stack and network
+commands.
 Tasks exist only once the orchestrator lands: services are asserted, and
 stack ps by its header."""
 import json
@@ -311,6 +312,13 @@ def the_stock_docker_cli(d):
     ok(d.cli("deploy", EXAMPLE))
     out = ok(docker(d, "stack", "rm", "demo"))
     assert "Removing service demo_worker" in out and services(d) == {}, out
+    # docker network create/ls/inspect/rm go through the same /networks.
+    nid = ok(docker(d, "network", "create", "-d", "overlay", "--label", "tier=back", "backend")).strip()
+    rows = table(ok(docker(d, "network", "ls", "--filter", "label=tier")))
+    assert rows == [["NETWORK ID", "NAME", "DRIVER", "SCOPE"], [nid[:12], "backend", "overlay", "swarm"]], rows
+    assert json.loads(ok(docker(d, "network", "inspect", "backend")))[0]["Labels"] == {"tier": "back"}
+    assert ok(docker(d, "network", "rm", "backend")) == "backend\n"
+    assert "network backend not found" in fails(docker(d, "network", "rm", "backend"))
 
 
 def outside_a_swarm_networks_are_503():
