@@ -26,7 +26,7 @@
  *       { "op": "update", "kind": K, "id": ID, "expect": V, "object": O },
  *       { "op": "delete", "kind": K, "id": ID, "expect": V } ] }
  *
- *   K  "cluster" | "node" | "service" | "task"
+ *   K  "cluster" | "node" | "service" | "task" | "network"
  *   ID 25 characters of [0-9a-z] (ids.h)
  *   V  integer >= 0: the Version.Index the proposer read; 0 on delete = any.
  *      An object written earlier in the same transaction is at that
@@ -37,6 +37,7 @@
  *        node     Description.Hostname  string if present
  *        service  Spec.Name             non-empty string (unique, ASCII case-insensitive)
  *        task     ServiceID, NodeID     absent, "" or an id
+ *        network  Spec.Name             non-empty string (unique, ASCII case-insensitive)
  *      Everything else is kept verbatim and not interpreted.
  *
  * Duplicate keys, unknown keys, trailing bytes, NUL in strings, invalid UTF-8
@@ -47,7 +48,8 @@
  * so that two stores that applied the same entries produce identical bytes:
  *
  *   { "format": "swarmnode-store", "v": 1, "index": N,
- *     "objects": { "cluster": [O...], "node": [...], "service": [...], "task": [...] } }
+ *     "objects": { "cluster": [O...], "node": [...], "service": [...], "task": [...],
+ *                  "network": [...] } }
  *
  * A kind missing from "objects" is empty (older snapshots restore into a store
  * with more kinds); an unknown kind is refused.
@@ -100,10 +102,11 @@ enum store_kind {
 	STORE_KIND_NODE,
 	STORE_KIND_SERVICE,
 	STORE_KIND_TASK,
+	STORE_KIND_NETWORK, /* a swarm-scope network: {"ID", "Spec": the create request} */
 	STORE_KIND_COUNT
 };
 
-/* "cluster", "node", "service", "task"; NULL for a value out of range. */
+/* "cluster", "node", "service", "task", "network"; NULL for a value out of range. */
 const char *store_kind_name(enum store_kind kind);
 
 /* Parses a kind name. Returns 0 or STORE_E_INVALID. */
@@ -117,6 +120,7 @@ enum store_index {
 	STORE_INDEX_SERVICE_NAME,  /* service Spec.Name (unique) */
 	STORE_INDEX_TASK_SERVICE,  /* task ServiceID */
 	STORE_INDEX_TASK_NODE,     /* task NodeID */
+	STORE_INDEX_NETWORK_NAME,  /* network Spec.Name (unique) */
 	STORE_INDEX_COUNT
 };
 
@@ -250,7 +254,7 @@ uint64_t store_applied_index(const struct store *s);
 json_t *store_get(const struct store *s, enum store_kind kind, const char *id);
 
 /* Resolves a user's reference as Docker does: full id, then name (cluster and
- * service Spec.Name, node Description.Hostname; exact case), then unique id
+ * service and network Spec.Name, node Description.Hostname; exact case), then unique id
  * prefix. Returns 0 and *out, STORE_E_NOT_FOUND ("service web not found") or
  * STORE_E_AMBIGUOUS ("node h is ambiguous (2 matches found)") with the message
  * in err (errlen bytes, may be NULL). */

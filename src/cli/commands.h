@@ -16,6 +16,7 @@ extern const struct cli_command cmd_leave_def;
 extern const struct cli_command cmd_swarm_def;
 extern const struct cli_command cmd_node_def;
 extern const struct cli_command cmd_stack_def;
+extern const struct cli_command cmd_deploy_def;
 extern const struct cli_command cmd_service_def;
 
 #endif

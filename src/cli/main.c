@@ -11,6 +11,7 @@ static const struct cli_command *const root_commands[] = {
 	&cmd_service_def,
 	&cmd_swarm_def,
 	&cmd_stack_def,
+	&cmd_deploy_def,
 	&cmd_info_def,
 	&cmd_version_def,
 	&cmd_system_def,

@@ -10,6 +10,7 @@ const struct store_kind_desc store_kinds[STORE_KIND_COUNT] = {
 	[STORE_KIND_NODE] = { "node", false, STORE_INDEX_NODE_HOSTNAME },
 	[STORE_KIND_SERVICE] = { "service", false, STORE_INDEX_SERVICE_NAME },
 	[STORE_KIND_TASK] = { "task", false, -1 },
+	[STORE_KIND_NETWORK] = { "network", false, STORE_INDEX_NETWORK_NAME },
 };
 
 /* Names fold case because swarmkit indexes them lower-cased: "Web" and "web"
@@ -25,6 +26,8 @@ const struct store_index_desc store_indexes[STORE_INDEX_COUNT] = {
 				       STORE_FIELD_REF, false, false },
 	[STORE_INDEX_TASK_NODE] = { STORE_KIND_TASK, { "NodeID", NULL, NULL }, STORE_FIELD_REF,
 				    false, false },
+	[STORE_INDEX_NETWORK_NAME] = { STORE_KIND_NETWORK, { "Spec", "Name", NULL },
+				       STORE_FIELD_NAME, true, true },
 };
 
 const char *store_strerror(int err)

@@ -25,6 +25,7 @@ static const struct api_route_group api_groups[] = {
 	{api_system_routes, &api_system_nroutes},
 	{api_swarm_routes, &api_swarm_nroutes},
 	{api_services_routes, &api_services_nroutes},
+	{api_networks_routes, &api_networks_nroutes},
 };
 
 void api_init(struct api *api, const struct config *config, struct swarm *swarm, const char *engine_id)
@@ -153,6 +154,17 @@ static const char *api_strip_version(struct http_request *req, unsigned *version
 	return end ? end : "/";
 }
 
+/* Where a placeholder's value ends in s: at the next '/', or for a
+ * "{name*}" placeholder (image names hold slashes) where the rest of the
+ * pattern, tail, begins at the end of s; s itself when tail does not fit. */
+static const char *api_placeholder_end(const char *s, const char *pend, const char *tail)
+{
+	if (pend[-1] != '*')
+		return s + strcspn(s, "/");
+	size_t slen = strlen(s), tlen = strlen(tail);
+	return slen > tlen && strcmp(s + slen - tlen, tail) == 0 ? s + slen - tlen : s;
+}
+
 /* Matches path against pattern, filling call->params with the decoded
  * placeholders. Returns true on a match. */
 static bool api_match(const char *pattern, const char *path, struct api_call *call)
@@ -163,8 +175,7 @@ static bool api_match(const char *pattern, const char *path, struct api_call *ca
 	while (*p && *s) {
 		if (*p == '{') {
 			const char *pend = strchr(p, '}');
-			const char *send = strchr(s, '/');
-			size_t n = send ? (size_t)(send - s) : strlen(s);
+			size_t n = pend ? (size_t)(api_placeholder_end(s, pend, pend + 1) - s) : 0;
 			if (n == 0 || pend == NULL || nparams == 4 || used + n + 1 > sizeof(buf))
 				return false;
 			memcpy(buf + used, s, n);

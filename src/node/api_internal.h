@@ -13,7 +13,7 @@ enum api_route_flags {
 
 struct api_route {
 	const char *method;
-	const char *pattern;   /* "/nodes/{id}"; {x} matches one non-empty segment */
+	const char *pattern;   /* "/nodes/{id}"; {x} matches one non-empty segment, {x*} one or more */
 	api_handler_fn handler;
 	unsigned flags;
 };
@@ -38,6 +38,22 @@ const char *api_swarm_ping_state(struct api *api);
 /* api_services.c: /services, /tasks */
 extern const struct api_route api_services_routes[];
 extern const size_t api_services_nroutes;
+
+/* api_networks.c: /networks in the store; /secrets, /configs and
+ * /distribution as far as stack deploy and rm need them. */
+extern const struct api_route api_networks_routes[];
+extern const size_t api_networks_nroutes;
+
+/* Replaces each TaskTemplate.Networks[].Target of a checked task template
+ * (an id, a name or an id prefix) by the network's full id, as dockerd
+ * resolves a service's networks at create and update. Call it after the read
+ * barrier. Returns 0, STORE_E_NOT_FOUND ("network demo_default not found"),
+ * STORE_E_AMBIGUOUS or STORE_E_NOMEM, with the message in err. */
+int api_networks_resolve(struct api *api, json_t *task_template, char *err, size_t errlen);
+
+/* api_networks_resolve on a ServiceSpec's TaskTemplate; false after
+ * answering the error (404 for a network that does not exist). */
+bool api_networks_resolve_spec(struct api *api, struct http_request *req, json_t *spec);
 
 /* api.c: what the handlers of the cluster store share. */
 

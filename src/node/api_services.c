@@ -330,7 +330,7 @@ static void service_create(struct api *api, struct http_request *req, json_t *bo
 	json_decref(raw);
 	if (spec == NULL)
 		return;
-	json_t *endpoint = endpoint_for(api, req, spec, NULL);
+	json_t *endpoint = api_networks_resolve_spec(api, req, spec) ? endpoint_for(api, req, spec, NULL) : NULL;
 	if (endpoint == NULL) {
 		json_decref(spec);
 		return;
@@ -429,7 +429,7 @@ static void service_update(struct api *api, struct http_request *req, json_t *bo
 	if (!version_param(req, &version) || (stored = find_service(api, req, ref)) == NULL ||
 	    (spec = requested_spec(req, stored, body, &rollback)) == NULL)
 		return;
-	if (!update_allowed(req, json_object_get(stored, "Spec"), spec) ||
+	if (!update_allowed(req, json_object_get(stored, "Spec"), spec) || !api_networks_resolve_spec(api, req, spec) ||
 	    (endpoint = endpoint_for(api, req, spec, stored)) == NULL) {
 		json_decref(spec);
 		return;

@@ -231,6 +231,21 @@ static void swarm_routes_when_not_in_a_swarm(void **state)
 	assert_non_null(strstr(f->output.data, "Swarm: inactive\r\n"));
 }
 
+/* {name*} takes every segment up to the route's tail: image names hold slashes. */
+static void multi_segment_placeholders(void **state)
+{
+	struct fixture *f = *state;
+	assert_error(f, call(f, "GET /v1.41/distribution/python3/json HTTP/1.1\r\n\r\n"), 404,
+		     "swarmnode does not contact registries: image python3 is not pinned");
+	assert_error(f, call(f, "GET /v1.41/distribution/ghcr.io/a/b:1/json HTTP/1.1\r\n\r\n"), 404,
+		     "image ghcr.io/a/b:1 is not pinned");
+	assert_error(f, call(f, "GET /v1.41/distribution//bin/sh/json HTTP/1.1\r\n\r\n"), 404, "image /bin/sh is");
+	assert_error(f, call(f, "GET /v1.41/distribution/json HTTP/1.1\r\n\r\n"), 404, "page not found");
+	assert_error(f, call(f, "GET /v1.41/distribution/x/jsonx HTTP/1.1\r\n\r\n"), 404, "page not found");
+	assert_error(f, call(f, "GET /v1.41/networks HTTP/1.1\r\n\r\n"), 503, "not a swarm manager");
+	assert_error(f, call(f, "GET /v1.41/secrets HTTP/1.1\r\n\r\n"), 503, "not a swarm manager");
+}
+
 static void version_parse(void **state)
 {
 	(void)state;
@@ -255,6 +270,7 @@ int main(void)
 		T(log_level_changes),
 		T(query_parameters),
 		T(swarm_routes_when_not_in_a_swarm),
+		T(multi_segment_placeholders),
 		cmocka_unit_test(version_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

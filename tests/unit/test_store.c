@@ -54,6 +54,12 @@ static json_t *cluster_obj(const char *id)
 	return json_pack("{s:s, s:{s:s}}", "ID", id, "Spec", "Name", "default");
 }
 
+static json_t *network_obj(const char *id, const char *name)
+{
+	return json_pack("{s:s, s:{s:s, s:s, s:{s:s}}}", "ID", id, "Spec", "Name", name, "Driver", "overlay",
+			 "Labels", "com.docker.stack.namespace", "demo");
+}
+
 /* One operation for run(); obj is stolen. */
 struct op {
 	enum store_op_type type;
@@ -380,6 +386,52 @@ static void rename_frees_the_old_name(void **state)
 	assert_int_equal(RUN(f, &res, DELETE(STORE_KIND_SERVICE, mkid("s1"), 0),
 			     CREATE(STORE_KIND_SERVICE, service_obj(mkid("s4"), "web"))),
 			 0);
+}
+
+/* Networks: a kind of their own, names unique as swarmkit keeps them, found
+ * by id, name or prefix, and in snapshots. */
+static void networks_are_a_kind_with_unique_names(void **state)
+{
+	struct fx *f = *state;
+	struct store_result res;
+	char err[STORE_MSG_MAX];
+	json_t *got;
+	enum store_kind kind;
+	assert_string_equal(store_kind_name(STORE_KIND_NETWORK), "network");
+	assert_int_equal(store_kind_parse("network", &kind), 0);
+	assert_int_equal(kind, STORE_KIND_NETWORK);
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_NETWORK, network_obj(mkid("w1"), "demo_default")),
+			     CREATE(STORE_KIND_SERVICE, service_obj(mkid("s1"), "demo_default"))),
+			 0);
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_NETWORK, network_obj(mkid("w2"), "Demo_Default"))),
+			 STORE_E_NAME_CONFLICT);
+	assert_string_equal(res.message,
+			    "name conflicts with an existing object: network Demo_Default already exists");
+	struct store_txn *txn = store_txn_new(T0);
+	json_t *nameless = json_pack("{s:s, s:{}}", "ID", mkid("w3"), "Spec");
+	assert_int_equal(store_txn_create(txn, STORE_KIND_NETWORK, nameless, err, sizeof(err)), STORE_E_INVALID);
+	assert_string_equal(err, "ops[0].object.Spec.Name: missing");
+	json_decref(nameless);
+	store_txn_free(txn);
+	assert_int_equal(store_resolve(f->s, STORE_KIND_NETWORK, "demo_default", &got, err, sizeof(err)), 0);
+	assert_string_equal(field(got, "ID", NULL), mkid("w1"));
+	assert_string_equal(field(got, "CreatedAt", NULL), T0_TEXT);
+	assert_int_equal(store_resolve(f->s, STORE_KIND_NETWORK, "w", &got, err, sizeof(err)), 0);
+	assert_int_equal(store_resolve(f->s, STORE_KIND_NETWORK, "nope", &got, err, sizeof(err)),
+			 STORE_E_NOT_FOUND);
+	assert_string_equal(err, "network nope not found");
+	assert_int_equal(store_find(f->s, STORE_INDEX_NETWORK_NAME, "DEMO_DEFAULT", NULL, 0), 1);
+	uint8_t *snap;
+	size_t len;
+	snapshot_of(f->s, &snap, &len);
+	assert_non_null(memmem(snap, len, "\"network\":[{", 12));
+	struct store *r = store_new();
+	assert_int_equal(store_restore(r, snap, len, err, sizeof(err)), 0);
+	assert_int_equal(store_count(r, STORE_KIND_NETWORK), 1);
+	store_free(r);
+	free(snap);
+	assert_int_equal(RUN(f, &res, DELETE(STORE_KIND_NETWORK, mkid("w1"), 1)), 0);
+	assert_int_equal(store_find(f->s, STORE_INDEX_NETWORK_NAME, "demo_default", NULL, 0), 0);
 }
 
 /* Each malformed entry: refused the same way, state unchanged, index advanced. */
@@ -1041,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(missing_object_is_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(service_names_are_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_frees_the_old_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(networks_are_a_kind_with_unique_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_entries_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_must_move_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(failing_op_rolls_back_the_whole_transaction, setup, teardown),
