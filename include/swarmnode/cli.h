@@ -66,6 +66,11 @@ struct client *cli_client(struct cli *cli);
  * returns CLI_ERROR, else CLI_OK with *out (if given) set. */
 int cli_call(struct cli *cli, const char *method, const char *path, json_t *body, json_t **out);
 
+/* What cli_call does with client_call's result rc: prints the error, if any,
+ * and returns CLI_OK or CLI_ERROR (for callers that look at the status
+ * first, e.g. to retry a 409). */
+int cli_report(struct cli *cli, long rc);
+
 /* Prints "swarmnode: message" on stderr. */
 __attribute__((format(printf, 1, 2)))
 void cli_errorf(const char *fmt, ...);

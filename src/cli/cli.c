@@ -280,8 +280,12 @@ struct client *cli_client(struct cli *cli)
 
 int cli_call(struct cli *cli, const char *method, const char *path, json_t *body, json_t **out)
 {
+	return cli_report(cli, client_call(cli_client(cli), method, path, body, out));
+}
+
+int cli_report(struct cli *cli, long rc)
+{
 	struct client *c = cli_client(cli);
-	long rc = client_call(c, method, path, body, out);
 	if (rc == CLIENT_ECONNECT) {
 		fprintf(stderr, "%s\n", c->error);
 		return CLI_ERROR;

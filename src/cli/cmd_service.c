@@ -762,23 +762,38 @@ static int update_spec(const void *data, json_t *spec)
 }
 
 /* GET the service, change its spec with change(), POST it back with the
- * version read (409 "update out of sequence" if someone wrote in between). */
+ * version read. A 409 "update out of sequence" means someone wrote the
+ * service in between (often the orchestrator recording an update's
+ * progress): the change is a delta, so it is read and applied again, a few
+ * times, before the error is shown. */
+#define UPDATE_TRIES 5
+
 static int post_update(struct cli *cli, const char *ref, bool rollback, int (*change)(const void *data, json_t *spec),
 		       const void *data)
 {
-	json_t *service, *answer = NULL, *w;
+	json_t *service = NULL, *answer = NULL, *spec = NULL, *w;
 	char path[512], query[96];
 	size_t i;
-	int rc = get_service(cli, ref, false, &service);
-	if (rc != CLI_OK)
-		return rc;
-	json_t *spec = json_deep_copy(json_object_get(service, "Spec"));
-	if (change == NULL || (rc = change(data, spec)) == CLI_OK) {
+	int rc = CLI_OK;
+	for (int attempt = 1; attempt <= UPDATE_TRIES; attempt++) {
+		json_decref(service);
+		json_decref(spec);
+		json_decref(answer);
+		service = spec = answer = NULL;
+		if ((rc = get_service(cli, ref, false, &service)) != CLI_OK)
+			return rc;
+		spec = json_deep_copy(json_object_get(service, "Spec"));
+		if (change != NULL && (rc = change(data, spec)) != CLI_OK)
+			break;
 		snprintf(query, sizeof(query), "/update?version=%lld%s",
 			 (long long)json_integer_value(json_object_get(json_object_get(service, "Version"), "Index")),
 			 rollback ? "&rollback=previous" : "");
 		object_path(cli, "services", jstr(service, "ID"), query, path, sizeof(path));
-		rc = cli_call(cli, "POST", path, spec, &answer);
+		long status = client_call(cli_client(cli), "POST", path, spec, &answer);
+		if (status != 409 || attempt == UPDATE_TRIES) {
+			rc = cli_report(cli, status);
+			break;
+		}
 	}
 	json_array_foreach(json_object_get(answer, "Warnings"), i, w)
 		fprintf(stderr, "%s\n", json_string_value(w));

@@ -201,7 +201,7 @@ def forged_packets_are_dropped_and_counted():
         wait_for(counted, 10, "the forged packets to be counted")
         wait_for(lambda: "msg=\"join refused\"" in target.logs(), 10, "the join server to refuse the garbage")
         assert list(states(target).values()).count("alive") == 2
-        assert ok(c.nodes[0].cli("node", "ls")).count(" Ready ") == 2
+        wait_for(lambda: ok(c.nodes[0].cli("node", "ls")).count(" Ready ") == 2, 10, "two Ready nodes")
         assert c.stop() == [0, 0]
     finally:
         for d in c.nodes:

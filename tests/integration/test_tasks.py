@@ -101,7 +101,7 @@ def six_replicas_spread_and_rescheduled_after_kill():  # noqa: C901
         assert set(spread) == set(c.ids), f"not on all 5 nodes: {sorted(spread)}"
         assert "6/6" in ok(m.cli("service", "ls")), ok(m.cli("service", "ls"))
         # a global web server, one per node on its own address (the nodes share this host)
-        ok(m.cli("service", "create", "--name", "web", "--mode", "global", "-p",
+        ok(m.cli("service", "create", "-d", "--name", "web", "--mode", "global", "-p",
                  "published=8090,target=8000,mode=host", "python3", "-m", "http.server", "--bind",
                  "${SWARMNODE_NODE_ADDR}", "${PORT}"))
         for i in range(5):
