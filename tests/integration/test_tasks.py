@@ -108,6 +108,10 @@ def six_replicas_spread_and_rescheduled_after_kill():  # noqa: C901
             wait_for(lambda i=i: http_ok(f"{ip(i)}:8090"), 30, f"HTTP on {ip(i)}:8090")
         # kill -9 a worker: its sleeper task is replaced on the others
         victim = 4
+        orphans = [t["Status"]["ContainerStatus"]["PID"] for ts in running(m, "sleeper").values() for t in ts
+                   if t["NodeID"] == c.ids[victim]] + \
+                  [t["Status"]["ContainerStatus"]["PID"] for t in running(m, "web").get(c.ids[victim], [])]
+        assert orphans and all(pid > 0 for pid in orphans), orphans
         c.nodes[victim].proc.send_signal(signal.SIGKILL)
         c.nodes[victim].proc.wait()
         killed = time.monotonic()
@@ -115,6 +119,12 @@ def six_replicas_spread_and_rescheduled_after_kill():  # noqa: C901
                  "6 running tasks again, none on the killed node")
         print(f"     rescheduled: 6 running again {time.monotonic() - killed:.1f} s after kill -9 of a worker")
         assert count(m, "web") == 4, running(m, "web")
+        # the killed daemon's processes outlive it (as containers outlive a killed dockerd);
+        # restarted on its data dir, it ends them and its node serves again
+        c.nodes[victim].start()
+        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in orphans), 30,
+                 "the restarted node to end the processes its killed daemon left")
+        wait_for(lambda: http_ok(f"{ip(victim)}:8090"), 60, "the global web server back on the restarted node")
         # scale down and up
         ok(m.cli("service", "scale", "sleeper=3"))
         wait_for(lambda: count(m, "sleeper") == 3, 30, "3 running after scale")
