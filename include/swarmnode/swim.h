@@ -31,10 +31,11 @@
  *  - gossip rounds and reconnects to dead members are built in (memberlist
  *    leaves reconnects to Serf), so a healed partition merges by itself;
  *  - a suspicion at a newer incarnation restarts the timer instead of
- *    confirming the old one;
+ *    confirming the old one (without a second SUSPECT event: see below);
  *  - a new suspect is probed early (alternating with round-robin);
- *  - stale suspect/dead gossip is answered with the receiver's newer view,
- *    and a member we hold dead that still sends to us is told so;
+ *  - stale suspect/dead gossip is answered with the receiver's newer view
+ *    (the refutation, a newer suspicion, or the member's leave), and a
+ *    member we hold dead that still sends to us is told so;
  *  - relays send their nack at 80 % of the probe timeout (Lifeguard);
  *  - piggybacking stops after 64 updates in a row that do not fit.
  */
@@ -146,7 +147,12 @@ struct swim_out_stream {
 	size_t len;          /* bytes at data */
 };
 
-/* Membership events, in the order they happened. */
+/* Membership events, in the order they happened. An event reports a change
+ * of a member's state (or, UPDATED, of an alive member's address or
+ * metadata), never the same state twice in a row: a newer incarnation alone
+ * is no event (an alive member that refuted a suspicion we missed, or a
+ * suspect suspected afresh at its newer incarnation); swim_member_find()
+ * shows the current incarnation. */
 enum swim_event_type {
 	SWIM_EV_JOINED,  /* a member appeared: new, or back after being dead or left */
 	SWIM_EV_UPDATED, /* an alive member's address or metadata changed */

@@ -477,23 +477,39 @@ static void tell_dead_sender(struct swim *s, const struct swim_addr *from, const
 	swim_send(s, from, &msg, 1, false);
 }
 
+/* The member whose record answers a stale suspect or dead claim, or NULL:
+ * one we hold alive or suspect at a newer incarnation (it refuted, and may be
+ * suspected afresh), or one we hold left at the claim's incarnation or newer. */
+static const struct swim_member *stale_claim(const struct swim *s, const struct swim_msg *claim)
+{
+	if (claim->type != SWIM_MSG_SUSPECT && claim->type != SWIM_MSG_DEAD)
+		return NULL;
+	const struct swim_member *mem = swim_table_find(&s->tab, claim->id);
+	if (mem == NULL)
+		return NULL;
+	if (mem->state == SWIM_ALIVE || mem->state == SWIM_SUSPECT)
+		return claim->incarnation < mem->incarnation ? mem : NULL;
+	return mem->state == SWIM_LEFT && claim->incarnation <= mem->incarnation ? mem : NULL;
+}
+
 /* Why this is not in the paper: under heavy loss a node can miss a
  * refutation that everyone else heard, keep gossiping the old suspicion and,
  * when its timer runs out, declare a live member dead. Every node that knows
  * better sees that stale gossip arrive, so it answers the sender with what it
  * knows; one packet per stale packet, and the sender is corrected within a
- * few gossip rounds instead of never. */
+ * few gossip rounds instead of never. A newer suspicion is an answer too: it
+ * restarts the sender's timer, which would otherwise run out early. Likewise
+ * a node that missed a leave suspects the leaver once its probes go
+ * unanswered; whoever holds the member left tells it so, and it is recorded
+ * as left instead of dead. */
 static void correct_stale_sender(struct swim *s, const struct swim_addr *from,
 				 const struct swim_packet *pkt)
 {
 	struct swim_msg fixes[8];
 	size_t n = 0;
 	for (size_t i = 0; i < pkt->n_msgs && n < 8; i++) {
-		const struct swim_msg *m = &pkt->msgs[i];
-		if (m->type != SWIM_MSG_SUSPECT && m->type != SWIM_MSG_DEAD)
-			continue;
-		const struct swim_member *mem = swim_table_find(&s->tab, m->id);
-		if (mem != NULL && mem->state == SWIM_ALIVE && m->incarnation < mem->incarnation)
+		const struct swim_member *mem = stale_claim(s, &pkt->msgs[i]);
+		if (mem != NULL)
 			swim_member_msg(s, mem, &fixes[n++]);
 	}
 	if (n > 0) {

@@ -635,7 +635,7 @@ static int want_meta(const msgpack_object *o, size_t max, const uint8_t **m, siz
 
 static int want_addr(const msgpack_object *o, struct swim_addr *a, const struct fpath *p, char *err)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int rc = want_tuple(o, 3, p, err);
 	if (rc != 0)
 		return rc;
@@ -676,7 +676,7 @@ static uint32_t msg_arity(uint64_t type)
 
 static int want_seq(const msgpack_object *o, struct swim_msg *m, const struct fpath *p, char *err)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	struct fpath seq = at(p, "seq");
 	int rc = want_uint(o, UINT32_MAX, &v, &seq, err);
 	m->seq = (uint32_t)v;
@@ -726,7 +726,7 @@ static int decode_msg(const msgpack_object *o, size_t idx, struct swim_msg *m,
 {
 	struct fpath p = {.list = "msgs", .idx = idx};
 	struct fpath tp = at(&p, "type");
-	uint64_t type;
+	uint64_t type = 0;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -806,7 +806,7 @@ static int decode_pp_member(const msgpack_object *o, size_t idx, struct swim_pp_
 	struct fpath p = {.list = "members", .idx = idx};
 	struct fpath id = at(&p, "id"), inc = at(&p, "incarnation"), st = at(&p, "state"),
 		     addr = at(&p, "addr"), meta = at(&p, "meta");
-	uint64_t v;
+	uint64_t v = 0;
 	int rc;
 
 	if ((rc = want_tuple(o, 5, &p, err)) != 0)
@@ -856,7 +856,7 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 	const struct fpath fp = {.field = "flags"};
 	msgpack_zone zone;
 	msgpack_object root;
-	uint64_t flags;
+	uint64_t flags = 0;
 	memset(out, 0, sizeof(*out));
 	int rc = mp_parse(buf, len, "pushpull", &zone, &root, err);
 	if (rc != 0)

@@ -181,10 +181,13 @@ static void confirm_suspicion(struct swim *s, struct swim_member *m, const char 
 	queue_update(s, m);
 }
 
-/* Starts suspecting the alive member m on the word of `from`. */
+/* Starts suspecting m on the word of `from`: m is alive, or suspect at an
+ * older incarnation (the suspicion is renewed: the state does not change, so
+ * no event; see the event contract in swim.h). */
 static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m, uint64_t inc,
 			    const char *from)
 {
+	bool renew = m->state == SWIM_SUSPECT;
 	struct swim_suspicion *susp = m->susp ? m->susp : malloc(sizeof(*susp));
 	m->susp = NULL;
 	if (susp == NULL) {
@@ -207,7 +210,8 @@ static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m,
 	swim_timer_set(&s->tab, m, swim_suspicion_deadline(susp));
 	queue_update(s, m);
 	swim_probe_soon(s, m);
-	swim_emit(s, now, SWIM_EV_SUSPECT, m);
+	if (!renew)
+		swim_emit(s, now, SWIM_EV_SUSPECT, m);
 }
 
 void swim_apply_suspect(struct swim *s, uint64_t now, const char *id, uint64_t inc,

@@ -1487,12 +1487,17 @@ static void suspicion_at_newer_incarnation_starts_over(void **state)
 	assert_true(mi.suspect_deadline_ms == t0 + 24000);
 	/* n6 refuted (we missed it) and is suspected again at 2: that is a new
 	 * suspicion with its own full timeout, not a confirmation of the old */
+	drop_outputs(s);
 	m = suspect_msg("n6", 2, "n2");
 	assert_int_equal(inject(s, t0 + 20000, "n2", 2, &m, 1), 0);
 	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
 	assert_int_equal(mi.state, SWIM_SUSPECT);
 	assert_true(mi.incarnation == 2);
 	assert_true(mi.suspect_deadline_ms == t0 + 20000 + 24000);
+	/* the state did not change, so there is no second SUSPECT event */
+	struct swim_event ev;
+	while (swim_pop_event(s, &ev))
+		assert_int_not_equal(ev.type, SWIM_EV_SUSPECT);
 	drop_outputs(s);
 	swim_tick(s, t0 + 24000);
 	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
@@ -1534,6 +1539,54 @@ static void stale_suspicion_sender_is_corrected(void **state)
 	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
 	swim_stats(s, &st);
 	assert_int_equal(st.corrections, 2);
+	swim_free(s);
+}
+
+/* True when one of the packets queued for node `to` says `type` about id at inc. */
+static bool answered_with(struct swim *s, int to, uint8_t type, const char *id, uint64_t inc)
+{
+	struct swim_out_packet p;
+	bool found = false;
+	while (swim_pop_packet(s, &p)) {
+		struct swim_packet pkt;
+		decode_out(&p, &pkt);
+		for (size_t i = 0; i < pkt.n_msgs; i++)
+			found |= index_of(&p.to) == to && pkt.msgs[i].type == type &&
+				 strcmp(pkt.msgs[i].id, id) == 0 && pkt.msgs[i].incarnation == inc;
+		free(p.data);
+	}
+	return found;
+}
+
+static void claim_about_left_member_is_answered_with_the_leave(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	struct swim_msg left = {.type = SWIM_MSG_LEFT, .incarnation = 1};
+	snprintf(left.id, sizeof(left.id), "n6");
+	assert_int_equal(inject(s, T0 + 10, "n6", 6, &left, 1), 0);
+	drop_outputs(s);
+	/* n2 missed the leave and suspects n6 when its probes go unanswered */
+	struct swim_msg m = suspect_msg("n6", 1, "n2");
+	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
+	assert_true(answered_with(s, 2, SWIM_MSG_LEFT, "n6", 1));
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_LEFT);
+	swim_free(s);
+}
+
+static void older_suspicion_is_answered_with_the_newer(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	struct swim_msg m = suspect_msg("n6", 3, "n1");
+	assert_int_equal(inject(s, T0 + 10, "n1", 1, &m, 1), 0);
+	drop_outputs(s);
+	/* n2 missed the refutation of incarnation 2 and still suspects n6 at 2 */
+	m = suspect_msg("n6", 2, "n2");
+	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
+	assert_true(answered_with(s, 2, SWIM_MSG_SUSPECT, "n6", 3));
 	swim_free(s);
 }
 
@@ -1603,6 +1656,8 @@ int main(void)
 		cmocka_unit_test(dead_sender_is_told),
 		cmocka_unit_test(address_change_needs_newer_incarnation),
 		cmocka_unit_test(suspicion_at_newer_incarnation_starts_over),
+		cmocka_unit_test(claim_about_left_member_is_answered_with_the_leave),
+		cmocka_unit_test(older_suspicion_is_answered_with_the_newer),
 		cmocka_unit_test(stale_suspicion_sender_is_corrected),
 		cmocka_unit_test(new_suspect_is_probed_early),
 	};
