@@ -319,9 +319,12 @@ static void crash_common(struct sim *sim, const char *name, bool stale)
 			 ", not above the %" PRIu64 " it died at", r.victim, now_inc, old_inc);
 		goto out;
 	}
-	/* A calm period: nothing regresses. */
+	/* A calm period: nothing regresses; its traffic is the idle cost. */
+	struct swim_sim_traffic before, after;
+	swim_sim_traffic(c, &before);
 	if (!sim_run_for(sim, QUIET_MS))
 		goto out;
+	swim_sim_traffic(c, &after);
 	if (swim_sim_settled(c) != (uint32_t)n) {
 		sim_fail(sim, -1, "only %u of %d nodes settled %d s after the rejoin", swim_sim_settled(c), n,
 			 QUIET_MS / 1000);
@@ -332,6 +335,13 @@ static void crash_common(struct sim *sim, const char *name, bool stale)
 	figure(name, "dead at all 99 after the crash", "s", secs(detect_all));
 	figure(name, "alive at all 99 after the restart", "s", secs(rejoin_all));
 	figure(name, "all settled after the restart", "s", secs(settled));
+	double per_node_s = (double)n * secs(QUIET_MS);
+	double udp = (double)(after.udp_bytes - before.udp_bytes) / per_node_s;
+	double dgrams = (double)(after.udp_packets - before.udp_packets) / per_node_s;
+	double pp = (double)(after.stream_bytes - before.stream_bytes) / per_node_s;
+	figure(name, "idle UDP bytes per node per second", "", udp);
+	figure(name, "idle datagrams per node per second", "", dgrams);
+	figure(name, "idle push-pull bytes per node per second", "", pp);
 	seed_line(sim, name, "n%d crashed: suspect %.2f s, first dead %.2f s, dead at all %.2f s; "
 		  "restarted at inc %" PRIu64 " (died at %" PRIu64 ", now %" PRIu64 "): alive at all %.2f s, "
 		  "settled %.2f s",
