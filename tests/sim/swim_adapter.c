@@ -218,7 +218,9 @@ bool swim_sim_all_settled(struct sim *sim, void *data)
 /* --- events -------------------------------------------------------------------- */
 
 /* The states an event of each type may follow, as bits of (1 << state), with
- * bit 4 for "unknown"; and the state it must leave the member in. */
+ * bit 4 for "unknown"; and the state it must leave the member in. An event
+ * is a change of state (swim.h): SUSPECT about a member already suspect (a
+ * suspicion renewed at a newer incarnation) breaks the contract. */
 #define B(s) (1u << (s))
 #define B_UNKNOWN (1u << 4)
 static const struct {
