@@ -237,6 +237,7 @@ static void scenario_join(struct sim *sim, void *data)
 
 static const char crash_name[] = "crash-restart";
 static const char stale_name[] = "crash-stale";
+static const char crash16_name[] = "crash-16";
 
 struct crash_run {
 	int victim;           /* the node that crashes */
@@ -260,22 +261,21 @@ static void crash_event(struct swim_sim *c, int o, int m, const struct swim_even
 		r->first_suspect = ev->at;
 }
 
-/* 100 nodes; a random one crashes: all 99 others see it dead (none before it
+/* n nodes; a random one crashes: all n - 1 others see it dead (none before it
  * crashed); it restarts with the same id and joins through a random other
- * node: all 99 see it alive again and it sees all 100 alive. With `stale`, it
+ * node: all others see it alive again and it sees all n alive. With `stale`, it
  * restarts at incarnation 1, below what the others hold it dead at (a node
  * that lost its state): refutation alone must bring it back. */
-static void crash_common(struct sim *sim, const char *name, bool stale)
+static void crash_common(struct sim *sim, const char *name, int n, bool stale)
 {
 	wall_begin();
-	const int n = 100;
 	struct swim_sim *c = cluster(sim, n);
 	struct crash_run r = { .victim = (int)sim_rand_below(sim, n) };
 	swim_sim_on_event(c, crash_event, &r);
 	uint64_t formed = form(sim, c, FORM_100_BOUND_MS, NULL);
 	if (formed == UINT64_MAX)
 		goto out;
-	figure(name, "100 see 100 alive after the last join", "s", secs(formed));
+	figure(name, "all see all alive after the last join", "s", secs(formed));
 	/* Let the cluster run a while before the crash. */
 	if (!sim_run_for(sim, 10000 + sim_rand_below(sim, 10000)))
 		goto out;
@@ -332,8 +332,8 @@ static void crash_common(struct sim *sim, const char *name, bool stale)
 	}
 	figure(name, "first suspicion after the crash", "s", secs(r.first_suspect - r.crashed_at));
 	figure(name, "first dead after the crash", "s", secs(r.first_dead - r.crashed_at));
-	figure(name, "dead at all 99 after the crash", "s", secs(detect_all));
-	figure(name, "alive at all 99 after the restart", "s", secs(rejoin_all));
+	figure(name, "dead at all others after the crash", "s", secs(detect_all));
+	figure(name, "alive at all others after the restart", "s", secs(rejoin_all));
 	figure(name, "all settled after the restart", "s", secs(settled));
 	double per_node_s = (double)n * secs(QUIET_MS);
 	double udp = (double)(after.udp_bytes - before.udp_bytes) / per_node_s;
@@ -354,13 +354,21 @@ out:
 static void scenario_crash(struct sim *sim, void *data)
 {
 	(void)data;
-	crash_common(sim, crash_name, false);
+	crash_common(sim, crash_name, 100, false);
 }
 
 static void scenario_crash_stale(struct sim *sim, void *data)
 {
 	(void)data;
-	crash_common(sim, stale_name, true);
+	crash_common(sim, stale_name, 100, true);
+}
+
+/* crash-restart in a cluster of 16: detection with the shortest suspicion
+ * timeout (max(1, log10 16) = 1.2 intervals) and the fewest probers. */
+static void scenario_crash16(struct sim *sim, void *data)
+{
+	(void)data;
+	crash_common(sim, crash16_name, 16, false);
 }
 
 /* --- loss --------------------------------------------------------------------------- */
@@ -692,6 +700,7 @@ int main(int argc, char **argv)
 		{ .name = join_name, .run = scenario_join, .seeds = 1 },
 		{ .name = crash_name, .run = scenario_crash, .seeds = 50 },
 		{ .name = stale_name, .run = scenario_crash_stale, .seeds = 50 },
+		{ .name = crash16_name, .run = scenario_crash16, .seeds = 50 },
 		{ .name = loss10_name, .run = scenario_loss10, .seeds = 2 },
 		{ .name = loss30_name, .run = scenario_loss30, .seeds = 1 },
 		{ .name = part_name, .run = scenario_partition, .seeds = 10 },
