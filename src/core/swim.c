@@ -465,15 +465,13 @@ int swim_pushpull_serve(struct swim *s, uint64_t now, const struct swim_addr *fr
 	int rc = decode_pushpull(s, req, len, &pp, false);
 	if (rc != 0)
 		return rc;
-	if (pp.flags & SWIM_PP_DIGEST) {
-		bool behind = swim_merge_digest(s, now, &pp);
+	bool behind = swim_merge(s, now, &pp);
+	if (pp.flags & SWIM_PP_DIGEST)
 		rc = encode_newer(s, &pp, reply, reply_len);
-		if (behind)
-			sync_back(s, now, pp.sender);
-	} else {
-		swim_merge(s, now, &pp);
+	else
 		rc = encode_state(s, SWIM_PP_RESPONSE, reply, reply_len);
-	}
+	if (behind)
+		sync_back(s, now, pp.sender);
 	swim_proto_pushpull_free(&pp);
 	if (rc == 0)
 		s->stats.pushpull_ok++;

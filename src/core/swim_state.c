@@ -286,13 +286,32 @@ void swim_apply_msg(struct swim *s, uint64_t now, const struct swim_msg *m)
 	}
 }
 
-void swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
+/* An alive digest entry (SWIM_PP_DIGEST): nothing to apply without the
+ * address and metadata, so it returns true when it is news to us and the
+ * caller must ask the sender for the full record. A newer life of ourselves
+ * is refuted at once. */
+static bool merge_alive_digest(struct swim *s, uint64_t now, const struct swim_pp_member *r)
 {
+	struct swim_member *m = swim_table_find(&s->tab, r->id);
+	if (m != s->self)
+		return m == NULL || r->incarnation > m->incarnation;
+	if (r->incarnation > m->incarnation && !s->leaving)
+		refute(s, now, r->incarnation);
+	return false;
+}
+
+bool swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
+{
+	bool digest = (pp->flags & SWIM_PP_DIGEST) != 0, behind = false;
 	for (size_t i = 0; i < pp->n_members; i++) {
 		const struct swim_pp_member *r = &pp->members[i];
 		switch (r->state) {
 		case SWIM_ALIVE:
-			swim_apply_alive(s, now, r->id, r->incarnation, &r->addr, r->meta, r->meta_len);
+			if (digest)
+				behind |= merge_alive_digest(s, now, r);
+			else
+				swim_apply_alive(s, now, r->id, r->incarnation, &r->addr, r->meta,
+						 r->meta_len);
 			break;
 		case SWIM_LEFT:
 			swim_apply_dead(s, now, r->id, r->incarnation, true);
@@ -303,33 +322,6 @@ void swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
 			 * starts our own suspicion, which the member can refute
 			 * and which our own probes confirm or clear (memberlist's
 			 * mergeState does the same). */
-			swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
-			break;
-		}
-	}
-}
-
-bool swim_merge_digest(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
-{
-	bool behind = false;
-	for (size_t i = 0; i < pp->n_members; i++) {
-		const struct swim_pp_member *r = &pp->members[i];
-		struct swim_member *m = swim_table_find(&s->tab, r->id);
-		switch (r->state) {
-		case SWIM_ALIVE:
-			/* Nothing to apply without the address and metadata:
-			 * the caller asks the sender for the full records. A
-			 * newer life of ourselves is refuted at once. */
-			if (m == s->self && r->incarnation > m->incarnation && !s->leaving)
-				refute(s, now, r->incarnation);
-			else if (m == NULL || r->incarnation > m->incarnation)
-				behind = true;
-			break;
-		case SWIM_LEFT:
-			swim_apply_dead(s, now, r->id, r->incarnation, true);
-			break;
-		default:
-			/* suspect, not dead: see swim_merge */
 			swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
 			break;
 		}

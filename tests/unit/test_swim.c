@@ -1611,6 +1611,53 @@ static void older_suspicion_is_answered_with_the_newer(void **state)
 	swim_free(s);
 }
 
+static struct swim_pushpull decode_pp(const uint8_t *data, size_t len)
+{
+	struct swim_proto_limits lim;
+	swim_proto_limits_default(&lim);
+	struct swim_pushpull pp;
+	char err[SWIM_PROTO_ERR_MAX] = "";
+	assert_int_equal(swim_proto_decode_pushpull(data, len, &lim, &pp, err), 0);
+	return pp;
+}
+
+static void digest_pushpull_gets_only_what_it_lacks(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	/* n1 knows n0..n5 as we do, n6 not at all, and n9, which we do not know */
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, "n1", SWIM_PP_DIGEST, 1 << 16), 0);
+	for (int i = 0; i <= 6; i++) {
+		struct swim_pp_member m = {.incarnation = i ? 1 : swim_self_incarnation(s)};
+		snprintf(m.id, sizeof(m.id), "n%d", i == 6 ? 9 : i);
+		assert_int_equal(swim_ppw_add(&w, &m), 0);
+	}
+	uint8_t *req, *reply;
+	size_t req_len, reply_len;
+	assert_int_equal(swim_ppw_finish(&w, &req, &req_len), 0);
+	struct swim_addr from = addr_of(1);
+	assert_int_equal(swim_pushpull_serve(s, T0 + 10, &from, req, req_len, &reply, &reply_len), 0);
+	struct swim_pushpull pp = decode_pp(reply, reply_len);
+	assert_int_equal(pp.flags, SWIM_PP_RESPONSE);
+	assert_int_equal(pp.n_members, 1);
+	assert_string_equal(pp.members[0].id, "n6");
+	assert_int_equal(pp.members[0].addr.family, SWIM_AF_INET4);
+	swim_proto_pushpull_free(&pp);
+	/* n9 is news only a full record can tell: we ask n1 back by digest */
+	struct swim_out_stream st;
+	assert_true(swim_pop_stream(s, &st));
+	assert_int_equal(index_of(&st.to), 1);
+	pp = decode_pp(st.data, st.len);
+	assert_int_equal(pp.flags, SWIM_PP_DIGEST);
+	assert_int_equal(pp.n_members, 7);
+	swim_proto_pushpull_free(&pp);
+	free(st.data);
+	free(req);
+	free(reply);
+	swim_free(s);
+}
+
 static void new_suspect_is_probed_early(void **state)
 {
 	(void)state;
@@ -1679,6 +1726,7 @@ int main(void)
 		cmocka_unit_test(suspicion_at_newer_incarnation_starts_over),
 		cmocka_unit_test(claim_about_left_member_is_answered_with_the_leave),
 		cmocka_unit_test(older_suspicion_is_answered_with_the_newer),
+		cmocka_unit_test(digest_pushpull_gets_only_what_it_lacks),
 		cmocka_unit_test(stale_suspicion_sender_is_corrected),
 		cmocka_unit_test(new_suspect_is_probed_early),
 	};
