@@ -300,6 +300,29 @@ static bool merge_alive_digest(struct swim *s, uint64_t now, const struct swim_p
 	return false;
 }
 
+/* Why a remote suspect or dead record about a member we hold alive at the
+ * same incarnation is passed on to that member instead of starting our own
+ * suspicion: the record is one node's view, maybe a minute old, while our
+ * own probes say the member is fine; only the member can settle it, by
+ * refuting. When a partition heals, every node of one half merges the other
+ * half's "dead" records about its own half's live members at once; as
+ * suspicions, their many accusers counted as confirmations, the timeout fell
+ * to its minimum (1.7 s with 50 live members) and a node declared a live
+ * member of its own half dead before the refutation reached it (sim_swim
+ * partition seed 11). A member that really failed is still found by our
+ * probes and its death gossiped. Returns true when the record was passed on. */
+static bool pass_claim_on(struct swim *s, const struct swim_pp_member *r, const char *sender)
+{
+	const struct swim_member *m = swim_table_find(&s->tab, r->id);
+	if (m == NULL || m == s->self || m->state != SWIM_ALIVE || r->incarnation != m->incarnation)
+		return false;
+	struct swim_msg claim = {.type = SWIM_MSG_SUSPECT, .incarnation = r->incarnation};
+	memcpy(claim.id, m->id, (size_t)m->id_len + 1);
+	copy_id(claim.from, sender);
+	swim_send(s, &m->addr, &claim, 1, false);
+	return true;
+}
+
 bool swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
 {
 	bool digest = (pp->flags & SWIM_PP_DIGEST) != 0, behind = false;
@@ -322,7 +345,8 @@ bool swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
 			 * starts our own suspicion, which the member can refute
 			 * and which our own probes confirm or clear (memberlist's
 			 * mergeState does the same). */
-			swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
+			if (!pass_claim_on(s, r, pp->sender))
+				swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
 			break;
 		}
 	}

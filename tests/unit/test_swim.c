@@ -1658,6 +1658,34 @@ static void digest_pushpull_gets_only_what_it_lacks(void **state)
 	swim_free(s);
 }
 
+static void remote_dead_record_is_passed_to_the_member(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	/* n1 holds n6 dead at the incarnation we hold it alive at, n5 dead at
+	 * a newer one: n6 is told (only it can refute), n5 is suspected */
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, "n1", SWIM_PP_DIGEST, 1 << 16), 0);
+	struct swim_pp_member d6 = {.id = "n6", .incarnation = 1, .state = SWIM_DEAD};
+	struct swim_pp_member d5 = {.id = "n5", .incarnation = 2, .state = SWIM_DEAD};
+	assert_int_equal(swim_ppw_add(&w, &d6), 0);
+	assert_int_equal(swim_ppw_add(&w, &d5), 0);
+	uint8_t *req, *reply;
+	size_t req_len, reply_len;
+	assert_int_equal(swim_ppw_finish(&w, &req, &req_len), 0);
+	struct swim_addr from = addr_of(1);
+	assert_int_equal(swim_pushpull_serve(s, T0 + 10, &from, req, req_len, &reply, &reply_len), 0);
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_ALIVE);
+	assert_int_equal(swim_member_find(s, "n5", &mi), 0);
+	assert_int_equal(mi.state, SWIM_SUSPECT);
+	assert_true(answered_with(s, 6, SWIM_MSG_SUSPECT, "n6", 1));
+	free(req);
+	free(reply);
+	swim_free(s);
+}
+
 static void new_suspect_is_probed_early(void **state)
 {
 	(void)state;
@@ -1727,6 +1755,7 @@ int main(void)
 		cmocka_unit_test(claim_about_left_member_is_answered_with_the_leave),
 		cmocka_unit_test(older_suspicion_is_answered_with_the_newer),
 		cmocka_unit_test(digest_pushpull_gets_only_what_it_lacks),
+		cmocka_unit_test(remote_dead_record_is_passed_to_the_member),
 		cmocka_unit_test(stale_suspicion_sender_is_corrected),
 		cmocka_unit_test(new_suspect_is_probed_early),
 	};
