@@ -33,7 +33,7 @@
 #define JOIN_WINDOW_MS 5000           /* nodes join at random times in this window */
 #define FORM_100_BOUND_MS 90000       /* 100 nodes settled after the last join (worst 52 s) */
 #define JOIN_1000_BOUND_MS 120000     /* 1,000 nodes settled after the last join (worst 55 s) */
-#define DETECT_BOUND_MS 30000         /* a crash seen dead by all others (worst 15 s) */
+#define DETECT_BOUND_MS 20000         /* a crash seen dead by all others (worst 9.3 s) */
 #define REJOIN_BOUND_MS 5000          /* a restarted node alive everywhere (worst 0.8 s) */
 #define LOSS_RUN_MS (10 * 60 * 1000)  /* the lossy run */
 #define LOSS_KNOW_BOUND_MS 120000     /* under loss, every node knows all 100 (worst 55 s) */
