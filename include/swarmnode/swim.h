@@ -72,7 +72,8 @@ struct swim_config {
 	uint32_t gossip_interval_ms;         /* extra gossip rounds, default 200; 0 piggybacks only */
 	uint32_t gossip_nodes;               /* targets per gossip round, default 3, <= 16 */
 	uint32_t gossip_to_dead_ms;          /* keep gossiping to a dead node this long, default 30000 */
-	uint32_t push_pull_interval_ms;      /* full-state sync period, default 30000; 0 only on join */
+	uint32_t push_pull_interval_ms;      /* periodic (digest) sync period, default 30000, times
+					      * ceil(log2 N - 5) + 1 above 32 members; 0 only on join */
 	uint32_t reconnect_interval_ms;      /* push-pull with a random dead member, default 30000; 0 never */
 	uint32_t stream_timeout_ms;          /* give up on an unanswered push-pull, default 10000 */
 	uint64_t reap_timeout_ms;            /* forget dead and left members, default 24 h */
