@@ -26,22 +26,31 @@
  * The core never reads a clock, never calls rand() and never touches a socket;
  * given the same seed and the same inputs it produces the same outputs.
  *
- * Defaults follow memberlist's LAN profile. Where the core differs from
+ * Defaults follow memberlist's LAN profile except for the suspicion timeout
+ * (below). Where the core differs from
  * memberlist (each has a "why" paragraph at its code):
  *  - gossip rounds and reconnects to dead members are built in (memberlist
  *    leaves reconnects to Serf), so a healed partition merges by itself;
  *  - a suspicion at a newer incarnation restarts the timer instead of
- *    confirming the old one;
+ *    confirming the old one (without a second SUSPECT event: see below);
  *  - a new suspect is probed early (alternating with round-robin);
- *  - stale suspect/dead gossip is answered with the receiver's newer view,
- *    and a member we hold dead that still sends to us is told so;
+ *  - stale suspect/dead gossip is answered with the receiver's newer view
+ *    (the refutation, a newer suspicion, or the member's leave), and a
+ *    member we hold dead that still sends to us is told so;
+ *  - a suspicion still held two probe intervals after it began is sent to
+ *    the suspect and a few members once per interval until it ends;
+ *  - suspicion timeouts are shorter: suspicion_mult 1 (memberlist 4) with
+ *    3 confirmations expected (memberlist mult - 2), see swim.c;
+ *  - the periodic push-pull sends digests (id, incarnation, state) and
+ *    gets back only what it lacks; joins and reconnects send full records;
  *  - relays send their nack at 80 % of the probe timeout (Lifeguard);
  *  - piggybacking stops after 64 updates in a row that do not fit.
  */
 
 struct swim;
 
-/* Configuration. swim_config_default() fills the memberlist LAN profile;
+/* Configuration. swim_config_default() fills the memberlist LAN profile
+ * (with a shorter suspicion timeout);
  * the host sets id and addr (and usually seed and meta). */
 struct swim_config {
 	const char *id;                      /* this node's id, copied; 1..SWIM_ID_MAX printable bytes */
@@ -54,14 +63,17 @@ struct swim_config {
 	uint32_t probe_interval_ms;          /* time between probes, default 1000 */
 	uint32_t probe_timeout_ms;           /* wait for a direct ack, default 500, < probe_interval_ms */
 	uint32_t indirect_checks;            /* k ping-req relays per failed probe, default 3, <= 16 */
-	uint32_t suspicion_mult;             /* suspicion min = mult * max(1, log10 N) * interval, default 4 */
+	uint32_t suspicion_mult;             /* suspicion min = mult * max(1, log10 N) * interval, default 1 */
 	uint32_t suspicion_max_timeout_mult; /* suspicion max = this * min, default 6 */
+	uint32_t suspicion_confirmations;    /* Lifeguard k: confirmations that bring the timeout
+					      * down from max to min, default 3, <= 16 */
 	uint32_t awareness_max_mult;         /* largest health multiplier, default 8 */
 	uint32_t retransmit_mult;            /* retransmit limit = mult * ceil(log10(N+1)), default 4, <= 10 */
 	uint32_t gossip_interval_ms;         /* extra gossip rounds, default 200; 0 piggybacks only */
 	uint32_t gossip_nodes;               /* targets per gossip round, default 3, <= 16 */
 	uint32_t gossip_to_dead_ms;          /* keep gossiping to a dead node this long, default 30000 */
-	uint32_t push_pull_interval_ms;      /* full-state sync period, default 30000; 0 only on join */
+	uint32_t push_pull_interval_ms;      /* periodic (digest) sync period, default 30000, times
+					      * ceil(log2 N - 5) + 1 above 32 members; 0 only on join */
 	uint32_t reconnect_interval_ms;      /* push-pull with a random dead member, default 30000; 0 never */
 	uint32_t stream_timeout_ms;          /* give up on an unanswered push-pull, default 10000 */
 	uint64_t reap_timeout_ms;            /* forget dead and left members, default 24 h */
@@ -146,7 +158,12 @@ struct swim_out_stream {
 	size_t len;          /* bytes at data */
 };
 
-/* Membership events, in the order they happened. */
+/* Membership events, in the order they happened. An event reports a change
+ * of a member's state (or, UPDATED, of an alive member's address or
+ * metadata), never the same state twice in a row: a newer incarnation alone
+ * is no event (an alive member that refuted a suspicion we missed, or a
+ * suspect suspected afresh at its newer incarnation); swim_member_find()
+ * shows the current incarnation. */
 enum swim_event_type {
 	SWIM_EV_JOINED,  /* a member appeared: new, or back after being dead or left */
 	SWIM_EV_UPDATED, /* an alive member's address or metadata changed */

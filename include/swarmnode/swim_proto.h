@@ -42,12 +42,20 @@
  *   | array(4)                                                           |
  *   |  [0] version  u       == SWIM_PROTO_VERSION                        |
  *   |  [1] sender   str     sender's id                                  |
- *   |  [2] flags    u8      bit 0 response, bit 1 join; others zero      |
- *   |  [3] members  array   0..max_members of member                     |
+ *   |  [2] flags    u8      bit 0 response, bit 1 join, bit 2 digest;    |
+ *   |                       others zero; digest only on a request        |
+ *   |                       without join                                 |
+ *   |  [3] members  array   0..max_members of member (digest: of digest) |
  *   +--------------------------------------------------------------------+
  *
  *   member := array(5) [ id str, incarnation u64, state u (0 alive,
  *             1 suspect, 2 dead, 3 left), addr, meta bin(0..max_meta) ]
+ *   digest := array(3) [ id str, incarnation u64, state u ]
+ *
+ * A digest request (the periodic sync) lists what the sender knows without
+ * addresses or metadata; the response carries full members, only those the
+ * responder knows newer (higher incarnation, or the same with a later state
+ * in the order alive < suspect < dead < left) or that the request lacks.
  *
  * Sizes: an alive message for a 25-character id, an IPv4 address and no
  * metadata takes 49..57 bytes, so a 1400-byte packet carries about 25 of them.
@@ -126,8 +134,13 @@ enum swim_state {
 /* Push-pull flag bits. */
 #define SWIM_PP_RESPONSE 0x01u /* this message answers a request */
 #define SWIM_PP_JOIN 0x02u     /* the request is part of a join */
+#define SWIM_PP_DIGEST 0x04u   /* a request whose members are digests (id, incarnation, state) */
 
-/* One member's state in a push-pull message. */
+/* True for a valid combination of SWIM_PP_* bits (see the diagram above). */
+bool swim_pp_flags_valid(uint8_t flags);
+
+/* One member's state in a push-pull message (in a digest, addr and meta are
+ * neither encoded nor decoded: zero). */
 struct swim_pp_member {
 	char id[SWIM_ID_MAX + 1]; /* member id */
 	uint64_t incarnation;     /* its incarnation */
@@ -248,7 +261,8 @@ struct swim_ppw {
 	char sender[SWIM_ID_MAX + 1]; /* sender id */
 };
 
-/* Starts a push-pull message. Returns 0, -EINVAL (bad sender or flags), -ENOMEM. */
+/* Starts a push-pull message; with SWIM_PP_DIGEST in flags members are
+ * written as digests. Returns 0, -EINVAL (bad sender or flags), -ENOMEM. */
 int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t max_bytes);
 
 /* Appends one member. Returns 0, -EINVAL (malformed member), -EMSGSIZE (the

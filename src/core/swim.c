@@ -55,6 +55,16 @@ static void fifo_close(struct swim_fifo *f)
 
 /* --- configuration ------------------------------------------------------------ */
 
+/* Why the suspicion timeout is a quarter of memberlist's (suspicion_mult 1
+ * instead of 4, so 2 s at 100 members): a crash was seen dead by all about
+ * 10 s after it (sim_swim crash-restart), like Serf, and issue 3 asks for
+ * half of that. The margin memberlist's long timeout buys against a node
+ * missing a refutation is bought here instead by answering stale claims and
+ * by asking about a suspicion still held after two intervals; and 3
+ * confirmations are expected (memberlist: mult - 2, which would be none), so
+ * an unconfirmed suspicion still runs for max = 6 * min. sim_swim loss-10
+ * and loss-30 declare no live node dead over hundreds of seeds (see
+ * tests/sim/README.md). */
 void swim_config_default(struct swim_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -63,8 +73,9 @@ void swim_config_default(struct swim_config *cfg)
 	cfg->probe_interval_ms = 1000;
 	cfg->probe_timeout_ms = 500;
 	cfg->indirect_checks = 3;
-	cfg->suspicion_mult = 4;
+	cfg->suspicion_mult = 1;
 	cfg->suspicion_max_timeout_mult = 6;
+	cfg->suspicion_confirmations = 3;
 	cfg->awareness_max_mult = 8;
 	cfg->retransmit_mult = 4;
 	cfg->gossip_interval_ms = 200;
@@ -107,6 +118,8 @@ int swim_config_check(const struct swim_config *c, char *err, size_t len)
 	CHECK(c->suspicion_mult >= 1 && c->suspicion_mult <= SWIM_SUSPICION_MAX_K + 2,
 	      "suspicion_mult: must be 1..%d", SWIM_SUSPICION_MAX_K + 2);
 	CHECK(c->suspicion_max_timeout_mult >= 1, "suspicion_max_timeout_mult: zero");
+	CHECK(c->suspicion_confirmations <= SWIM_SUSPICION_MAX_K,
+	      "suspicion_confirmations: more than %d", SWIM_SUSPICION_MAX_K);
 	CHECK(c->awareness_max_mult >= 1 && c->awareness_max_mult <= 64, "awareness_max_mult: must be 1..64");
 	CHECK(c->retransmit_mult >= 1 && c->retransmit_mult <= 10, "retransmit_mult: must be 1..10");
 	CHECK(c->gossip_nodes <= SWIM_MAX_PICK, "gossip_nodes: above %d", SWIM_MAX_PICK);
@@ -211,6 +224,24 @@ uint32_t swim_live_count(const struct swim *s)
 
 /* --- push-pull ---------------------------------------------------------------------- */
 
+/* Our record of m is newer than the digest entry r: a higher incarnation, or
+ * the same with a later state (alive < suspect < dead < left). */
+static bool newer_than(const struct swim_member *m, const struct swim_pp_member *r)
+{
+	return m->incarnation > r->incarnation ||
+	       (m->incarnation == r->incarnation && m->state > r->state);
+}
+
+static int add_full(struct swim_ppw *w, const struct swim_member *m)
+{
+	struct swim_pp_member pm = {
+		.incarnation = m->incarnation, .state = m->state, .addr = m->addr,
+		.meta = m->meta, .meta_len = m->meta_len,
+	};
+	memcpy(pm.id, m->id, (size_t)m->id_len + 1);
+	return swim_ppw_add(w, &pm);
+}
+
 /* Encodes our whole view. When it exceeds max_pushpull_bytes the members that
  * fit are sent: the list order is shuffled every probe round, so successive
  * exchanges cover everyone. */
@@ -221,13 +252,7 @@ static int encode_state(struct swim *s, uint8_t flags, uint8_t **out, size_t *le
 	if (rc != 0)
 		return rc;
 	for (uint32_t i = 0; i < s->tab.n; i++) {
-		const struct swim_member *m = s->tab.list[i];
-		struct swim_pp_member pm = {
-			.incarnation = m->incarnation, .state = m->state, .addr = m->addr,
-			.meta = m->meta, .meta_len = m->meta_len,
-		};
-		memcpy(pm.id, m->id, (size_t)m->id_len + 1);
-		rc = swim_ppw_add(&w, &pm);
+		rc = add_full(&w, s->tab.list[i]);
 		if (rc == -EMSGSIZE)
 			break;
 		if (rc != 0) {
@@ -236,6 +261,60 @@ static int encode_state(struct swim *s, uint8_t flags, uint8_t **out, size_t *le
 		}
 	}
 	return swim_ppw_finish(&w, out, len);
+}
+
+/* Answers a digest request with the full records the requester lacks: those
+ * we know newer, and those it did not list. */
+static int encode_newer(struct swim *s, const struct swim_pushpull *req, uint8_t **out,
+			size_t *len)
+{
+	struct swim_ppw w;
+	uint8_t *listed = calloc(s->tab.n ? s->tab.n : 1, 1);
+	if (listed == NULL)
+		return -ENOMEM;
+	int rc = swim_ppw_init(&w, s->id, SWIM_PP_RESPONSE, s->cfg.max_pushpull_bytes);
+	if (rc != 0)
+		goto out;
+	for (size_t i = 0; i < req->n_members && rc == 0; i++) {
+		const struct swim_member *m = swim_table_find(&s->tab, req->members[i].id);
+		if (m == NULL)
+			continue;
+		listed[m->list_idx] = 1;
+		if (newer_than(m, &req->members[i]))
+			rc = add_full(&w, m);
+	}
+	for (uint32_t i = 0; i < s->tab.n && rc == 0; i++)
+		if (!listed[i])
+			rc = add_full(&w, s->tab.list[i]);
+	if (rc != 0 && rc != -EMSGSIZE) {
+		swim_ppw_close(&w);
+		goto out;
+	}
+	rc = swim_ppw_finish(&w, out, len);
+out:
+	free(listed);
+	return rc;
+}
+
+/* Why the periodic sync sends digests: a full record carries the member's
+ * address and metadata (about 110 bytes from the daemon), and the periodic
+ * sync found nothing new nearly every time; sending all of it both ways was
+ * most of an idle node's traffic (300 of 430 bytes/s per node at 100 nodes,
+ * sim_swim crash-restart). A digest is about 33 bytes per member and the
+ * reply only holds what the requester lacks. When the digest shows the
+ * requester knows an alive member better, the responder syncs back at once,
+ * so the exchange still repairs both sides. Joins and reconnects send full
+ * records: there the other side usually lacks most of them. */
+static uint8_t stream_flags(uint8_t kind)
+{
+	switch (kind) {
+	case SWIM_STREAM_JOIN:
+		return SWIM_PP_JOIN;
+	case SWIM_STREAM_PERIODIC:
+		return SWIM_PP_DIGEST;
+	default:
+		return 0;
+	}
 }
 
 static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to, uint8_t kind)
@@ -249,7 +328,7 @@ static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to
 		s->cap_pending = ncap;
 	}
 	struct swim_out_stream st = {.to = *to};
-	int rc = encode_state(s, kind == SWIM_STREAM_JOIN ? SWIM_PP_JOIN : 0, &st.data, &st.len);
+	int rc = encode_state(s, stream_flags(kind), &st.data, &st.len);
 	if (rc != 0)
 		return rc;
 	if (++s->next_stream_id == 0)
@@ -321,6 +400,18 @@ static void sync_with_one(struct swim *s, uint64_t now, uint8_t kind, int why)
 		s->drops[SWIM_DROP_NOMEM]++;
 }
 
+/* Asks the sender of a digest for the records it knows better (see
+ * stream_flags), unless a periodic sync of ours is still out. */
+static void sync_back(struct swim *s, uint64_t now, const char *sender)
+{
+	const struct swim_member *peer = swim_table_find(&s->tab, sender);
+	if (peer == NULL || peer->state != SWIM_ALIVE || s->leaving ||
+	    stream_pending(s, SWIM_STREAM_PERIODIC))
+		return;
+	if (stream_start(s, now, &peer->addr, SWIM_STREAM_PERIODIC) != 0)
+		s->drops[SWIM_DROP_NOMEM]++;
+}
+
 static void pushpull_round(struct swim *s, uint64_t now)
 {
 	s->next_pushpull_at = now + pushpull_interval(s);
@@ -374,9 +465,14 @@ int swim_pushpull_serve(struct swim *s, uint64_t now, const struct swim_addr *fr
 	int rc = decode_pushpull(s, req, len, &pp, false);
 	if (rc != 0)
 		return rc;
-	swim_merge(s, now, &pp);
+	bool behind = swim_merge(s, now, &pp);
+	if (pp.flags & SWIM_PP_DIGEST)
+		rc = encode_newer(s, &pp, reply, reply_len);
+	else
+		rc = encode_state(s, SWIM_PP_RESPONSE, reply, reply_len);
+	if (behind)
+		sync_back(s, now, pp.sender);
 	swim_proto_pushpull_free(&pp);
-	rc = encode_state(s, SWIM_PP_RESPONSE, reply, reply_len);
 	if (rc == 0)
 		s->stats.pushpull_ok++;
 	return rc;
@@ -477,23 +573,39 @@ static void tell_dead_sender(struct swim *s, const struct swim_addr *from, const
 	swim_send(s, from, &msg, 1, false);
 }
 
+/* The member whose record answers a stale suspect or dead claim, or NULL:
+ * one we hold alive or suspect at a newer incarnation (it refuted, and may be
+ * suspected afresh), or one we hold left at the claim's incarnation or newer. */
+static const struct swim_member *stale_claim(const struct swim *s, const struct swim_msg *claim)
+{
+	if (claim->type != SWIM_MSG_SUSPECT && claim->type != SWIM_MSG_DEAD)
+		return NULL;
+	const struct swim_member *mem = swim_table_find(&s->tab, claim->id);
+	if (mem == NULL)
+		return NULL;
+	if (mem->state == SWIM_ALIVE || mem->state == SWIM_SUSPECT)
+		return claim->incarnation < mem->incarnation ? mem : NULL;
+	return mem->state == SWIM_LEFT && claim->incarnation <= mem->incarnation ? mem : NULL;
+}
+
 /* Why this is not in the paper: under heavy loss a node can miss a
  * refutation that everyone else heard, keep gossiping the old suspicion and,
  * when its timer runs out, declare a live member dead. Every node that knows
  * better sees that stale gossip arrive, so it answers the sender with what it
  * knows; one packet per stale packet, and the sender is corrected within a
- * few gossip rounds instead of never. */
+ * few gossip rounds instead of never. A newer suspicion is an answer too: it
+ * restarts the sender's timer, which would otherwise run out early. Likewise
+ * a node that missed a leave suspects the leaver once its probes go
+ * unanswered; whoever holds the member left tells it so, and it is recorded
+ * as left instead of dead. */
 static void correct_stale_sender(struct swim *s, const struct swim_addr *from,
 				 const struct swim_packet *pkt)
 {
 	struct swim_msg fixes[8];
 	size_t n = 0;
 	for (size_t i = 0; i < pkt->n_msgs && n < 8; i++) {
-		const struct swim_msg *m = &pkt->msgs[i];
-		if (m->type != SWIM_MSG_SUSPECT && m->type != SWIM_MSG_DEAD)
-			continue;
-		const struct swim_member *mem = swim_table_find(&s->tab, m->id);
-		if (mem != NULL && mem->state == SWIM_ALIVE && m->incarnation < mem->incarnation)
+		const struct swim_member *mem = stale_claim(s, &pkt->msgs[i]);
+		if (mem != NULL)
 			swim_member_msg(s, mem, &fixes[n++]);
 	}
 	if (n > 0) {
@@ -618,7 +730,9 @@ static void member_info(const struct swim *s, const struct swim_member *m,
 	out->meta = m->meta;
 	out->meta_len = m->meta_len;
 	out->state_change_ms = m->state_change;
-	out->suspect_deadline_ms = m->state == SWIM_SUSPECT ? m->timer_at : 0;
+	/* not timer_at: a suspect's timer also fires to ask about it */
+	out->suspect_deadline_ms = m->state == SWIM_SUSPECT && m->susp != NULL ?
+				   swim_suspicion_deadline(m->susp) : 0;
 	out->is_self = m == s->self;
 }
 

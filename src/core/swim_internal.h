@@ -109,7 +109,10 @@ void swim_apply_suspect(struct swim *s, uint64_t now, const char *id, uint64_t i
 			const char *from);
 void swim_apply_dead(struct swim *s, uint64_t now, const char *id, uint64_t inc, bool left);
 void swim_apply_msg(struct swim *s, uint64_t now, const struct swim_msg *m);
-void swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp);
+/* Applies a push-pull message. Returns true when it is a digest
+ * (SWIM_PP_DIGEST) naming an alive member we do not know or know at an
+ * older incarnation: only a full record can update us. */
+bool swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp);
 void swim_set_state(struct swim *s, struct swim_member *m, uint8_t state, uint64_t now);
 void swim_run_member_timers(struct swim *s, uint64_t now);
 void swim_member_msg(const struct swim *s, const struct swim_member *m, struct swim_msg *out);

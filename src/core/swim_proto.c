@@ -422,7 +422,7 @@ int swim_pw_finish(struct swim_pw *w, uint8_t **out, size_t *len)
 int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t max_bytes)
 {
 	memset(w, 0, sizeof(*w));
-	if (!swim_id_valid(sender) || (flags & ~(SWIM_PP_RESPONSE | SWIM_PP_JOIN)) != 0)
+	if (!swim_id_valid(sender) || !swim_pp_flags_valid(flags))
 		return -EINVAL;
 	size_t base = header_base(sender, 3);
 	if (max_bytes < base + 1)
@@ -434,11 +434,21 @@ int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t 
 	return 0;
 }
 
-static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m)
+bool swim_pp_flags_valid(uint8_t flags)
 {
-	if (msgpack_pack_array(pk, 5) || mp_pack_str(pk, m->id) ||
-	    msgpack_pack_uint64(pk, m->incarnation) || msgpack_pack_uint8(pk, m->state) ||
-	    pack_addr(pk, &m->addr))
+	if ((flags & ~(SWIM_PP_RESPONSE | SWIM_PP_JOIN | SWIM_PP_DIGEST)) != 0)
+		return false;
+	return !(flags & SWIM_PP_DIGEST) || !(flags & (SWIM_PP_RESPONSE | SWIM_PP_JOIN));
+}
+
+static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m, bool digest)
+{
+	if (msgpack_pack_array(pk, digest ? 3 : 5) || mp_pack_str(pk, m->id) ||
+	    msgpack_pack_uint64(pk, m->incarnation) || msgpack_pack_uint8(pk, m->state))
+		return -1;
+	if (digest)
+		return 0;
+	if (pack_addr(pk, &m->addr))
 		return -1;
 	return msgpack_pack_bin_with_body(pk, m->meta_len ? m->meta : (const uint8_t *)"",
 					  m->meta_len);
@@ -446,13 +456,15 @@ static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m)
 
 int swim_ppw_add(struct swim_ppw *w, const struct swim_pp_member *m)
 {
-	if (!swim_id_valid(m->id) || m->state > SWIM_LEFT || !addr_valid(&m->addr) ||
-	    m->meta_len > SWIM_META_HARD_MAX || (m->meta_len > 0 && m->meta == NULL))
+	bool digest = (w->flags & SWIM_PP_DIGEST) != 0;
+	if (!swim_id_valid(m->id) || m->state > SWIM_LEFT ||
+	    (!digest && (!addr_valid(&m->addr) || m->meta_len > SWIM_META_HARD_MAX ||
+			 (m->meta_len > 0 && m->meta == NULL))))
 		return -EINVAL;
 	size_t mark = w->body.len;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &w->body, buf_write);
-	if (pack_pp_member(&pk, m) != 0) {
+	if (pack_pp_member(&pk, m, digest) != 0) {
 		w->body.len = mark;
 		return w->body.err == -ENOSPC ? -EMSGSIZE : w->body.err;
 	}
@@ -635,7 +647,7 @@ static int want_meta(const msgpack_object *o, size_t max, const uint8_t **m, siz
 
 static int want_addr(const msgpack_object *o, struct swim_addr *a, const struct fpath *p, char *err)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int rc = want_tuple(o, 3, p, err);
 	if (rc != 0)
 		return rc;
@@ -676,7 +688,7 @@ static uint32_t msg_arity(uint64_t type)
 
 static int want_seq(const msgpack_object *o, struct swim_msg *m, const struct fpath *p, char *err)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	struct fpath seq = at(p, "seq");
 	int rc = want_uint(o, UINT32_MAX, &v, &seq, err);
 	m->seq = (uint32_t)v;
@@ -726,7 +738,7 @@ static int decode_msg(const msgpack_object *o, size_t idx, struct swim_msg *m,
 {
 	struct fpath p = {.list = "msgs", .idx = idx};
 	struct fpath tp = at(&p, "type");
-	uint64_t type;
+	uint64_t type = 0;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -801,25 +813,28 @@ out_zone:
 }
 
 static int decode_pp_member(const msgpack_object *o, size_t idx, struct swim_pp_member *m,
-			    const struct swim_proto_limits *lim, char *err)
+			    const struct swim_proto_limits *lim, bool digest, char *err)
 {
 	struct fpath p = {.list = "members", .idx = idx};
 	struct fpath id = at(&p, "id"), inc = at(&p, "incarnation"), st = at(&p, "state"),
 		     addr = at(&p, "addr"), meta = at(&p, "meta");
-	uint64_t v;
+	uint64_t v = 0;
 	int rc;
 
-	if ((rc = want_tuple(o, 5, &p, err)) != 0)
+	if ((rc = want_tuple(o, digest ? 3 : 5, &p, err)) != 0)
 		return rc;
 	const msgpack_object *f = o->via.array.ptr;
 	memset(m, 0, sizeof(*m));
 	if ((rc = want_id(&f[0], m->id, &id, err)) != 0 ||
 	    (rc = want_uint(&f[1], UINT64_MAX, &m->incarnation, &inc, err)) != 0 ||
-	    (rc = want_uint(&f[2], SWIM_LEFT, &v, &st, err)) != 0 ||
-	    (rc = want_addr(&f[3], &m->addr, &addr, err)) != 0 ||
-	    (rc = want_meta(&f[4], lim->max_meta, &m->meta, &m->meta_len, &meta, err)) != 0)
+	    (rc = want_uint(&f[2], SWIM_LEFT, &v, &st, err)) != 0)
 		return rc;
 	m->state = (uint8_t)v;
+	if (digest)
+		return 0;
+	if ((rc = want_addr(&f[3], &m->addr, &addr, err)) != 0 ||
+	    (rc = want_meta(&f[4], lim->max_meta, &m->meta, &m->meta_len, &meta, err)) != 0)
+		return rc;
 	return 0;
 }
 
@@ -841,7 +856,8 @@ static int decode_pp_members(const msgpack_object *arr, const struct swim_proto_
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		rc = decode_pp_member(&arr->via.array.ptr[i], i, &out->members[i], lim, err);
+		rc = decode_pp_member(&arr->via.array.ptr[i], i, &out->members[i], lim,
+				      (out->flags & SWIM_PP_DIGEST) != 0, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -856,15 +872,19 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 	const struct fpath fp = {.field = "flags"};
 	msgpack_zone zone;
 	msgpack_object root;
-	uint64_t flags;
+	uint64_t flags = 0;
 	memset(out, 0, sizeof(*out));
 	int rc = mp_parse(buf, len, "pushpull", &zone, &root, err);
 	if (rc != 0)
 		return rc;
 	if ((rc = decode_envelope(&root, 4, "pushpull", out->sender, err)) != 0)
 		goto out_zone;
-	if ((rc = want_uint(&root.via.array.ptr[2], SWIM_PP_RESPONSE | SWIM_PP_JOIN, &flags, &fp, err)) != 0)
+	if ((rc = want_uint(&root.via.array.ptr[2], 0xff, &flags, &fp, err)) != 0)
 		goto out_zone;
+	if (!swim_pp_flags_valid((uint8_t)flags)) {
+		rc = bad(err, &fp, "0x%02" PRIx64 " is not a valid combination", flags);
+		goto out_zone;
+	}
 	out->flags = (uint8_t)flags;
 	rc = decode_pp_members(&root.via.array.ptr[3], lim, out, err);
 out_zone:

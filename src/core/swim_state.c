@@ -169,6 +169,13 @@ void swim_apply_alive(struct swim *s, uint64_t now, const char *id, uint64_t inc
 		swim_emit(s, now, SWIM_EV_UPDATED, m);
 }
 
+/* When a suspect member's timer must fire: for its next ask or its death. */
+static uint64_t suspicion_timer(const struct swim_suspicion *susp)
+{
+	uint64_t d = swim_suspicion_deadline(susp);
+	return susp->next_ask < d ? susp->next_ask : d;
+}
+
 /* A further node suspects m: count it once, and gossip the confirmation so
  * that the others' timers shrink as well (Lifeguard). */
 static void confirm_suspicion(struct swim *s, struct swim_member *m, const char *from)
@@ -177,14 +184,17 @@ static void confirm_suspicion(struct swim *s, struct swim_member *m, const char 
 	if (!swim_suspicion_confirm(m->susp, h))
 		return;
 	copy_id(m->susp->from, from);
-	swim_timer_set(&s->tab, m, swim_suspicion_deadline(m->susp));
+	swim_timer_set(&s->tab, m, suspicion_timer(m->susp));
 	queue_update(s, m);
 }
 
-/* Starts suspecting the alive member m on the word of `from`. */
+/* Starts suspecting m on the word of `from`: m is alive, or suspect at an
+ * older incarnation (the suspicion is renewed: the state does not change, so
+ * no event; see the event contract in swim.h). */
 static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m, uint64_t inc,
 			    const char *from)
 {
+	bool renew = m->state == SWIM_SUSPECT;
 	struct swim_suspicion *susp = m->susp ? m->susp : malloc(sizeof(*susp));
 	m->susp = NULL;
 	if (susp == NULL) {
@@ -192,22 +202,26 @@ static void start_suspicion(struct swim *s, uint64_t now, struct swim_member *m,
 		return;
 	}
 	/* k confirmations are expected from the other members; the accuser
-	 * and the suspect cannot confirm, so small clusters expect none. */
+	 * and the suspect cannot confirm, so small clusters expect none.
+	 * memberlist ties k to suspicion_mult - 2; here it is its own knob so
+	 * that a short timeout can still demand several confirmations. */
 	uint32_t n = swim_live_count(s);
-	uint32_t k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
+	uint32_t k = s->cfg.suspicion_confirmations;
 	if (n < k + 2)
 		k = 0;
 	uint64_t min = swim_suspicion_min(s->cfg.suspicion_mult, n, s->cfg.probe_interval_ms);
 	uint64_t max = min * s->cfg.suspicion_max_timeout_mult;
 	swim_suspicion_init(susp, now, k, min, max, swim_table_hash(&s->tab, from, strlen(from)), from);
+	susp->next_ask = now + 2 * (uint64_t)s->cfg.probe_interval_ms;
 
 	m->incarnation = inc;
 	swim_set_state(s, m, SWIM_SUSPECT, now);
 	m->susp = susp;
-	swim_timer_set(&s->tab, m, swim_suspicion_deadline(susp));
+	swim_timer_set(&s->tab, m, suspicion_timer(susp));
 	queue_update(s, m);
 	swim_probe_soon(s, m);
-	swim_emit(s, now, SWIM_EV_SUSPECT, m);
+	if (!renew)
+		swim_emit(s, now, SWIM_EV_SUSPECT, m);
 }
 
 void swim_apply_suspect(struct swim *s, uint64_t now, const char *id, uint64_t inc,
@@ -272,13 +286,55 @@ void swim_apply_msg(struct swim *s, uint64_t now, const struct swim_msg *m)
 	}
 }
 
-void swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
+/* An alive digest entry (SWIM_PP_DIGEST): nothing to apply without the
+ * address and metadata, so it returns true when it is news to us and the
+ * caller must ask the sender for the full record. A newer life of ourselves
+ * is refuted at once. */
+static bool merge_alive_digest(struct swim *s, uint64_t now, const struct swim_pp_member *r)
 {
+	struct swim_member *m = swim_table_find(&s->tab, r->id);
+	if (m != s->self)
+		return m == NULL || r->incarnation > m->incarnation;
+	if (r->incarnation > m->incarnation && !s->leaving)
+		refute(s, now, r->incarnation);
+	return false;
+}
+
+/* Why a remote suspect or dead record about a member we hold alive at the
+ * same incarnation is passed on to that member instead of starting our own
+ * suspicion: the record is one node's view, maybe a minute old, while our
+ * own probes say the member is fine; only the member can settle it, by
+ * refuting. When a partition heals, every node of one half merges the other
+ * half's "dead" records about its own half's live members at once; as
+ * suspicions, their many accusers counted as confirmations, the timeout fell
+ * to its minimum (1.7 s with 50 live members) and a node declared a live
+ * member of its own half dead before the refutation reached it (sim_swim
+ * partition seed 11). A member that really failed is still found by our
+ * probes and its death gossiped. Returns true when the record was passed on. */
+static bool pass_claim_on(struct swim *s, const struct swim_pp_member *r, const char *sender)
+{
+	const struct swim_member *m = swim_table_find(&s->tab, r->id);
+	if (m == NULL || m == s->self || m->state != SWIM_ALIVE || r->incarnation != m->incarnation)
+		return false;
+	struct swim_msg claim = {.type = SWIM_MSG_SUSPECT, .incarnation = r->incarnation};
+	memcpy(claim.id, m->id, (size_t)m->id_len + 1);
+	copy_id(claim.from, sender);
+	swim_send(s, &m->addr, &claim, 1, false);
+	return true;
+}
+
+bool swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
+{
+	bool digest = (pp->flags & SWIM_PP_DIGEST) != 0, behind = false;
 	for (size_t i = 0; i < pp->n_members; i++) {
 		const struct swim_pp_member *r = &pp->members[i];
 		switch (r->state) {
 		case SWIM_ALIVE:
-			swim_apply_alive(s, now, r->id, r->incarnation, &r->addr, r->meta, r->meta_len);
+			if (digest)
+				behind |= merge_alive_digest(s, now, r);
+			else
+				swim_apply_alive(s, now, r->id, r->incarnation, &r->addr, r->meta,
+						 r->meta_len);
 			break;
 		case SWIM_LEFT:
 			swim_apply_dead(s, now, r->id, r->incarnation, true);
@@ -289,10 +345,12 @@ void swim_merge(struct swim *s, uint64_t now, const struct swim_pushpull *pp)
 			 * starts our own suspicion, which the member can refute
 			 * and which our own probes confirm or clear (memberlist's
 			 * mergeState does the same). */
-			swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
+			if (!pass_claim_on(s, r, pp->sender))
+				swim_apply_suspect(s, now, r->id, r->incarnation, pp->sender);
 			break;
 		}
 	}
+	return behind;
 }
 
 /* Forgets a dead or left member. */
@@ -305,11 +363,41 @@ static void reap(struct swim *s, uint64_t now, struct swim_member *m)
 	swim_member_free(m);
 }
 
+/* Why this is not in the paper: a suspicion still held two probe intervals
+ * after it began means that the refutation missed us, or that the suspect
+ * never heard of the suspicion; a live suspect refutes within a round trip
+ * of hearing it, and its refutation reaches nearly everyone within a second.
+ * Once the update has been gossiped retransmit-limit times nothing else
+ * tells us otherwise until the deadline: at 30 % loss a node now and then
+ * missed the refutation and every answer to its own gossip, and declared a
+ * live member dead when its (unconfirmed, 24 s) timer ran out (sim_swim
+ * loss-30 seed 3 with suspicion_mult 2). So, once per probe interval until
+ * the deadline, we send our suspicion to the suspect (Lifeguard's buddy
+ * system, not only when we happen to probe it) and to indirect_checks
+ * random alive members: the suspect refutes, a member that knows better
+ * answers with the refutation (correct_stale_sender in swim.c), and one
+ * that agrees counts us as a confirmation. A member that really failed
+ * costs each node a few small packets before it is declared dead. */
+static void ask_about_suspect(struct swim *s, uint64_t now, struct swim_member *m)
+{
+	struct swim_member *peers[SWIM_MAX_PICK];
+	size_t k = swim_pick(s, now, s->cfg.indirect_checks, SWIM_PICK_RELAY, m, peers);
+	struct swim_msg msg;
+	swim_member_msg(s, m, &msg);
+	swim_send(s, &m->addr, &msg, 1, false);
+	for (size_t i = 0; i < k; i++)
+		swim_send(s, &peers[i]->addr, &msg, 1, false);
+	m->susp->next_ask = now + s->cfg.probe_interval_ms;
+	swim_timer_set(&s->tab, m, suspicion_timer(m->susp));
+}
+
 void swim_run_member_timers(struct swim *s, uint64_t now)
 {
 	struct swim_member *m;
 	while ((m = swim_timer_min(&s->tab)) != NULL && m->timer_at <= now) {
-		if (m->state == SWIM_SUSPECT)
+		if (m->state == SWIM_SUSPECT && m->susp != NULL && now < swim_suspicion_deadline(m->susp))
+			ask_about_suspect(s, now, m);
+		else if (m->state == SWIM_SUSPECT)
 			swim_apply_dead(s, now, m->id, m->incarnation, false);
 		else if (m->state == SWIM_DEAD || m->state == SWIM_LEFT)
 			reap(s, now, m);

@@ -26,6 +26,7 @@ struct swim_suspicion {
 	uint64_t seen[SWIM_SUSPICION_MAX_K + 1]; /* id hashes counted: the accuser, then confirmers */
 	uint32_t n_seen;       /* entries used in seen */
 	char from[SWIM_ID_MAX + 1]; /* accuser named when we gossip the suspicion */
+	uint64_t next_ask;     /* when to next ask other members about it (swim_state.c) */
 };
 
 /* Starts a suspicion raised by `from` (whose hash is from_hash) at now. */

@@ -114,6 +114,8 @@ int main(int argc, char **argv)
 	put(argv[1], "pushpull-request", a, n);
 	n = pushpull(SWIM_PP_RESPONSE, a);
 	put(argv[1], "pushpull-response", a, n);
+	n = pushpull(SWIM_PP_DIGEST, a);
+	put(argv[1], "pushpull-digest", a, n);
 
 	/* a script: gossip, time, a relay request, a push-pull, more time */
 	size_t pos = 0;
@@ -123,6 +125,8 @@ int main(int argc, char **argv)
 	n = packet(&m[2], 1, "peer-a", a);
 	pos = record(script, pos, 0, a, n);
 	n = pushpull(0, b);
+	pos = record(script, pos, 1, b, n);
+	n = pushpull(SWIM_PP_DIGEST, b);
 	pos = record(script, pos, 1, b, n);
 	n = packet(&m[5], 1, "peer-c", a);
 	pos = record(script, pos, 0, a, n);

@@ -59,6 +59,7 @@ struct swim_sim {
 	uint64_t events[8];           /* events per enum swim_event_type */
 	struct swim_stats retired;    /* stats of cores that went down */
 	size_t max_packet;            /* largest datagram sent */
+	struct swim_sim_traffic traffic; /* bytes handed to the network by every core */
 	bool trace_joins;             /* trace JOINED and REAPED events */
 	swim_sim_event_fn on_event;   /* scenario hook */
 	void *on_event_data;
@@ -217,7 +218,9 @@ bool swim_sim_all_settled(struct sim *sim, void *data)
 /* --- events -------------------------------------------------------------------- */
 
 /* The states an event of each type may follow, as bits of (1 << state), with
- * bit 4 for "unknown"; and the state it must leave the member in. */
+ * bit 4 for "unknown"; and the state it must leave the member in. An event
+ * is a change of state (swim.h): SUSPECT about a member already suspect (a
+ * suspicion renewed at a newer incarnation) breaks the contract. */
 #define B(s) (1u << (s))
 #define B_UNKNOWN (1u << 4)
 static const struct {
@@ -410,6 +413,8 @@ static void flush(struct swim_sim_node *n)
 		} else {
 			if (p.len > c->max_packet)
 				c->max_packet = p.len;
+			c->traffic.udp_packets++;
+			c->traffic.udp_bytes += p.len;
 			sim_send(sim, n->self, to, SIM_DATAGRAM, p.data, p.len);
 		}
 		free(p.data);
@@ -422,6 +427,8 @@ static void flush(struct swim_sim_node *n)
 				 n->self, swim_addr_format(&st.to, a, sizeof(a)));
 		} else {
 			pend_add(n, st.id, to);
+			c->traffic.streams++;
+			c->traffic.stream_bytes += st.len;
 			sim_tracef(sim, n->self, "push-pull %" PRIu32 " to n%d, %zu bytes", st.id, to, st.len);
 			stream_send(sim, n->self, to, PP_REQUEST, st.id, st.data, st.len);
 		}
@@ -444,6 +451,7 @@ static void serve(struct swim_sim_node *n, struct sim *sim, uint64_t now, int fr
 			 from, rc, swim_last_error(n->core));
 		return;
 	}
+	n->c->traffic.stream_bytes += rlen;
 	stream_send(sim, n->self, from, PP_RESPONSE, id, reply, rlen);
 	free(reply);
 }
@@ -902,4 +910,9 @@ void swim_sim_stats(const struct swim_sim *c, struct swim_stats *out)
 size_t swim_sim_max_packet(const struct swim_sim *c)
 {
 	return c->max_packet;
+}
+
+void swim_sim_traffic(const struct swim_sim *c, struct swim_sim_traffic *out)
+{
+	*out = c->traffic;
 }

@@ -156,6 +156,17 @@ uint64_t swim_sim_events(const struct swim_sim *c, uint8_t type);
 /* Adds every up core's swim_stats into out (zeroed first). */
 void swim_sim_stats(const struct swim_sim *c, struct swim_stats *out);
 
+/* What every core has handed to the network since swim_sim_new, lost or
+ * not, crashed cores included: the core's plaintext, without the daemon's
+ * AEAD envelope (45 bytes per datagram or frame) and IP/UDP/TCP headers. */
+struct swim_sim_traffic {
+	uint64_t udp_packets;  /* datagrams */
+	uint64_t udp_bytes;    /* their bytes */
+	uint64_t streams;      /* push-pull requests opened */
+	uint64_t stream_bytes; /* push-pull request and reply bytes */
+};
+void swim_sim_traffic(const struct swim_sim *c, struct swim_sim_traffic *out);
+
 /* The largest datagram any core has sent. */
 size_t swim_sim_max_packet(const struct swim_sim *c);
 

@@ -329,6 +329,18 @@ static uint64_t first_event(const struct net *t, int i, int j, uint8_t type)
 
 /* --- a single core fed by hand-made packets ------------------------------------- */
 
+/* memberlist's LAN suspicion timing (suspicion_mult 4, k = mult - 2), which
+ * the tests of the Lifeguard formula below were worked out with; the
+ * defaults are shorter (swim.c says why). */
+static struct swim_config memberlist_timing(void)
+{
+	struct swim_config c;
+	swim_config_default(&c);
+	c.suspicion_mult = 4;
+	c.suspicion_confirmations = 2;
+	return c;
+}
+
 static struct swim *solo(const struct swim_config *base, const char *id, int idx)
 {
 	struct swim_config c;
@@ -508,9 +520,14 @@ static void silent_node_becomes_suspect_then_dead(void **state)
 		uint64_t crashed_at = t->now;
 		crash(t, 4);
 		net_run_for(t, 60000);
-		/* n = 5: min = 4 * 1 * 1000 ms, max = 6 * min. A node may learn
-		 * "dead" from gossip soon after it heard "suspect", but nobody
-		 * may declare death sooner than min after the first suspicion. */
+		/* n = 5: min = suspicion_mult * 1 * probe interval, max =
+		 * suspicion_max_timeout_mult * min. A node may learn "dead" from
+		 * gossip soon after it heard "suspect", but nobody may declare
+		 * death sooner than min after the first suspicion. */
+		struct swim_config d;
+		swim_config_default(&d);
+		uint64_t min = (uint64_t)d.suspicion_mult * d.probe_interval_ms;
+		uint64_t max = min * d.suspicion_max_timeout_mult;
 		uint64_t first_sus = UINT64_MAX, first_dead = UINT64_MAX;
 		for (int i = 0; i < 4; i++) {
 			uint64_t sus = first_event(t, i, 4, SWIM_EV_SUSPECT);
@@ -529,9 +546,9 @@ static void silent_node_becomes_suspect_then_dead(void **state)
 			for (int j = 0; j < 4; j++)
 				CHECK(t, events(t, i, j, SWIM_EV_SUSPECT) == 0, "%d suspected %d", i, j);
 		}
-		CHECK(t, first_dead - first_sus >= 4000, "declared dead %" PRIu64 " ms after the first suspicion",
+		CHECK(t, first_dead - first_sus >= min, "declared dead %" PRIu64 " ms after the first suspicion",
 		      first_dead - first_sus);
-		CHECK(t, first_dead - first_sus <= 24000, "declared dead %" PRIu64 " ms after the first suspicion",
+		CHECK(t, first_dead - first_sus <= max, "declared dead %" PRIu64 " ms after the first suspicion",
 		      first_dead - first_sus);
 		net_free(t);
 	}
@@ -696,6 +713,7 @@ static void suspected_node_refutes_in_cluster(void **state)
 	struct swim_config c;
 	swim_config_default(&c);
 	c.suspicion_mult = 8; /* 8 s from suspicion to death in a cluster of 5 */
+	c.suspicion_confirmations = 0;
 	struct net *t = net_new(5, 3, &c);
 	net_join_all(t);
 	run_until_converged(t, 10000);
@@ -723,8 +741,9 @@ static void suspected_node_refutes_in_cluster(void **state)
 static void suspicion_timeout_shrinks_with_confirmations(void **state)
 {
 	(void)state;
-	struct swim *s = solo(NULL, "n0", 0);
-	/* seven members: k = suspicion_mult - 2 = 2 confirmations expected */
+	struct swim_config cfg = memberlist_timing();
+	struct swim *s = solo(&cfg, "n0", 0);
+	/* seven members: k = 2 confirmations expected */
 	for (int i = 1; i < 7; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "n%d", i);
@@ -780,7 +799,8 @@ static void small_cluster_suspicion_uses_min(void **state)
 {
 	(void)state;
 	/* three members: fewer than k + 2, so no confirmation is expected */
-	struct swim *s = solo(NULL, "n0", 0);
+	struct swim_config c = memberlist_timing();
+	struct swim *s = solo(&c, "n0", 0);
 	struct swim_msg a = alive_msg("n1", 1, 1);
 	assert_int_equal(inject(s, T0, "n1", 1, &a, 1), 0);
 	a = alive_msg("n2", 1, 2);
@@ -1478,7 +1498,8 @@ static struct swim *solo_with_six(const struct swim_config *c)
 static void suspicion_at_newer_incarnation_starts_over(void **state)
 {
 	(void)state;
-	struct swim *s = solo_with_six(NULL);
+	struct swim_config c = memberlist_timing();
+	struct swim *s = solo_with_six(&c);
 	uint64_t t0 = T0 + 100;
 	struct swim_msg m = suspect_msg("n6", 1, "n1");
 	assert_int_equal(inject(s, t0, "n1", 1, &m, 1), 0);
@@ -1487,12 +1508,17 @@ static void suspicion_at_newer_incarnation_starts_over(void **state)
 	assert_true(mi.suspect_deadline_ms == t0 + 24000);
 	/* n6 refuted (we missed it) and is suspected again at 2: that is a new
 	 * suspicion with its own full timeout, not a confirmation of the old */
+	drop_outputs(s);
 	m = suspect_msg("n6", 2, "n2");
 	assert_int_equal(inject(s, t0 + 20000, "n2", 2, &m, 1), 0);
 	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
 	assert_int_equal(mi.state, SWIM_SUSPECT);
 	assert_true(mi.incarnation == 2);
 	assert_true(mi.suspect_deadline_ms == t0 + 20000 + 24000);
+	/* the state did not change, so there is no second SUSPECT event */
+	struct swim_event ev;
+	while (swim_pop_event(s, &ev))
+		assert_int_not_equal(ev.type, SWIM_EV_SUSPECT);
 	drop_outputs(s);
 	swim_tick(s, t0 + 24000);
 	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
@@ -1534,6 +1560,129 @@ static void stale_suspicion_sender_is_corrected(void **state)
 	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
 	swim_stats(s, &st);
 	assert_int_equal(st.corrections, 2);
+	swim_free(s);
+}
+
+/* True when one of the packets queued for node `to` says `type` about id at inc. */
+static bool answered_with(struct swim *s, int to, uint8_t type, const char *id, uint64_t inc)
+{
+	struct swim_out_packet p;
+	bool found = false;
+	while (swim_pop_packet(s, &p)) {
+		struct swim_packet pkt;
+		decode_out(&p, &pkt);
+		for (size_t i = 0; i < pkt.n_msgs; i++)
+			found |= index_of(&p.to) == to && pkt.msgs[i].type == type &&
+				 strcmp(pkt.msgs[i].id, id) == 0 && pkt.msgs[i].incarnation == inc;
+		free(p.data);
+	}
+	return found;
+}
+
+static void claim_about_left_member_is_answered_with_the_leave(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	struct swim_msg left = {.type = SWIM_MSG_LEFT, .incarnation = 1};
+	snprintf(left.id, sizeof(left.id), "n6");
+	assert_int_equal(inject(s, T0 + 10, "n6", 6, &left, 1), 0);
+	drop_outputs(s);
+	/* n2 missed the leave and suspects n6 when its probes go unanswered */
+	struct swim_msg m = suspect_msg("n6", 1, "n2");
+	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
+	assert_true(answered_with(s, 2, SWIM_MSG_LEFT, "n6", 1));
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_LEFT);
+	swim_free(s);
+}
+
+static void older_suspicion_is_answered_with_the_newer(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	struct swim_msg m = suspect_msg("n6", 3, "n1");
+	assert_int_equal(inject(s, T0 + 10, "n1", 1, &m, 1), 0);
+	drop_outputs(s);
+	/* n2 missed the refutation of incarnation 2 and still suspects n6 at 2 */
+	m = suspect_msg("n6", 2, "n2");
+	assert_int_equal(inject(s, T0 + 20, "n2", 2, &m, 1), 0);
+	assert_true(answered_with(s, 2, SWIM_MSG_SUSPECT, "n6", 3));
+	swim_free(s);
+}
+
+static struct swim_pushpull decode_pp(const uint8_t *data, size_t len)
+{
+	struct swim_proto_limits lim;
+	swim_proto_limits_default(&lim);
+	struct swim_pushpull pp;
+	char err[SWIM_PROTO_ERR_MAX] = "";
+	assert_int_equal(swim_proto_decode_pushpull(data, len, &lim, &pp, err), 0);
+	return pp;
+}
+
+static void digest_pushpull_gets_only_what_it_lacks(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	/* n1 knows n0..n5 as we do, n6 not at all, and n9, which we do not know */
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, "n1", SWIM_PP_DIGEST, 1 << 16), 0);
+	for (int i = 0; i <= 6; i++) {
+		struct swim_pp_member m = {.incarnation = i ? 1 : swim_self_incarnation(s)};
+		snprintf(m.id, sizeof(m.id), "n%d", i == 6 ? 9 : i);
+		assert_int_equal(swim_ppw_add(&w, &m), 0);
+	}
+	uint8_t *req, *reply;
+	size_t req_len, reply_len;
+	assert_int_equal(swim_ppw_finish(&w, &req, &req_len), 0);
+	struct swim_addr from = addr_of(1);
+	assert_int_equal(swim_pushpull_serve(s, T0 + 10, &from, req, req_len, &reply, &reply_len), 0);
+	struct swim_pushpull pp = decode_pp(reply, reply_len);
+	assert_int_equal(pp.flags, SWIM_PP_RESPONSE);
+	assert_int_equal(pp.n_members, 1);
+	assert_string_equal(pp.members[0].id, "n6");
+	assert_int_equal(pp.members[0].addr.family, SWIM_AF_INET4);
+	swim_proto_pushpull_free(&pp);
+	/* n9 is news only a full record can tell: we ask n1 back by digest */
+	struct swim_out_stream st;
+	assert_true(swim_pop_stream(s, &st));
+	assert_int_equal(index_of(&st.to), 1);
+	pp = decode_pp(st.data, st.len);
+	assert_int_equal(pp.flags, SWIM_PP_DIGEST);
+	assert_int_equal(pp.n_members, 7);
+	swim_proto_pushpull_free(&pp);
+	free(st.data);
+	free(req);
+	free(reply);
+	swim_free(s);
+}
+
+static void remote_dead_record_is_passed_to_the_member(void **state)
+{
+	(void)state;
+	struct swim *s = solo_with_six(NULL);
+	/* n1 holds n6 dead at the incarnation we hold it alive at, n5 dead at
+	 * a newer one: n6 is told (only it can refute), n5 is suspected */
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, "n1", SWIM_PP_DIGEST, 1 << 16), 0);
+	struct swim_pp_member d6 = {.id = "n6", .incarnation = 1, .state = SWIM_DEAD};
+	struct swim_pp_member d5 = {.id = "n5", .incarnation = 2, .state = SWIM_DEAD};
+	assert_int_equal(swim_ppw_add(&w, &d6), 0);
+	assert_int_equal(swim_ppw_add(&w, &d5), 0);
+	uint8_t *req, *reply;
+	size_t req_len, reply_len;
+	assert_int_equal(swim_ppw_finish(&w, &req, &req_len), 0);
+	struct swim_addr from = addr_of(1);
+	assert_int_equal(swim_pushpull_serve(s, T0 + 10, &from, req, req_len, &reply, &reply_len), 0);
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(s, "n6", &mi), 0);
+	assert_int_equal(mi.state, SWIM_ALIVE);
+	assert_int_equal(swim_member_find(s, "n5", &mi), 0);
+	assert_int_equal(mi.state, SWIM_SUSPECT);
+	assert_true(answered_with(s, 6, SWIM_MSG_SUSPECT, "n6", 1));
+	free(req);
+	free(reply);
 	swim_free(s);
 }
 
@@ -1603,6 +1752,10 @@ int main(void)
 		cmocka_unit_test(dead_sender_is_told),
 		cmocka_unit_test(address_change_needs_newer_incarnation),
 		cmocka_unit_test(suspicion_at_newer_incarnation_starts_over),
+		cmocka_unit_test(claim_about_left_member_is_answered_with_the_leave),
+		cmocka_unit_test(older_suspicion_is_answered_with_the_newer),
+		cmocka_unit_test(digest_pushpull_gets_only_what_it_lacks),
+		cmocka_unit_test(remote_dead_record_is_passed_to_the_member),
 		cmocka_unit_test(stale_suspicion_sender_is_corrected),
 		cmocka_unit_test(new_suspect_is_probed_early),
 	};

@@ -237,6 +237,42 @@ static void roundtrip_pushpull(void **state)
 	free(buf);
 }
 
+static void roundtrip_digest_pushpull(void **state)
+{
+	(void)state;
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, ID_A, SWIM_PP_DIGEST | SWIM_PP_RESPONSE, 4096), -EINVAL);
+	assert_int_equal(swim_ppw_init(&w, ID_A, SWIM_PP_DIGEST | SWIM_PP_JOIN, 4096), -EINVAL);
+	assert_int_equal(swim_ppw_init(&w, ID_A, SWIM_PP_DIGEST, 4096), 0);
+	for (int i = 0; i < 10; i++) {
+		/* no address: a digest does not carry one */
+		struct swim_pp_member m = {.incarnation = (uint64_t)i + 7, .state = (uint8_t)(i % 4)};
+		snprintf(m.id, sizeof(m.id), "node-%02d", i);
+		assert_int_equal(swim_ppw_add(&w, &m), 0);
+	}
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(swim_ppw_finish(&w, &buf, &len), 0);
+	/* header, then id (8), incarnation (1), state (1) and the array byte */
+	assert_int_equal(len, 1 + 1 + 1 + strlen(ID_A) + 1 + 1 + 10 * 11);
+
+	struct swim_proto_limits lim;
+	swim_proto_limits_default(&lim);
+	struct swim_pushpull pp;
+	char err[SWIM_PROTO_ERR_MAX] = "";
+	assert_int_equal(swim_proto_decode_pushpull(buf, len, &lim, &pp, err), 0);
+	assert_int_equal(pp.flags, SWIM_PP_DIGEST);
+	assert_int_equal(pp.n_members, 10);
+	for (int i = 0; i < 10; i++) {
+		assert_true(pp.members[i].incarnation == (uint64_t)i + 7);
+		assert_int_equal(pp.members[i].state, i % 4);
+		assert_int_equal(pp.members[i].addr.family, 0);
+		assert_int_equal(pp.members[i].meta_len, 0);
+	}
+	swim_proto_pushpull_free(&pp);
+	free(buf);
+}
+
 static void roundtrip_empty_pushpull(void **state)
 {
 	(void)state;
@@ -904,8 +940,28 @@ static void bad_pp_flags(void **state)
 	(void)state;
 	struct mk m;
 	mk_init(&m);
-	pp_header(&m, 4, 0);
-	expect_bad_pp(&m, 10, "flags: 4 exceeds 3");
+	pp_header(&m, 8, 0);
+	expect_bad_pp(&m, 10, "flags: 0x08 is not a valid combination");
+	mk_init(&m);
+	pp_header(&m, SWIM_PP_DIGEST | SWIM_PP_RESPONSE, 0);
+	expect_bad_pp(&m, 10, "flags: 0x05 is not a valid combination");
+	mk_init(&m);
+	pp_header(&m, SWIM_PP_DIGEST | SWIM_PP_JOIN, 0);
+	expect_bad_pp(&m, 10, "flags: 0x06 is not a valid combination");
+	mk_init(&m);
+	pp_header(&m, 256, 0);
+	expect_bad_pp(&m, 10, "flags: 256 exceeds 255");
+}
+
+/* A digest holds id, incarnation and state only: a full member is refused. */
+static void bad_pp_digest_arity(void **state)
+{
+	(void)state;
+	struct mk m;
+	mk_init(&m);
+	pp_header(&m, SWIM_PP_DIGEST, 1);
+	pp_member(&m, SWIM_ALIVE, 0);
+	expect_bad_pp(&m, 10, "members[0]: 5 elements, expected 3");
 }
 
 static void bad_pp_state(void **state)
@@ -973,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(roundtrip_alive_without_meta),
 		cmocka_unit_test(msg_size_is_exact),
 		cmocka_unit_test(roundtrip_pushpull),
+		cmocka_unit_test(roundtrip_digest_pushpull),
 		cmocka_unit_test(roundtrip_empty_pushpull),
 		cmocka_unit_test(addr_parse_and_format),
 		cmocka_unit_test(encoder_respects_budget),
@@ -1017,6 +1074,7 @@ int main(void)
 		cmocka_unit_test(bad_deep_nesting),
 		cmocka_unit_test(bad_reserved_byte),
 		cmocka_unit_test(bad_pp_flags),
+		cmocka_unit_test(bad_pp_digest_arity),
 		cmocka_unit_test(bad_pp_state),
 		cmocka_unit_test(bad_pp_too_many_members),
 		cmocka_unit_test(bad_pp_member_meta),
