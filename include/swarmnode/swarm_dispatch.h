@@ -28,6 +28,10 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen);
 /* The manager started: serve agents from its store. */
 int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen);
 
+/* The manager is about to stop (shutdown, demotion, --force-new-cluster):
+ * the dispatcher stops at once; the agent keeps its tasks. */
+void swarm_dispatch_manager_stopping(struct swarm *sw);
+
 /* A PEER_MSG_DISPATCH body from a peer. */
 void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_role from_role, const uint8_t *body,
 			    size_t len);

@@ -437,6 +437,7 @@ static void swarm_raft_dir(const struct swarm *sw, char *out, size_t len)
 }
 
 static void swarm_manager_tick(uv_timer_t *t);
+static void swarm_stop_manager(struct swarm *sw, void (*closed)(void *data));
 
 static int swarm_start_manager(struct swarm *sw, bool force_new_cluster, char *err, size_t errlen)
 {
@@ -457,14 +458,38 @@ static int swarm_start_manager(struct swarm *sw, bool force_new_cluster, char *e
 	uint64_t seed;
 	randombytes_buf(&seed, sizeof(seed));
 	rc = orchestrate_start(sw->loop, sw->manager, seed, &sw->orchestrate);
-	if (rc != 0)
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the orchestrator: %s", strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* A promoted or restarted manager serves agents too (at activation the
+	 * agent starts later and this does nothing). */
+	return swarm_dispatch_manager_started(sw, err, errlen);
 }
 
 static void swarm_orchestrate_closed(void *data)
 {
 	swarm_component_closed(data);
+}
+
+/* Stops what runs on the manager (node reconciling, the dispatcher, the
+ * orchestrator), then the manager itself; closed(sw) runs once it is freed
+ * and must end with swarm_component_closed(sw) (the hold taken here). Used
+ * by shutdown, demotion and --force-new-cluster alike. */
+static void swarm_stop_manager(struct swarm *sw, void (*closed)(void *data))
+{
+	if (sw->manager == NULL)
+		return;
+	uv_timer_stop(&sw->nodes_timer);
+	swarm_dispatch_manager_stopping(sw);
+	if (sw->orchestrate != NULL) {
+		sw->closing++;
+		orchestrate_stop(sw->orchestrate, swarm_orchestrate_closed, sw);
+		sw->orchestrate = NULL;
+	}
+	sw->closing++;
+	manager_close(sw->manager, closed, sw);
+	sw->manager = NULL;
 }
 
 static void swarm_manager_closed(void *data)
@@ -857,12 +882,7 @@ static void swarm_become_worker(struct swarm *sw)
 	}
 	swarm_state_wipe(&saved);
 	log_info("swarm", "demoted: this node is now a worker", LF_STR("node", sw->st.node_id));
-	if (sw->manager != NULL) {
-		uv_timer_stop(&sw->nodes_timer);
-		sw->closing++;
-		manager_close(sw->manager, swarm_demoted_manager_closed, sw);
-		sw->manager = NULL;
-	}
+	swarm_stop_manager(sw, swarm_demoted_manager_closed);
 	swarm_stop_listener(sw);
 	swarm_publish_meta(sw);
 	swarm_restart_mesh(sw);
@@ -954,10 +974,7 @@ int swarm_force_new_cluster(struct swarm *sw, char node_id[IDS_LEN + 1], swarm_d
 	memcpy(node_id, sw->st.node_id, IDS_LEN + 1);
 	sw->forcing_done = done;
 	sw->forcing_data = data;
-	uv_timer_stop(&sw->nodes_timer);
-	sw->closing++; /* swarm_close waits for the restart to settle */
-	manager_close(sw->manager, swarm_forced_restart, sw);
-	sw->manager = NULL;
+	swarm_stop_manager(sw, swarm_forced_restart); /* swarm_close waits for the restart to settle */
 	return 0;
 }
 
@@ -1222,17 +1239,7 @@ static void swarm_stop_components(struct swarm *sw)
 		sw->ready_done = NULL;
 		done(sw->ready_data, -ECANCELED, "the node stopped before the Raft cluster counted it as a manager");
 	}
-	if (sw->orchestrate != NULL) {
-		sw->closing++;
-		orchestrate_stop(sw->orchestrate, swarm_orchestrate_closed, sw);
-		sw->orchestrate = NULL;
-	}
-	if (sw->manager != NULL) {
-		uv_timer_stop(&sw->nodes_timer);
-		sw->closing++;
-		manager_close(sw->manager, swarm_manager_closed, sw);
-		sw->manager = NULL;
-	}
+	swarm_stop_manager(sw, swarm_manager_closed);
 }
 
 /* Stops every component; the keys are wiped. */

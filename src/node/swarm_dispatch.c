@@ -194,6 +194,16 @@ int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen)
 	return rc;
 }
 
+void swarm_dispatch_manager_stopping(struct swarm *sw)
+{
+	struct swarm_dispatch *d = sw->dispatch;
+	if (d == NULL || d->dispatcher == NULL)
+		return;
+	dispatcher_close(d->dispatcher);
+	d->dispatcher = NULL;
+	agent_link_changed(d->agent, sw->st.node_id, false); /* its own dispatcher is gone */
+}
+
 void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_role from_role, const uint8_t *body,
 			    size_t len)
 {

@@ -51,6 +51,12 @@ def node_id(d):
     return api(d, "GET", "/info")[1]["Swarm"]["NodeID"]
 
 
+def registered(d, nid):
+    """The leader has written the node object (a node it has not is shown from gossip as "unknown")."""
+    status, n = api(d, "GET", f"/nodes/{nid}")
+    return status == 200 and n["Status"]["State"] == "ready"
+
+
 def labels_of(d, nid):
     status, n = api(d, "GET", f"/nodes/{nid}")
     assert status == 200, n
@@ -106,8 +112,7 @@ def three_managers_elect_one_leader_and_replicate_writes():
         # a write through a follower commits everywhere
         follower = next(i for i in range(3) if i != c.leader())
         target = c.ids[0]
-        wait_for(lambda: api(c.nodes[follower], "GET", f"/nodes/{target}")[0] == 200 and
-                 "Version" in api(c.nodes[follower], "GET", f"/nodes/{target}")[1], 20, "the node object")
+        wait_for(lambda: registered(c.nodes[follower], target), 20, "the node object")
         r = None
         for _ in range(20):  # the leader's own node writes may race ours: retry a stale version
             r = add_label(c.nodes[follower], target, "zone", "a")
@@ -136,7 +141,7 @@ def killed_leader_is_replaced_and_returns_as_follower():
         old = c.leader()
         others = [i for i in range(3) if i != old]
         target = c.ids[others[0]]
-        wait_for(lambda: api(c.nodes[others[0]], "GET", f"/nodes/{target}")[1].get("Version") is not None, 20,
+        wait_for(lambda: registered(c.nodes[others[0]], target), 20,
                  "the node object")
         acked = []
         for k in range(5):
@@ -172,7 +177,7 @@ def kill_during_write_burst_loses_no_acknowledged_write():
         leader = c.leader()
         writer = next(i for i in range(3) if i != leader)
         target = c.ids[writer]
-        wait_for(lambda: api(c.nodes[writer], "GET", f"/nodes/{target}")[1].get("Version") is not None, 20,
+        wait_for(lambda: registered(c.nodes[writer], target), 20,
                  "the node object")
         acked = []
         for k in range(40):
@@ -195,7 +200,7 @@ def writes_without_a_majority_get_no_leader_error():
     try:
         wait_for(lambda: c.leader() is not None, 20, "a leader")
         survivor = 0
-        wait_for(lambda: api(c.nodes[0], "GET", f"/nodes/{c.ids[0]}")[1].get("Version") is not None, 20,
+        wait_for(lambda: registered(c.nodes[0], c.ids[0]), 20,
                  "the node object")
         for _ in range(20):
             if add_label(c.nodes[survivor], c.ids[survivor], "before", "1").returncode == 0:
@@ -226,7 +231,7 @@ def promote_demote_and_remove_nodes():
         for i in (1, 2):
             ok(d[i].cli("join", "--token", token, f"{ip(0)}:2377"))
         ids = [node_id(x) for x in d]
-        wait_for(lambda: all(api(d[0], "GET", f"/nodes/{i}")[1].get("Version") for i in ids), 20, "node objects")
+        wait_for(lambda: all(registered(d[0], i) for i in ids), 20, "node objects")
         out = ok(d[0].cli("node", "promote", ids[1], ids[2]))
         assert out == f"Node {ids[1]} promoted to a manager in the swarm.\nNode {ids[2]} promoted to a manager in the swarm.\n", out
         wait_for(lambda: raft(d[0]).get("Voters") == 3, 30, "three voters after the promotions")
