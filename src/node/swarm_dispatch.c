@@ -1,4 +1,4 @@
-/* swarm_dispatch: this node's agent and, on a manager, its dispatcher, wired to the peer streams, the Raft manager and the exec runtime. */
+/* swarm_dispatch: this node's agent and, on a manager, its dispatcher, wired to the peer streams, the Raft manager and the task runtime (exec or engine). */
 #include "swarmnode/swarm_dispatch.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "swarmnode/dispatcher.h"
 #include "swarmnode/log.h"
 #include "swarmnode/peer_msg.h"
+#include "swarmnode/runtime_engine.h"
 #include "swarmnode/runtime_exec.h"
 #include "swarmnode/swarm.h"
 
@@ -111,10 +112,28 @@ static const struct agent_ops swarm_agent_ops = {
 	.managers = agent_managers,
 };
 
-static int exec_runtime_new(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
+/* The engine's recover asks before the agent has heard from any manager:
+ * every running container of this node is adopted, and the agent removes
+ * those the first full assignment set does not name (agent.h). */
+static bool engine_adopt_all(void *data, const char *task_id)
+{
+	(void)data;
+	(void)task_id;
+	return true;
+}
+
+/* The daemon resolved --runtime before the loop started (daemon.c): the
+ * config says exec or engine, and the engine's socket. */
+static int task_runtime_new(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
 			    struct runtime **out, char *err, size_t errlen)
 {
 	struct swarm_dispatch *d = data;
+	const struct config *c = d->sw->config;
+	if (c->runtime == CONFIG_RUNTIME_ENGINE) {
+		struct runtime_engine_config cfg = { .socket_path = c->engine_socket, .node_id = d->sw->st.node_id,
+						     .want_task = engine_adopt_all };
+		return runtime_engine_new(loop, &cfg, on_state, cb_data, out, err, errlen);
+	}
 	struct runtime_exec_config cfg = { .data_dir = d->sw->datadir->path };
 	return runtime_exec_new(loop, &cfg, on_state, cb_data, out, err, errlen);
 }
@@ -169,8 +188,10 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
 	char why[128];
 	const char *node_addr = addr_parse(sw->st.advertise_addr, CONFIG_CLUSTER_PORT, &advertised, why,
 					   sizeof(why)) == 0 ? advertised.host : NULL;
+	bool engine = sw->config->runtime == CONFIG_RUNTIME_ENGINE;
 	struct agent_config cfg = { .node_id = sw->st.node_id, .node_addr = node_addr, .first_session = wall_ms(),
-				    .runtime_new = exec_runtime_new, .runtime_data = d };
+				    .runtime_new = task_runtime_new, .runtime_data = d,
+				    .runtime_ports = engine ? runtime_engine_ports : NULL };
 	int rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
 	if (rc != 0) {
 		free(d);
