@@ -38,6 +38,11 @@
  * known status of every task. Tasks keep running while the agent has no
  * manager.
  *
+ * Host ports: each published port is handed to the runtime with the node's
+ * port agent_spec chose; with cfg->runtime_ports (the engine) a host-mode
+ * port published as 0 is handed as 0 and the port the runtime bound is read
+ * back when the task runs, for Status.PortStatus.
+ *
  * Restart: agent_start runs the runtime's recover first; what the runtime
  * reports for an earlier run's tasks is reported like any other state.
  */

@@ -159,6 +159,11 @@ static void daemon_on_signal(uv_signal_t *s, int signum)
 	swarm_close(&d->swarm, daemon_swarm_closed);
 }
 
+static const char *detect_failure(int rc)
+{
+	return rc == -ELIBACC ? "libcurl cannot be loaded" : rc == -ENOENT ? "no engine detected" : uv_strerror(rc);
+}
+
 /* An engine named by --engine-socket must answer: the user asked for it. */
 static int daemon_check_engine(const struct config *c)
 {
@@ -193,13 +198,13 @@ static int daemon_choose_runtime(struct config *c)
 		if (rc != 0 && c->runtime == CONFIG_RUNTIME_ENGINE) {
 			log_error("daemon", "--runtime engine: no engine answers on $DOCKER_HOST, /var/run/docker.sock, "
 				  "/run/podman/podman.sock or $XDG_RUNTIME_DIR/podman/podman.sock; name one with "
-				  "--engine-socket", LF_STR("error", uv_strerror(rc)));
+				  "--engine-socket", LF_STR("error", detect_failure(rc)));
 			return rc;
 		}
 		c->runtime = rc == 0 ? CONFIG_RUNTIME_ENGINE : CONFIG_RUNTIME_EXEC;
 		if (rc != 0)
 			c->engine_socket[0] = '\0';
-		how = rc == 0 ? "detected" : "no engine detected";
+		how = rc == 0 ? "detected" : detect_failure(rc);
 	}
 	log_info("daemon", "task runtime", LF_STR("runtime", config_runtime_name(c->runtime)),
 		 LF_STR("engine_socket", c->engine_socket), LF_STR("chosen_by", how));
