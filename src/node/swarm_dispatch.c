@@ -15,6 +15,14 @@
 #include "swarmnode/runtime_exec.h"
 #include "swarmnode/swarm.h"
 
+/* How long after a failed store barrier the dispatcher's start is tried again. */
+#define DISPATCH_BARRIER_RETRY_MS 200
+
+/* A store barrier in flight; outlives the dispatch part if that closes first. */
+struct store_barrier {
+	struct swarm_dispatch *d; /* NULL once the dispatch part closed */
+};
+
 /* A message between this node's agent and its own dispatcher. */
 struct loop_msg {
 	struct loop_msg *next;
@@ -28,6 +36,8 @@ struct swarm_dispatch {
 	struct agent *agent;
 	struct dispatcher *dispatcher;
 	uv_timer_t loopback;             /* delivers the queue from the loop; data = this */
+	uv_timer_t barrier_retry;        /* retries the store barrier; data = this */
+	struct store_barrier *barrier;   /* in flight, NULL when none */
 	struct loop_msg *head, **tail;   /* the queue */
 	int closing;                     /* parts still closing */
 	void (*done)(struct swarm *sw);
@@ -198,21 +208,87 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
 		return rc;
 	}
 	uv_timer_init(sw->loop, &d->loopback);
-	d->loopback.data = d;
+	uv_timer_init(sw->loop, &d->barrier_retry);
+	d->loopback.data = d->barrier_retry.data = d;
 	sw->dispatch = d;
 	return 0;
 }
 
+static void dispatch_start_dispatcher(struct swarm_dispatch *d)
+{
+	char err[256];
+	struct swarm *sw = d->sw;
+	int rc = dispatcher_start(manager_store_watchable(sw->manager), &swarm_dispatcher_ops, d, &d->dispatcher, err,
+				  sizeof(err));
+	if (rc != 0) {
+		log_error("dispatch", "cannot start the dispatcher", LF_STR("error", err));
+		return;
+	}
+	agent_link_changed(d->agent, sw->st.node_id, true); /* its own dispatcher is up */
+}
+
+static void dispatch_barrier_try(struct swarm_dispatch *d);
+
+static void dispatch_barrier_retry_fire(uv_timer_t *t)
+{
+	dispatch_barrier_try(t->data);
+}
+
+static void dispatch_barrier_retry_later(struct swarm_dispatch *d)
+{
+	uv_timer_start(&d->barrier_retry, dispatch_barrier_retry_fire, DISPATCH_BARRIER_RETRY_MS, 0);
+}
+
+static void dispatch_barrier_done(void *data, int status)
+{
+	struct store_barrier *b = data;
+	struct swarm_dispatch *d = b->d;
+	free(b);
+	if (d == NULL)
+		return; /* the dispatch part closed meanwhile */
+	d->barrier = NULL;
+	if (d->sw->manager == NULL || d->dispatcher != NULL)
+		return;
+	if (status == 0)
+		dispatch_start_dispatcher(d);
+	else
+		dispatch_barrier_retry_later(d);
+}
+
+/* A restarted manager's store holds only what it has applied so far; the
+ * full assignment set sent from it would miss tasks still running here (the
+ * agent would then remove the containers it just adopted, and restart the
+ * tasks as the log replays). A read barrier makes the store current first;
+ * it is retried while it fails (no leader yet, the log not open yet) and
+ * the node is still a manager. */
+static void dispatch_barrier_try(struct swarm_dispatch *d)
+{
+	if (d->barrier != NULL || d->dispatcher != NULL || d->sw->manager == NULL)
+		return;
+	struct store_barrier *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		dispatch_barrier_retry_later(d);
+		return;
+	}
+	b->d = d;
+	/* -ESHUTDOWN too: a manager opens its log after it starts. */
+	int rc = manager_read(d->sw->manager, dispatch_barrier_done, b);
+	if (rc != 0) {
+		free(b);
+		dispatch_barrier_retry_later(d);
+		return;
+	}
+	d->barrier = b;
+}
+
 int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	struct swarm_dispatch *d = sw->dispatch;
-	if (d == NULL || sw->manager == NULL || d->dispatcher != NULL)
-		return 0;
-	int rc = dispatcher_start(manager_store_watchable(sw->manager), &swarm_dispatcher_ops, d, &d->dispatcher, err,
-				  errlen);
-	if (rc == 0)
-		agent_link_changed(d->agent, sw->st.node_id, true); /* its own dispatcher is up */
-	return rc;
+	if (d != NULL && sw->manager != NULL && d->dispatcher == NULL)
+		dispatch_barrier_try(d);
+	return 0;
 }
 
 void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_role from_role, const uint8_t *body,
@@ -279,8 +355,11 @@ bool swarm_dispatch_stop(struct swarm *sw, void (*done)(struct swarm *sw))
 	struct agent *a = d->agent;
 	d->agent = NULL;
 	d->done = done;
-	d->closing = 2;
+	if (d->barrier != NULL)
+		d->barrier->d = NULL; /* its answer frees it */
+	d->closing = 3;
 	uv_close((uv_handle_t *)&d->loopback, dispatch_timer_closed);
+	uv_close((uv_handle_t *)&d->barrier_retry, dispatch_timer_closed);
 	agent_close(a, dispatch_agent_closed, d);
 	return true;
 }

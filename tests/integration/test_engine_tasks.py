@@ -4,7 +4,8 @@ daemon reports its runtime choice (log, /info, `swarmnode info`) and refuses to
 start when --runtime engine finds no engine; a web service with a published
 port answers HTTP from its container, a host-mode port the engine picks reaches
 the task's PortStatus, a 2-replica service runs 2 labelled containers,
-`service rm` removes the containers, and a missing image is a rejected task
+`service rm` removes the containers, a daemon killed with -9 adopts its
+running container when it restarts, and a missing image is a rejected task
 whose error says "No such image".
 
 Skipped (exit 77) only when no engine can exist here: not root, or podman not
@@ -14,6 +15,7 @@ service); the service itself is left running, as setup.sh intends."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -213,6 +215,29 @@ def a_host_port_the_engine_picks_reaches_port_status(d, nid):
 
 
 @with_engine_swarm
+def a_crashed_daemon_adopts_its_running_containers(d, nid):
+    ok(d.cli("service", "create", "--name", "survivor", IMAGE, "sleep", "3600"))
+    [before] = running(d, "survivor")
+    container = before["Status"]["ContainerStatus"]["ContainerID"]
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.log.close()
+    [c] = containers(nid)
+    assert c["Id"] == container and c["State"] == "running", c
+    d.start()
+    wait_for(lambda: "adopting container left by a previous daemon" in d.logs(), 30, "the container adopted")
+    wait_for(lambda: call("/tasks", d.socket)[0] == 200, 30, "a leader again")
+    wait_for(lambda: len(running(d, "survivor")) == 1, 30, "the task running again")
+    [after] = running(d, "survivor")
+    assert after["ID"] == before["ID"], (before["ID"], after["ID"])
+    assert after["Status"]["ContainerStatus"]["ContainerID"] == container, after["Status"]
+    [c] = containers(nid)
+    assert c["Id"] == container and c["State"] == "running", c
+    ok(d.cli("service", "rm", "survivor"))
+    wait_for(lambda: containers(nid) == [], 60, "no managed container left after service rm")
+
+
+@with_engine_swarm
 def a_missing_image_is_a_rejected_task(d, nid):
     ok(d.cli("service", "create", "-d", "--name", "ghost", "localhost/sn-no-such-image:latest"))
 
@@ -234,5 +259,6 @@ if __name__ == "__main__":
         an_engine_that_does_not_answer_stops_the_daemon,
         web_and_replicas_run_as_containers,
         a_host_port_the_engine_picks_reaches_port_status,
+        a_crashed_daemon_adopts_its_running_containers,
         a_missing_image_is_a_rejected_task,
     ]))
