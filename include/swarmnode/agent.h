@@ -38,6 +38,11 @@
  * known status of every task. Tasks keep running while the agent has no
  * manager.
  *
+ * Host ports: each published port is handed to the runtime with the node's
+ * port agent_spec chose; with cfg->runtime_ports (the engine) a host-mode
+ * port published as 0 is handed as 0 and the port the runtime bound is read
+ * back when the task runs, for Status.PortStatus.
+ *
  * Restart: agent_start runs the runtime's recover first; what the runtime
  * reports for an earlier run's tasks is reported like any other state.
  */
@@ -64,6 +69,16 @@ struct agent_ops {
 typedef int (*agent_runtime_new_fn)(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
 				    struct runtime **out, char *err, size_t errlen);
 
+/* The host ports a runtime bound for a task, read back (runtime_engine_ports
+ * has this shape): up to cap in out, their number in *n; 0 or a negative
+ * errno. A runtime that binds exactly the ports it is handed (exec, which
+ * shares the node's network) needs none. With one, the agent hands a
+ * host-mode port published as 0 to the runtime as 0, so that it picks a free
+ * port as Docker does, and when the task is RUNNING the ports read back
+ * replace the ones the agent reports (the task's Status.PortStatus). */
+typedef int (*agent_runtime_ports_fn)(struct runtime *rt, const char *task_id, struct runtime_port *out, size_t cap,
+				      size_t *n);
+
 struct agent_config {
 	const char *node_id;              /* this node (copied) */
 	const char *node_addr;            /* its advertised IP, handed to tasks (copied; may be NULL) */
@@ -71,6 +86,7 @@ struct agent_config {
 					   * grow across restarts (the wall clock in ms) */
 	agent_runtime_new_fn runtime_new; /* the runtime to drive */
 	void *runtime_data;               /* for runtime_new */
+	agent_runtime_ports_fn runtime_ports; /* may be NULL; see agent_runtime_ports_fn */
 };
 
 /* What the agent is doing, for logs and tests. */

@@ -18,6 +18,16 @@
 #define CONFIG_LABEL_MAX 64
 #define CONFIG_LABELS_TOTAL_MAX 192
 
+/* Which runtime the agent runs tasks with (--runtime). */
+enum config_runtime {
+	CONFIG_RUNTIME_AUTO,   /* engine when --engine-socket is given or one is detected, else exec */
+	CONFIG_RUNTIME_EXEC,   /* processes, whatever engine exists */
+	CONFIG_RUNTIME_ENGINE, /* containers; the daemon refuses to start without an engine */
+};
+
+/* "auto", "exec", "engine". */
+const char *config_runtime_name(enum config_runtime r);
+
 struct config {
 	char data_dir[PATH_MAX];             /* state, lock file, logs */
 	char socket_path[CONFIG_SOCKET_MAX]; /* the control socket (Engine API) */
@@ -29,6 +39,8 @@ struct config {
 	enum log_format log_format;
 	char labels[CONFIG_MAX_LABELS][CONFIG_LABEL_MAX]; /* "key=value", as given */
 	size_t nlabels;
+	enum config_runtime runtime;                /* as asked; the daemon resolves AUTO at start */
+	char engine_socket[CONFIG_SOCKET_MAX];      /* the engine's Unix socket, "" when not given */
 };
 
 /* Fills the defaults: /var/lib/swarmnode and /run/swarmnode/swarmnode.sock for

@@ -97,6 +97,12 @@ int runtime_engine_new(uv_loop_t *loop, const struct runtime_engine_config *cfg,
  * -ELIBACC (no libcurl). */
 int runtime_engine_detect(char *out, size_t len);
 
+/* Asks the engine at socket_path for GET /_ping, as detect does for each
+ * candidate. BLOCKS (up to a second), like runtime_engine_detect. Returns 0
+ * (it answered OK), -ENOENT (no socket there), -ECONNREFUSED (no engine
+ * answers on it) or -ELIBACC (no libcurl). */
+int runtime_engine_ping(const char *socket_path);
+
 /* The host ports the engine bound for a running task, as read back from
  * its container (NetworkSettings.Ports), for the endpoint table: up to cap
  * entries in out, their number in *n (0 before the task runs). Returns 0,

@@ -25,7 +25,9 @@ struct swarm;
  * negative errno with err. */
 int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen);
 
-/* The manager started: serve agents from its store. */
+/* The manager started: serve agents from its store once a read barrier says
+ * the store is current (retried every 200 ms while there is no leader).
+ * Returns 0; a dispatcher that cannot start is logged. */
 int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen);
 
 /* The manager is about to stop (shutdown, demotion, --force-new-cluster):

@@ -104,6 +104,11 @@ static int cmd_info(struct cli *cli, const struct cli_args *args)
 	printf(" Architecture: %s\n", jstr(i, "Architecture"));
 	printf(" CPUs: %lld\n", (long long)json_integer_value(json_object_get(i, "NCPU")));
 	printf(" Total Memory: %s\n", mem);
+	const char *runtime = jstr(i, "DefaultRuntime");
+	const char *engine = jstr(json_object_get(json_object_get(i, "Runtimes"), runtime), "path");
+	printf(" Default Runtime: %s\n", *runtime ? runtime : "exec");
+	if (*engine)
+		printf(" Engine Socket: %s\n", engine);
 	printf(" Debug Mode: %s\n", json_is_true(json_object_get(i, "Debug")) ? "true" : "false");
 	json_decref(i);
 	return CLI_OK;

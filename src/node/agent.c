@@ -36,6 +36,7 @@ struct agent {
 	char node_id[IDS_LEN + 1];
 	char node_addr[64];
 	struct runtime *rt;
+	agent_runtime_ports_fn runtime_ports; /* NULL: the runtime binds the ports it is handed */
 	uv_timer_t flush_timer;        /* AGENT_FLUSH_MS after a change; data = this */
 	uv_timer_t tick_timer;         /* every AGENT_TICK_MS: manager choice, resends */
 	bool recovered;
@@ -313,14 +314,33 @@ static void agent_tick(uv_timer_t *timer)
 
 /* --- assignments ---------------------------------------------------------------- */
 
-static int task_set_ports(struct agent_task *t, const struct dispatch_task *d)
+/* Whether the runtime picks this port's host port (it is read back later). */
+static bool runtime_picks_port(const struct agent *a, const struct dispatch_port *p)
+{
+	return a->runtime_ports != NULL && p->mode == RUNTIME_PUBLISH_HOST && p->published == 0;
+}
+
+/* Once the task runs, the host ports the runtime bound replace the asked ones. */
+static void task_read_ports(struct agent *a, struct agent_task *t)
+{
+	struct runtime_port bound[RUNTIME_PORTS_MAX];
+	size_t n = 0;
+	if (a->runtime_ports == NULL || t->nports == 0 || a->runtime_ports(a->rt, t->id, bound, RUNTIME_PORTS_MAX, &n) != 0)
+		return;
+	for (size_t i = 0; i < t->nports; i++)
+		for (size_t j = 0; j < n; j++)
+			if (bound[j].target == t->ports[i].target && bound[j].protocol == t->ports[i].protocol)
+				t->ports[i].published = bound[j].published;
+}
+
+static int task_set_ports(struct agent *a, struct agent_task *t, const struct dispatch_task *d)
 {
 	struct dispatch_port *p = NULL;
 	if (d->nports > 0 && (p = calloc(d->nports, sizeof(*p))) == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->nports; i++) {
 		p[i] = d->ports[i];
-		p[i].published = agent_spec_host_port(&d->ports[i]);
+		p[i].published = runtime_picks_port(a, &d->ports[i]) ? 0 : agent_spec_host_port(&d->ports[i]);
 	}
 	free(t->ports);
 	t->ports = p;
@@ -336,6 +356,9 @@ static void task_run(struct agent *a, struct agent_task *t, const struct dispatc
 	task_report_state(a, t, RUNTIME_STATE_ACCEPTED, "accepted", NULL);
 	int rc = agent_spec_build(d, a->node_id, a->node_addr, &s, err, sizeof(err));
 	if (rc == 0) {
+		for (size_t i = 0; i < d->nports; i++)
+			if (runtime_picks_port(a, &d->ports[i]))
+				s.ports[i].published = 0;
 		t->grace_ms = agent_spec_grace_ms(&s);
 		rc = runtime_start(a->rt, &s.spec, err, sizeof(err));
 		agent_spec_release(&s);
@@ -389,8 +412,10 @@ static void agent_apply_task(struct agent *a, const struct dispatch_task *d)
 		return;
 	t->version = d->version;
 	t->desired = d->desired;
-	if (task_set_ports(t, d) != 0)
+	if (task_set_ports(a, t, d) != 0)
 		log_error("agent", "out of memory: task ports not kept", LF_STR("task", d->id));
+	else if (t->has_status && t->st.state == RUNTIME_STATE_RUNNING)
+		task_read_ports(a, t); /* adopted by recover before its assignment came */
 	if (!known && !t->has_status)
 		task_first_seen(a, t, d);
 	else if (d->desired > RUNTIME_STATE_RUNNING)
@@ -496,6 +521,8 @@ static void agent_on_state(void *data, const char *task_id, const struct runtime
 	}
 	if (t->has_status && st->state < t->st.state)
 		return; /* the agent's own verdict came first; states never go back */
+	if (st->state == RUNTIME_STATE_RUNNING)
+		task_read_ports(a, t);
 	task_report(a, t, st);
 	if (t->removing && runtime_state_is_terminal(st->state)) {
 		runtime_remove(a->rt, t->id);
@@ -527,6 +554,7 @@ int agent_start(uv_loop_t *loop, const struct agent_config *cfg, const struct ag
 	snprintf(a->node_id, sizeof(a->node_id), "%s", cfg->node_id);
 	snprintf(a->node_addr, sizeof(a->node_addr), "%s", cfg->node_addr ? cfg->node_addr : "");
 	a->next_session = cfg->first_session ? cfg->first_session : 1;
+	a->runtime_ports = cfg->runtime_ports;
 	int rc = cfg->runtime_new(cfg->runtime_data, loop, agent_on_state, a, &a->rt, err, errlen);
 	if (rc != 0) {
 		free(a);

@@ -119,8 +119,12 @@ static void h_info(struct api *api, struct http_request *req, struct api_call *c
 	clock_gettime(CLOCK_REALTIME, &ts);
 	api_format_time((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, now, sizeof(now));
 	json_t *swarm = api_swarm_info(api);
+	/* The task runtime the daemon resolved at start (--runtime), in Docker's
+	 * fields: one runtime, whose path is the engine's socket (exec: ""). */
+	const char *runtime = config_runtime_name(api->config->runtime);
+	json_t *runtimes = json_pack("{s:{s:s}}", runtime, "path", api->config->engine_socket);
 	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s,"
-				 " s:b, s:i, s:s, s:[], s:b, s:o}",
+				 " s:b, s:i, s:s, s:[], s:b, s:o, s:o, s:s}",
 		"ID", api->engine_id, "Name", h->hostname, "ServerVersion", SN_VERSION,
 		"OperatingSystem", h->os_name, "OSVersion", h->os_version, "OSType", "linux",
 		"KernelVersion", h->kernel, "Architecture", h->arch_uname,
@@ -128,7 +132,8 @@ static void h_info(struct api *api, struct http_request *req, struct api_call *c
 		"NCPU", (json_int_t)h->ncpu, "MemTotal", (json_int_t)h->mem_total,
 		"SystemTime", now, "IndexServerAddress", "",
 		"Debug", log_min_level() == LOG_DEBUG, "NFd", count_open_fds(),
-		"LoggingDriver", "", "Labels", "ExperimentalBuild", 0, "Swarm", swarm);
+		"LoggingDriver", "", "Labels", "ExperimentalBuild", 0, "Swarm", swarm,
+		"Runtimes", runtimes, "DefaultRuntime", runtime);
 	/* Docker streams /info chunked; the CLI reads either framing. */
 	char *text = json_dumps(info, JSON_COMPACT);
 	json_decref(info);

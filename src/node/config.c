@@ -134,6 +134,43 @@ static int apply_label(struct config *c, const char *v, char *err, size_t errlen
 	return 0;
 }
 
+static const char *const config_runtime_names[] = {
+	[CONFIG_RUNTIME_AUTO] = "auto",
+	[CONFIG_RUNTIME_EXEC] = "exec",
+	[CONFIG_RUNTIME_ENGINE] = "engine",
+};
+
+const char *config_runtime_name(enum config_runtime r)
+{
+	return (unsigned)r < sizeof(config_runtime_names) / sizeof(config_runtime_names[0]) ? config_runtime_names[r]
+											       : "unknown";
+}
+
+static int apply_runtime(struct config *c, const char *v, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(config_runtime_names) / sizeof(config_runtime_names[0]); i++) {
+		if (strcmp(v, config_runtime_names[i]) == 0) {
+			c->runtime = (enum config_runtime)i;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "runtime: \"%s\" is not one of exec, engine, auto", v);
+	return -EINVAL;
+}
+
+/* Docker's own notation (unix:///run/docker.sock) is accepted too; a relative
+ * path would change meaning with the daemon's working directory. */
+static int apply_engine_socket(struct config *c, const char *v, char *err, size_t errlen)
+{
+	if (strncmp(v, "unix://", 7) == 0)
+		v += 7;
+	if (*v != '\0' && *v != '/') {
+		snprintf(err, errlen, "engine-socket: \"%s\" is not an absolute path", v);
+		return -EINVAL;
+	}
+	return copy_path(c->engine_socket, sizeof(c->engine_socket), v, "engine-socket", err, errlen);
+}
+
 static const struct config_setting config_settings[] = {
 	{"data-dir", "DIR", "state directory (default /var/lib/swarmnode as root)", apply_data_dir},
 	{"socket", "PATH", "control socket (default /run/swarmnode/swarmnode.sock as root)", apply_socket},
@@ -143,6 +180,10 @@ static const struct config_setting config_settings[] = {
 	{"log-level", "LEVEL", "debug, info, warn or error (default info)", apply_log_level},
 	{"log-format", "FORMAT", "logfmt or json (default logfmt)", apply_log_format},
 	{"label", "KEY=VALUE", "engine label shown in node inspect (repeatable)", apply_label},
+	{"runtime", "RUNTIME", "task runtime: exec, engine or auto (default auto: engine if one answers)",
+	 apply_runtime},
+	{"engine-socket", "PATH", "Docker Engine API socket for the engine runtime (default: detected)",
+	 apply_engine_socket},
 };
 
 #define CONFIG_NSETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))

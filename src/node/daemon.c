@@ -20,6 +20,7 @@
 #include "swarmnode/http_server.h"
 #include "swarmnode/ids.h"
 #include "swarmnode/log.h"
+#include "swarmnode/runtime_engine.h"
 #include "swarmnode/swarm.h"
 
 #define DAEMON_ENGINE_ID_FILE "engine-id"
@@ -158,6 +159,58 @@ static void daemon_on_signal(uv_signal_t *s, int signum)
 	swarm_close(&d->swarm, daemon_swarm_closed);
 }
 
+static const char *detect_failure(int rc)
+{
+	return rc == -ELIBACC ? "libcurl cannot be loaded" : rc == -ENOENT ? "no engine detected" : uv_strerror(rc);
+}
+
+/* An engine named by --engine-socket must answer: the user asked for it. */
+static int daemon_check_engine(const struct config *c)
+{
+	int rc = runtime_engine_ping(c->engine_socket);
+	if (rc == 0)
+		return 0;
+	const char *why = rc == -ENOENT ? "no socket there" : rc == -ELIBACC ? "libcurl cannot be loaded"
+									   : "no engine answers on it";
+	log_error("daemon", "engine runtime: the engine socket does not answer", LF_STR("engine_socket", c->engine_socket),
+		  LF_STR("error", why));
+	return rc;
+}
+
+/* Resolves --runtime auto into exec or engine before the loop serves
+ * anything: detection blocks (up to a second per candidate socket), which
+ * only a daemon that is not serving yet can afford. On return c->runtime is
+ * EXEC or ENGINE, and engine_socket is the engine's socket for ENGINE, ""
+ * for EXEC. */
+static int daemon_choose_runtime(struct config *c)
+{
+	const char *how = "--engine-socket";
+	if (c->runtime == CONFIG_RUNTIME_EXEC) {
+		c->engine_socket[0] = '\0';
+		how = "--runtime exec";
+	} else if (c->engine_socket[0] != '\0') {
+		int rc = daemon_check_engine(c);
+		if (rc != 0)
+			return rc;
+		c->runtime = CONFIG_RUNTIME_ENGINE;
+	} else {
+		int rc = runtime_engine_detect(c->engine_socket, sizeof(c->engine_socket));
+		if (rc != 0 && c->runtime == CONFIG_RUNTIME_ENGINE) {
+			log_error("daemon", "--runtime engine: no engine answers on $DOCKER_HOST, /var/run/docker.sock, "
+				  "/run/podman/podman.sock or $XDG_RUNTIME_DIR/podman/podman.sock; name one with "
+				  "--engine-socket", LF_STR("error", detect_failure(rc)));
+			return rc;
+		}
+		c->runtime = rc == 0 ? CONFIG_RUNTIME_ENGINE : CONFIG_RUNTIME_EXEC;
+		if (rc != 0)
+			c->engine_socket[0] = '\0';
+		how = rc == 0 ? "detected" : detect_failure(rc);
+	}
+	log_info("daemon", "task runtime", LF_STR("runtime", config_runtime_name(c->runtime)),
+		 LF_STR("engine_socket", c->engine_socket), LF_STR("chosen_by", how));
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	char err[512];
@@ -190,11 +243,15 @@ static int daemon_start(struct daemon *d)
 	return 0;
 }
 
-int daemon_run(const struct config *config)
+int daemon_run(const struct config *asked)
 {
+	struct config resolved = *asked;
+	const struct config *config = &resolved;
 	struct daemon d = {.config = config, .exit_code = 0};
 	d.datadir.lock_fd = -1;
 	log_configure(config->log_level, config->log_format, NULL);
+	if (daemon_choose_runtime(&resolved) != 0)
+		return 1;
 	if (sodium_init() < 0) {
 		log_error("daemon", "libsodium failed to initialise");
 		return 1;

@@ -1,4 +1,4 @@
-/* swarm_dispatch: this node's agent and, on a manager, its dispatcher, wired to the peer streams, the Raft manager and the exec runtime. */
+/* swarm_dispatch: this node's agent and, on a manager, its dispatcher, wired to the peer streams, the Raft manager and the task runtime (exec or engine). */
 #include "swarmnode/swarm_dispatch.h"
 
 #include <errno.h>
@@ -11,8 +11,17 @@
 #include "swarmnode/dispatcher.h"
 #include "swarmnode/log.h"
 #include "swarmnode/peer_msg.h"
+#include "swarmnode/runtime_engine.h"
 #include "swarmnode/runtime_exec.h"
 #include "swarmnode/swarm.h"
+
+/* How long after a failed store barrier the dispatcher's start is tried again. */
+#define DISPATCH_BARRIER_RETRY_MS 200
+
+/* A store barrier in flight; outlives the dispatch part if that closes first. */
+struct store_barrier {
+	struct swarm_dispatch *d; /* NULL once the dispatch part closed */
+};
 
 /* A message between this node's agent and its own dispatcher. */
 struct loop_msg {
@@ -27,6 +36,8 @@ struct swarm_dispatch {
 	struct agent *agent;
 	struct dispatcher *dispatcher;
 	uv_timer_t loopback;             /* delivers the queue from the loop; data = this */
+	uv_timer_t barrier_retry;        /* retries the store barrier; data = this */
+	struct store_barrier *barrier;   /* in flight, NULL when none */
 	struct loop_msg *head, **tail;   /* the queue */
 	int closing;                     /* parts still closing */
 	void (*done)(struct swarm *sw);
@@ -111,10 +122,28 @@ static const struct agent_ops swarm_agent_ops = {
 	.managers = agent_managers,
 };
 
-static int exec_runtime_new(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
+/* The engine's recover asks before the agent has heard from any manager:
+ * every running container of this node is adopted, and the agent removes
+ * those the first full assignment set does not name (agent.h). */
+static bool engine_adopt_all(void *data, const char *task_id)
+{
+	(void)data;
+	(void)task_id;
+	return true;
+}
+
+/* The daemon resolved --runtime before the loop started (daemon.c): the
+ * config says exec or engine, and the engine's socket. */
+static int task_runtime_new(void *data, uv_loop_t *loop, runtime_state_cb on_state, void *cb_data,
 			    struct runtime **out, char *err, size_t errlen)
 {
 	struct swarm_dispatch *d = data;
+	const struct config *c = d->sw->config;
+	if (c->runtime == CONFIG_RUNTIME_ENGINE) {
+		struct runtime_engine_config cfg = { .socket_path = c->engine_socket, .node_id = d->sw->st.node_id,
+						     .want_task = engine_adopt_all };
+		return runtime_engine_new(loop, &cfg, on_state, cb_data, out, err, errlen);
+	}
 	struct runtime_exec_config cfg = { .data_dir = d->sw->datadir->path };
 	return runtime_exec_new(loop, &cfg, on_state, cb_data, out, err, errlen);
 }
@@ -169,29 +198,97 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
 	char why[128];
 	const char *node_addr = addr_parse(sw->st.advertise_addr, CONFIG_CLUSTER_PORT, &advertised, why,
 					   sizeof(why)) == 0 ? advertised.host : NULL;
+	bool engine = sw->config->runtime == CONFIG_RUNTIME_ENGINE;
 	struct agent_config cfg = { .node_id = sw->st.node_id, .node_addr = node_addr, .first_session = wall_ms(),
-				    .runtime_new = exec_runtime_new, .runtime_data = d };
+				    .runtime_new = task_runtime_new, .runtime_data = d,
+				    .runtime_ports = engine ? runtime_engine_ports : NULL };
 	int rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
 	if (rc != 0) {
 		free(d);
 		return rc;
 	}
 	uv_timer_init(sw->loop, &d->loopback);
-	d->loopback.data = d;
+	uv_timer_init(sw->loop, &d->barrier_retry);
+	d->loopback.data = d->barrier_retry.data = d;
 	sw->dispatch = d;
 	return 0;
 }
 
+static void dispatch_start_dispatcher(struct swarm_dispatch *d)
+{
+	char err[256];
+	struct swarm *sw = d->sw;
+	int rc = dispatcher_start(manager_store_watchable(sw->manager), &swarm_dispatcher_ops, d, &d->dispatcher, err,
+				  sizeof(err));
+	if (rc != 0) {
+		log_error("dispatch", "cannot start the dispatcher", LF_STR("error", err));
+		return;
+	}
+	agent_link_changed(d->agent, sw->st.node_id, true); /* its own dispatcher is up */
+}
+
+static void dispatch_barrier_try(struct swarm_dispatch *d);
+
+static void dispatch_barrier_retry_fire(uv_timer_t *t)
+{
+	dispatch_barrier_try(t->data);
+}
+
+static void dispatch_barrier_retry_later(struct swarm_dispatch *d)
+{
+	uv_timer_start(&d->barrier_retry, dispatch_barrier_retry_fire, DISPATCH_BARRIER_RETRY_MS, 0);
+}
+
+static void dispatch_barrier_done(void *data, int status)
+{
+	struct store_barrier *b = data;
+	struct swarm_dispatch *d = b->d;
+	free(b);
+	if (d == NULL)
+		return; /* the dispatch part closed meanwhile */
+	d->barrier = NULL;
+	if (d->sw->manager == NULL || d->dispatcher != NULL)
+		return;
+	if (status == 0)
+		dispatch_start_dispatcher(d);
+	else
+		dispatch_barrier_retry_later(d);
+}
+
+/* A restarted manager's store holds only what it has applied so far; the
+ * full assignment set sent from it would miss tasks still running here (the
+ * agent would then remove the containers it just adopted, and restart the
+ * tasks as the log replays). A read barrier makes the store current first;
+ * it is retried while it fails (no leader yet, the log not open yet) and
+ * the node is still a manager. */
+static void dispatch_barrier_try(struct swarm_dispatch *d)
+{
+	if (d->barrier != NULL || d->dispatcher != NULL || d->sw->manager == NULL)
+		return;
+	struct store_barrier *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		dispatch_barrier_retry_later(d);
+		return;
+	}
+	b->d = d;
+	/* -ESHUTDOWN too: a manager opens its log after it starts. */
+	int rc = manager_read(d->sw->manager, dispatch_barrier_done, b);
+	if (rc != 0) {
+		free(b);
+		dispatch_barrier_retry_later(d);
+		return;
+	}
+	d->barrier = b;
+}
+
 int swarm_dispatch_manager_started(struct swarm *sw, char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	struct swarm_dispatch *d = sw->dispatch;
-	if (d == NULL || sw->manager == NULL || d->dispatcher != NULL)
-		return 0;
-	int rc = dispatcher_start(manager_store_watchable(sw->manager), &swarm_dispatcher_ops, d, &d->dispatcher, err,
-				  errlen);
-	if (rc == 0)
-		agent_link_changed(d->agent, sw->st.node_id, true); /* its own dispatcher is up */
-	return rc;
+	if (d != NULL && sw->manager != NULL && d->dispatcher == NULL)
+		dispatch_barrier_try(d);
+	return 0;
 }
 
 void swarm_dispatch_manager_stopping(struct swarm *sw)
@@ -268,8 +365,11 @@ bool swarm_dispatch_stop(struct swarm *sw, void (*done)(struct swarm *sw))
 	struct agent *a = d->agent;
 	d->agent = NULL;
 	d->done = done;
-	d->closing = 2;
+	if (d->barrier != NULL)
+		d->barrier->d = NULL; /* its answer frees it */
+	d->closing = 3;
 	uv_close((uv_handle_t *)&d->loopback, dispatch_timer_closed);
+	uv_close((uv_handle_t *)&d->barrier_retry, dispatch_timer_closed);
 	agent_close(a, dispatch_agent_closed, d);
 	return true;
 }

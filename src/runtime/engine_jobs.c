@@ -387,6 +387,13 @@ static bool is_socket(const char *path)
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+int runtime_engine_ping(const char *socket_path)
+{
+	if (!is_socket(socket_path))
+		return -ENOENT;
+	return engine_http_ping_blocking(socket_path, 1000);
+}
+
 int runtime_engine_detect(char *out, size_t len)
 {
 	const char *candidates[4];

@@ -380,18 +380,52 @@ static void bad_specs_are_rejected(void **state)
 
 /* --- a fake runtime whose recover finds one task of an earlier run ------------------- */
 
+#define FAKE_PICKED_PORT 41409
+
 struct fake_rt {
 	struct runtime base;
 	uv_timer_t timer;                       /* runs recover from the loop */
+	uv_timer_t run;                         /* reports the started task RUNNING from the loop */
+	int open_timers;
 	void (*recovered)(struct runtime *rt, int status);
 	void (*on_closed)(struct runtime *rt);
 	char removed[IDS_LEN + 1];              /* the last task removed */
+	char started[IDS_LEN + 1];              /* the last task started, "" when none */
+	uint32_t handed_published;              /* its first port's host port as the agent handed it */
 };
 
+static void fake_run_now(uv_timer_t *t)
+{
+	struct fake_rt *f = t->data;
+	struct runtime_status st = { .state = RUNTIME_STATE_RUNNING, .pid = 7, .timestamp_ms = 2 };
+	snprintf(st.message, sizeof(st.message), "started");
+	f->base.on_state(f->base.data, f->started, &st);
+}
+
+/* Only a task publishing a port runs (see the port test); others are refused. */
 static int fake_start(struct runtime *rt, const struct runtime_task_spec *spec, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "the fake runtime runs nothing");
-	return -EINVAL;
+	struct fake_rt *f = (struct fake_rt *)rt;
+	if (spec->ports_len == 0) {
+		snprintf(err, errlen, "the fake runtime runs nothing");
+		return -EINVAL;
+	}
+	snprintf(f->started, sizeof(f->started), "%s", spec->task_id);
+	f->handed_published = spec->ports[0].published;
+	uv_timer_start(&f->run, fake_run_now, 0, 0);
+	return 0;
+}
+
+/* The engine's read-back, faked: it picked FAKE_PICKED_PORT for every port. */
+static int fake_ports(struct runtime *rt, const char *task_id, struct runtime_port *out, size_t cap, size_t *n)
+{
+	struct fake_rt *f = (struct fake_rt *)rt;
+	if (strcmp(task_id, f->started) != 0)
+		return -ENOENT;
+	assert_true(cap >= 1);
+	out[0] = (struct runtime_port){ 8080, FAKE_PICKED_PORT, RUNTIME_PROTO_TCP, RUNTIME_PUBLISH_HOST };
+	*n = 1;
+	return 0;
 }
 
 static int fake_stop(struct runtime *rt, const char *task_id, uint64_t grace_ms)
@@ -437,6 +471,8 @@ static int fake_recover(struct runtime *rt, void (*on_done)(struct runtime *rt, 
 static void fake_timer_closed(uv_handle_t *h)
 {
 	struct fake_rt *f = h->data;
+	if (--f->open_timers > 0)
+		return;
 	if (f->on_closed)
 		f->on_closed(&f->base);
 	free(f);
@@ -446,7 +482,9 @@ static void fake_close(struct runtime *rt, void (*on_closed)(struct runtime *rt)
 {
 	struct fake_rt *f = (struct fake_rt *)rt;
 	f->on_closed = on_closed;
+	f->open_timers = 2;
 	uv_close((uv_handle_t *)&f->timer, fake_timer_closed);
+	uv_close((uv_handle_t *)&f->run, fake_timer_closed);
 }
 
 static const struct runtime_ops fake_rt_ops = { fake_start, fake_stop, fake_remove, fake_logs, fake_inspect,
@@ -462,13 +500,14 @@ static int fake_runtime(void *data, uv_loop_t *loop, runtime_state_cb on_state, 
 	f->base = (struct runtime){ .ops = &fake_rt_ops, .name = "fake", .loop = loop, .on_state = on_state,
 				    .data = cb_data };
 	uv_timer_init(loop, &f->timer);
-	f->timer.data = f;
+	uv_timer_init(loop, &f->run);
+	f->timer.data = f->run.data = f;
 	last_fake = f;
 	*out = &f->base;
 	return 0;
 }
 
-static int setup_fake(void **state)
+static int setup_fake_with(void **state, agent_runtime_ports_fn ports)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	char err[256];
@@ -479,10 +518,38 @@ static int setup_fake(void **state)
 	uv_timer_init(&f->loop, &f->wake);
 	snprintf(f->managers[0], sizeof(f->managers[0]), M1);
 	f->nmanagers = 1;
-	struct agent_config cfg = { .node_id = NODE, .first_session = 100, .runtime_new = fake_runtime };
+	struct agent_config cfg = { .node_id = NODE, .first_session = 100, .runtime_new = fake_runtime,
+				    .runtime_ports = ports };
 	assert_int_equal(agent_start(&f->loop, &cfg, &fake_ops, f, &f->a, err, sizeof(err)), 0);
 	*state = f;
 	return 0;
+}
+
+static int setup_fake(void **state)
+{
+	return setup_fake_with(state, NULL);
+}
+
+static int setup_fake_ports(void **state)
+{
+	return setup_fake_with(state, fake_ports);
+}
+
+/* A runtime that reads its ports back (the engine) picks the host port of a
+ * host-mode port published as 0, and the agent reports the one it picked. */
+static void picked_host_ports_are_read_back(void **state)
+{
+	struct fx *f = *state;
+	uint64_t session = open_session(f, M1);
+	assign(f, M1, session, 1, DISPATCH_FULL_BEGIN | DISPATCH_FULL_END, TASK_A, 5, RUNTIME_STATE_RUNNING,
+	       SLEEPER);
+	uint8_t first;
+	const struct dispatch_update *u = wait_state(f, M1, TASK_A, RUNTIME_STATE_RUNNING, &first);
+	assert_int_equal(first, RUNTIME_STATE_ACCEPTED);
+	assert_int_equal(last_fake->handed_published, 0);
+	assert_int_equal(u->nports, 1);
+	assert_int_equal(u->ports[0].target, 8080);
+	assert_int_equal(u->ports[0].published, FAKE_PICKED_PORT);
 }
 
 static void recovered_tasks_are_reported_then_removed(void **state)
@@ -528,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unacked_status_is_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_specs_are_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(recovered_tasks_are_reported_then_removed, setup_fake, teardown),
+		cmocka_unit_test_setup_teardown(picked_host_ports_are_read_back, setup_fake_ports, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,31 @@ static void labels(void **state)
 	assert_non_null(strstr(err, "at most 192 bytes in all"));
 }
 
+static void runtime_and_engine_socket(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(c.runtime, CONFIG_RUNTIME_AUTO);
+	assert_string_equal(c.engine_socket, "");
+	assert_int_equal(parse(&c, err, sizeof(err), 5, "daemon", "--runtime", "engine", "--engine-socket",
+			       "unix:///run/podman/podman.sock"), 0);
+	assert_int_equal(c.runtime, CONFIG_RUNTIME_ENGINE);
+	assert_string_equal(c.engine_socket, "/run/podman/podman.sock");
+	assert_string_equal(config_runtime_name(c.runtime), "engine");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--runtime", "runc"), -22);
+	assert_string_equal(err, "runtime: \"runc\" is not one of exec, engine, auto");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--engine-socket", "docker.sock"), -22);
+	assert_string_equal(err, "engine-socket: \"docker.sock\" is not an absolute path");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--engine-socket", ""), -22);
+	assert_string_equal(err, "engine-socket must not be empty");
+	const char *path = write_file("runtime: exec\nengine-socket: /var/run/docker.sock\n");
+	assert_int_equal(parse(&c, err, sizeof(err), 3, "daemon", "--config", path), 0);
+	assert_int_equal(c.runtime, CONFIG_RUNTIME_EXEC);
+	assert_string_equal(c.engine_socket, "/var/run/docker.sock");
+}
+
 static void file_then_flags_override(void **state)
 {
 	(void)state;
@@ -208,6 +233,7 @@ int main(void)
 		cmocka_unit_test(flags),
 		cmocka_unit_test(flag_errors),
 		cmocka_unit_test_teardown(labels, cleanup),
+		cmocka_unit_test_teardown(runtime_and_engine_socket, cleanup),
 		cmocka_unit_test_teardown(file_then_flags_override, cleanup),
 		cmocka_unit_test_teardown(file_errors_name_line_and_column, cleanup),
 		cmocka_unit_test_teardown(empty_file_sets_nothing, cleanup),
