@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+LONG_SUITES="--no-suite sim-long"
 if [ "${1:-}" = "--long" ]; then
 	FUZZ_SECONDS=600
 	export SIM_SEEDS=${SIM_SEEDS:-10000}
+	LONG_SUITES=""
 fi
 
 ./scripts/deps.sh --test || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -32,7 +34,7 @@ setup() { # dir, meson options...
 # 1. Sanitized build; every meson test counts once.
 if setup build-test -Dsanitizers=address,undefined -Dtests=true && ninja -C build-test; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		meson test -C build-test --print-errorlogs --num-processes 2
+		meson test -C build-test --print-errorlogs --num-processes 2 $LONG_SUITES
 	counts=$(python3 - build-test/meson-logs/testlog.json <<'PY'
 import json, sys
 ok = bad = 0
