@@ -46,6 +46,7 @@ struct agent {
 	uint64_t expect_seq;           /* next ASSIGNMENTS seq of the session */
 	bool in_full;                  /* between FULL_BEGIN and FULL_END */
 	bool full_set;                 /* the session's full set arrived */
+	uint64_t session_at;           /* loop time the current session was opened */
 	uint64_t batch_seq;            /* last STATUS seq sent */
 	uint64_t batches_sent;
 	uint64_t sessions;
@@ -256,6 +257,7 @@ static void agent_open_session(struct agent *a, const char *manager)
 		return;
 	}
 	a->sessions++;
+	a->session_at = uv_now(a->loop);
 	log_info("agent", "session opened", LF_STR("manager", manager), LF_UINT("session", a->session));
 	/* The new manager hears the last known status of every task. */
 	for (size_t i = 0; i < a->ntasks; i++)
@@ -305,9 +307,19 @@ static void agent_resend_due(struct agent *a)
 		agent_flush(&a->flush_timer);
 }
 
+/* A SESSION can be lost (the manager's dispatcher was not serving yet: it
+ * starts once its store has caught up): without a full set after
+ * AGENT_SESSION_RETRY_MS, the agent opens a new session. */
+#define AGENT_SESSION_RETRY_MS 2000
+
 static void agent_tick(uv_timer_t *timer)
 {
 	struct agent *a = timer->data;
+	if (a->session != 0 && !a->full_set && uv_now(a->loop) - a->session_at >= AGENT_SESSION_RETRY_MS) {
+		log_info("agent", "no assignments from the manager yet; opening a new session",
+			 LF_STR("manager", a->manager), LF_UINT("session", a->session));
+		agent_drop_session(a);
+	}
 	agent_choose_manager(a);
 	agent_resend_due(a);
 }
