@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "orchestrator_internal.h"
+#include "rng.h"
 
 void orchestrator_init(struct orchestrator *o, uint64_t seed)
 {
@@ -14,10 +15,7 @@ void orchestrator_init(struct orchestrator *o, uint64_t seed)
 /* splitmix64: small, fast, and good enough to draw ids from a seeded state. */
 static uint64_t next_random(struct orchestrator *o)
 {
-	uint64_t z = (o->rng += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return rng_splitmix64(&o->rng);
 }
 
 static void new_id(struct orchestrator *o, char out[IDS_LEN + 1])

@@ -83,44 +83,9 @@ static bool grow(const struct raft *r, void **arr, size_t *cap, size_t n, size_t
 	return true;
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-static uint64_t rng_next(uint64_t s[4])
-{
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
 uint64_t raft_rand_below(struct raft *r, uint64_t n)
 {
-	if (n <= 1)
-		return 0;
-	/* Rejection sampling against modulo bias. */
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-	uint64_t v;
-	do
-		v = rng_next(r->rng);
-	while (v >= limit);
-	return v % n;
+	return rng_below64(&r->rng, n);
 }
 
 void raft_tracef(struct raft *r, const char *fmt, ...)
@@ -350,9 +315,7 @@ int raft_new(const struct raft_config *cfg, const struct raft_boot *boot, uint64
 		return RAFT_E_NOMEM;
 	memset(r, 0, sizeof(*r));
 	r->cfg = *cfg;
-	uint64_t x = cfg->seed;
-	for (int i = 0; i < 4; i++)
-		r->rng[i] = splitmix64(&x);
+	rng_seed(&r->rng, cfg->seed);
 	r->now = now;
 	r->term = boot->hs.term;
 	r->vote = boot->hs.vote;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
 #include "swarmnode/raft.h"
 #include "raft_log.h"
 #include "raft_progress.h"
@@ -75,7 +76,7 @@ struct raft_out {
 
 struct raft {
 	struct raft_config cfg;           /* copy of the configuration */
-	uint64_t rng[4];                  /* xoshiro256** state for election timeouts */
+	struct rng rng;                   /* election timeouts */
 	uint64_t now;                     /* time of the event being handled */
 
 	/* Persistent state (as the core knows it; durable once acknowledged). */

@@ -158,7 +158,7 @@ static int add_self(struct swim *s, uint64_t now)
  * probe and gossip in lockstep. */
 static uint64_t stagger(struct swim *s, uint64_t now, uint32_t interval)
 {
-	return now + (interval ? swim_rng_below(&s->rng, interval) : 0);
+	return now + (interval ? rng_below(&s->rng, interval) : 0);
 }
 
 int swim_new(const struct swim_config *cfg, uint64_t now, struct swim **out)
@@ -172,8 +172,8 @@ int swim_new(const struct swim_config *cfg, uint64_t now, struct swim **out)
 	s->cfg = *cfg;
 	snprintf(s->id, sizeof(s->id), "%s", cfg->id);
 	s->cfg.id = s->id;
-	swim_rng_seed(&s->rng, cfg->seed);
-	if (swim_table_init(&s->tab, swim_rng_next(&s->rng)) != 0)
+	rng_seed(&s->rng, cfg->seed);
+	if (swim_table_init(&s->tab, rng_next(&s->rng)) != 0)
 		goto err_after_alloc;
 	swim_bq_init(&s->bq);
 	swim_awareness_init(&s->aw, cfg->awareness_max_mult);
@@ -429,7 +429,7 @@ static void reconnect_round(struct swim *s, uint64_t now)
 {
 	s->next_reconnect_at = now + s->cfg.reconnect_interval_ms;
 	uint32_t dead = s->counts[SWIM_DEAD], alive = s->counts[SWIM_ALIVE];
-	if (dead == 0 || (dead < alive && swim_rng_below(&s->rng, alive) >= dead))
+	if (dead == 0 || (dead < alive && rng_below(&s->rng, alive) >= dead))
 		return;
 	sync_with_one(s, now, SWIM_STREAM_RECONNECT, SWIM_PICK_DEAD);
 }

@@ -7,7 +7,7 @@
 #include "swim_awareness.h"
 #include "swim_broadcast.h"
 #include "swim_members.h"
-#include "swim_rng.h"
+#include "rng.h"
 #include "swim_suspicion.h"
 
 /* Indirect probes we relay at once for other nodes; more are dropped. */
@@ -69,7 +69,7 @@ struct swim {
 	struct swim_member *self;        /* our own record (in tab) */
 	struct swim_table tab;           /* every known member */
 	struct swim_bq bq;               /* updates waiting to be piggybacked */
-	struct swim_rng rng;             /* all randomness */
+	struct rng rng;             /* all randomness */
 	struct swim_awareness aw;        /* Lifeguard local health */
 	struct swim_proto_limits lim;    /* decoder bounds */
 	uint32_t counts[4];              /* members per enum swim_state */

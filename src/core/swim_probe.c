@@ -154,11 +154,11 @@ size_t swim_pick(struct swim *s, uint64_t now, size_t k, int why,
 	 * the bounded scan after them only runs when eligible members are rare. */
 	uint64_t draws = 3ull * n < 8 * k + 32 ? 3ull * n : 8 * k + 32;
 	for (uint64_t d = 0; d < draws && found < k; d++) {
-		struct swim_member *m = s->tab.list[swim_rng_below(&s->rng, n)];
+		struct swim_member *m = s->tab.list[rng_below(&s->rng, n)];
 		if (pick_ok(s, m, why, exclude, now) && !picked(out, found, m))
 			out[found++] = m;
 	}
-	uint32_t start = swim_rng_below(&s->rng, n);
+	uint32_t start = rng_below(&s->rng, n);
 	for (uint32_t i = 0; i < n && found < k; i++) {
 		struct swim_member *m = s->tab.list[(start + i) % n];
 		if (pick_ok(s, m, why, exclude, now) && !picked(out, found, m))
@@ -172,7 +172,7 @@ size_t swim_pick(struct swim *s, uint64_t now, size_t k, int why,
 static void shuffle(struct swim *s)
 {
 	for (uint32_t i = s->tab.n; i > 1; i--)
-		swim_table_swap(&s->tab, i - 1, swim_rng_below(&s->rng, i));
+		swim_table_swap(&s->tab, i - 1, rng_below(&s->rng, i));
 }
 
 /* Why suspects are probed early: Lifeguard tells a suspect about the

@@ -106,7 +106,7 @@ static struct swim_member *member_add(struct swim *s, uint64_t now, const char *
 	m->state_change = now;
 	/* A random list position, so that a new member is not probed by every
 	 * node at the same point of their rounds (memberlist does the same). */
-	if (swim_table_add(&s->tab, m, swim_rng_below(&s->rng, s->tab.n + 1)) != 0)
+	if (swim_table_add(&s->tab, m, rng_below(&s->rng, s->tab.n + 1)) != 0)
 		goto err_after_alloc;
 	s->counts[SWIM_ALIVE]++;
 	return m;

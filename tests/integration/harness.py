@@ -1,5 +1,7 @@
 """Shared helpers for multi-process tests: start real daemons, talk HTTP on their sockets."""
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -173,3 +175,57 @@ class Counter:
                 print(f"FAIL {t.__name__}: {type(e).__name__}: {e}", flush=True)
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+# --- helpers the test files share -----------------------------------------------
+
+DOCKER = shutil.which("docker")
+
+
+def loopback_daemon(ip, extra=(), **kw):
+    """A daemon whose cluster, gossip and advertised addresses are ip (a 127.0.0.x)."""
+    return Daemon(extra_args=["--listen-addr", f"{ip}:2377", "--gossip-addr", f"{ip}:7946",
+                              "--advertise-addr", ip] + list(extra), **kw)
+
+
+def ok(r):
+    """The stdout of a command that must succeed."""
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def fails(r, code=1):
+    """The stderr of a command that must fail with code."""
+    assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stdout}{r.stderr}"
+    return r.stderr
+
+
+def api(d, method, path, body=None):
+    """One API call on d's socket under /v1.41: (status, decoded JSON or None)."""
+    s = d.connect()
+    try:
+        status, _, data = request(s, method, "/v1.41" + path,
+                                  json.dumps(body).encode() if body is not None else None,
+                                  {"Content-Type": "application/json"} if body is not None else None)
+    finally:
+        s.close()
+    return status, json.loads(data) if data and data.strip() else None
+
+
+def get(d, path):
+    """GET that must answer 200: the decoded body."""
+    status, body = api(d, "GET", path)
+    assert status == 200, (status, body)
+    return body
+
+
+def table(out):
+    """Rows of a docker-style table as lists of cells (split on runs of 3+ spaces)."""
+    return [re.split(r"\s{3,}", line.rstrip()) for line in out.splitlines()]
+
+
+def docker(d, *args):
+    """The stock docker CLI against d's socket, with a private config dir (no user contexts or helpers)."""
+    env = dict(os.environ, DOCKER_HOST="unix://" + d.socket, DOCKER_CONFIG=os.path.join(d.dir, "docker-config"))
+    env.pop("DOCKER_CONTEXT", None)
+    return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=60)

@@ -3,11 +3,10 @@ kill -9 detection, restart on the same data dir, leave, and refused joins."""
 import json
 import os
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, request, wait_for, ok, loopback_daemon  # noqa: E402
 
 # Loopback addresses this file uses; other test files use other ranges.
 BASE = int(os.environ.get("SN_TEST_IP_BASE", "40"))
@@ -18,8 +17,7 @@ def ip(i):
 
 
 def node(i, extra=(), **kw):
-    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)] + list(extra), **kw)
+    return loopback_daemon(ip(i), extra, **kw)
 
 
 def members(d):
@@ -39,11 +37,6 @@ def node_id(d):
     status, _, body = request(s, "GET", "/v1.41/info")
     s.close()
     return json.loads(body)["Swarm"]["NodeID"]
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 class Cluster:

@@ -1,22 +1,11 @@
 """The stock docker CLI against swarmnode's control socket (DOCKER_HOST=unix://SOCKET)."""
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, wait_for  # noqa: E402
+from harness import Counter, Daemon, wait_for, docker, DOCKER  # noqa: E402
 
-DOCKER = shutil.which("docker")
-
-
-def docker(d, *args):
-    env = dict(os.environ, DOCKER_HOST="unix://" + d.socket)
-    env.pop("DOCKER_CONTEXT", None)
-    # A private config dir: no user contexts or credential helpers get involved.
-    env["DOCKER_CONFIG"] = os.path.join(d.dir, "docker-config")
-    return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=60)
 
 
 def with_daemon(fn):

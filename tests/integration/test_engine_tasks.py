@@ -23,7 +23,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BufferedSocket, Counter, Daemon, request, wait_for  # noqa: E402
+from harness import BufferedSocket, Counter, Daemon, request, wait_for, ok  # noqa: E402
 
 IP = f"127.0.0.{int(os.environ.get('SN_TEST_IP_BASE_ENGINE', '190'))}"
 SETUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "setup.sh")
@@ -48,11 +48,6 @@ def engine_socket():
 
 
 SOCK = None  # set in main
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 def call(path, sock_path, method="GET"):

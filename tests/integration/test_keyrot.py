@@ -1,14 +1,13 @@
 """Gossip key rotation across real daemons on 127.0.0.200-220: every node gets the
 new key, gossip keeps detecting failures under it, a node stopped during the
 rotation catches up when it comes back, and only managers may send a keyring."""
-import json
 import os
 import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, wait_for, ok, get, loopback_daemon  # noqa: E402
 
 BASE = int(os.environ.get("SN_KEYROT_IP_BASE", "200"))
 PROBE = os.environ.get("PEER_PROBE_BIN", os.path.join(os.path.dirname(__file__),
@@ -20,16 +19,7 @@ def ip(i):
 
 
 def node(i):
-    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)])
-
-
-def get(d, path):
-    s = d.connect()
-    status, _, body = request(s, "GET", "/v1.41" + path)
-    s.close()
-    assert status == 200, body
-    return json.loads(body)
+    return loopback_daemon(ip(i))
 
 
 def keyring(d):
@@ -50,11 +40,6 @@ def states(d):
 
 def node_id(d):
     return get(d, "/info")["Swarm"]["NodeID"]
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 def all_see(nodes, n_alive, timeout=60):

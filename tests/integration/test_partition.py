@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request  # noqa: E402
+from harness import Counter, Daemon, request, ok  # noqa: E402
 
 PID = os.getpid()
 NAMES = "abc"
@@ -235,11 +235,6 @@ def show_logs_on_failure(test):
             raise
     run.__name__ = test.__name__
     return run
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 # --- scenarios ------------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, wait_for, ok, get, loopback_daemon  # noqa: E402
 
 # Loopback addresses this file uses; other test files use other ranges.
 BASE = int(os.environ.get("SN_TEST_IP_BASE_PEERS", "80"))
@@ -23,21 +23,7 @@ def ip(i):
 
 
 def node(i):
-    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)])
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
-def get(d, path):
-    s = d.connect()
-    status, _, body = request(s, "GET", "/v1.41" + path)
-    s.close()
-    assert status == 200, f"{path}: {status} {body}"
-    return json.loads(body)
+    return loopback_daemon(ip(i))
 
 
 def peers(d):

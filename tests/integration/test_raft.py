@@ -4,14 +4,13 @@ the leader elects another that accepts writes, and the old one returns as a
 follower with every acknowledged write; kill -9 during a burst of writes
 loses none that was acknowledged; without a majority, writes get Docker's
 no-leader error, and init --force-new-cluster on the survivor recovers."""
-import json
 import os
 import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, wait_for, ok, api, loopback_daemon  # noqa: E402
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_RAFT", "100"))
 
@@ -21,24 +20,7 @@ def ip(i):
 
 
 def node(i, data_dir=None, workdir=None):
-    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)], data_dir=data_dir, workdir=workdir)
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
-def api(d, method, path, body=None):
-    s = d.connect()
-    try:
-        status, _, data = request(s, method, "/v1.41" + path,
-                                  json.dumps(body).encode() if body is not None else None,
-                                  {"Content-Type": "application/json"} if body is not None else None)
-    finally:
-        s.close()
-    return status, json.loads(data) if data else None
+    return loopback_daemon(ip(i), data_dir=data_dir, workdir=workdir)
 
 
 def raft(d):

@@ -7,21 +7,18 @@ specs are 400 naming the field. Tasks are not created until the orchestrator
 lands, so waits are tested with services of 0 replicas."""
 import json
 import os
-import shutil
-import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, Daemon, wait_for, ok, fails, api, docker, table, DOCKER, loopback_daemon  # noqa: E402
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_SERVICES", "150"))
-DOCKER = shutil.which("docker")
 
 
 def manager(i=0):
     ip = f"127.0.0.{BASE + i}"
-    d = Daemon(extra_args=["--listen-addr", f"{ip}:2377", "--gossip-addr", f"{ip}:7946", "--advertise-addr", ip])
+    d = loopback_daemon(ip)
     d.start()
     ok(d.cli("init", "--advertise-addr", ip))
     return d
@@ -39,46 +36,14 @@ def with_manager(fn):
     return wrapper
 
 
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
-def fails(r, code=1):
-    assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stderr
-
-
-def api(d, method, path, body=None):
-    s = d.connect()
-    try:
-        status, _, data = request(s, method, "/v1.41" + path,
-                                  json.dumps(body).encode() if body is not None else None)
-    finally:
-        s.close()
-    return status, json.loads(data) if data else None
-
-
 def filters(**kw):
     return urllib.parse.quote(json.dumps({k: {v: True} for k, v in kw.items()}))
-
-
-def docker(d, *args):
-    env = dict(os.environ, DOCKER_HOST="unix://" + d.socket, DOCKER_CONFIG=os.path.join(d.dir, "docker-config"))
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=60)
 
 
 def spec(name, **extra):
     s = {"Name": name, "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}
     s.update(extra)
     return s
-
-
-def table(out):
-    """Rows of a docker-style table as lists of cells (split on runs of 3+ spaces)."""
-    import re
-    return [re.split(r"\s{3,}", line.rstrip()) for line in out.splitlines()]
 
 
 @with_manager

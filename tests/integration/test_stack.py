@@ -10,23 +10,20 @@ stack ps by its header."""
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, Daemon, wait_for, ok, fails, api, table, docker, DOCKER, loopback_daemon  # noqa: E402
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_STACK", "170"))
-DOCKER = shutil.which("docker")
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "stack.yml")
 LABEL = "com.docker.stack.namespace"
 
 
 def manager(i=0):
     ip = f"127.0.0.{BASE + i}"
-    d = Daemon(extra_args=["--listen-addr", f"{ip}:2377", "--gossip-addr", f"{ip}:7946", "--advertise-addr", ip])
+    d = loopback_daemon(ip)
     d.start()
     ok(d.cli("init", "--advertise-addr", ip))
     return d
@@ -42,26 +39,6 @@ def with_manager(fn):
             d.cleanup()
     wrapper.__name__ = fn.__name__
     return wrapper
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
-def fails(r, code=1):
-    assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stderr
-
-
-def api(d, method, path, body=None):
-    s = d.connect()
-    try:
-        status, _, data = request(s, method, "/v1.41" + path,
-                                  json.dumps(body).encode() if body is not None else None)
-    finally:
-        s.close()
-    return status, json.loads(data) if data else None
 
 
 def filters(**kw):
@@ -81,10 +58,6 @@ def networks(d):
     return {n["Name"]: n for n in body}
 
 
-def table(out):
-    return [re.split(r"\s{3,}", line.rstrip()) for line in out.splitlines()]
-
-
 def write(d, name, text):
     path = os.path.join(d.dir, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -101,12 +74,6 @@ def example(d, **replace):
         assert old in text, old
         text = text.replace(old, new)
     return write(d, f"stack-{len(os.listdir(d.dir))}.yml", text)
-
-
-def docker(d, *args):
-    env = dict(os.environ, DOCKER_HOST="unix://" + d.socket, DOCKER_CONFIG=os.path.join(d.dir, "docker-config"))
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=60)
 
 
 @with_manager

@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, request, wait_for  # noqa: E402
+from harness import Counter, wait_for, ok, get, loopback_daemon  # noqa: E402
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_TASKS", "120"))
 
@@ -21,32 +21,16 @@ def ip(i):
 
 
 def node(i):
-    return Daemon(extra_args=["--listen-addr", f"{ip(i)}:2377", "--gossip-addr", f"{ip(i)}:7946",
-                              "--advertise-addr", ip(i)])
-
-
-def ok(r):
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
-def api(d, path):
-    s = d.connect()
-    try:
-        status, _, body = request(s, "GET", "/v1.41" + path)
-    finally:
-        s.close()
-    assert status == 200, (status, body)
-    return json.loads(body)
+    return loopback_daemon(ip(i))
 
 
 def node_id(d):
-    return api(d, "/info")["Swarm"]["NodeID"]
+    return get(d, "/info")["Swarm"]["NodeID"]
 
 
 def running(d, service):
     """Tasks of service desired running and running, by node id."""
-    tasks = api(d, "/tasks?filters=" + urllib.request.quote(json.dumps({"service": [service]})))
+    tasks = get(d, "/tasks?filters=" + urllib.request.quote(json.dumps({"service": [service]})))
     out = {}
     for t in tasks:
         if t["DesiredState"] == "running" and t["Status"]["State"] == "running":
@@ -130,14 +114,14 @@ def six_replicas_spread_and_rescheduled_after_kill():  # noqa: C901
         wait_for(lambda: count(m, "sleeper") == 3, 30, "3 running after scale")
         # a rolling update reaches every task
         ok(m.cli("service", "update", "--env-add", "A=1", "sleeper"))
-        tasks = api(m, "/tasks?filters=" + urllib.request.quote(json.dumps({"service": ["sleeper"],
+        tasks = get(m, "/tasks?filters=" + urllib.request.quote(json.dumps({"service": ["sleeper"],
                                                                               "desired-state": ["running"]})))
         assert len(tasks) == 3 and all("A=1" in t["Spec"]["ContainerSpec"].get("Env", []) for t in tasks), tasks
         # a program that does not exist: rejected with exec's message
         r = m.cli("service", "create", "--detach", "--name", "ghost", "no-such-program-swarmnode")
         ok(r)
         wait_for(lambda: any("executable file not found" in (t["Status"].get("Err") or "")
-                             for t in api(m, "/tasks?filters=" + urllib.request.quote(
+                             for t in get(m, "/tasks?filters=" + urllib.request.quote(
                                  json.dumps({"service": ["ghost"]})))), 30, "the ghost task rejected")
         # service rm: every process ends
         ok(m.cli("service", "rm", "web", "ghost", "sleeper"))

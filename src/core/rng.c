@@ -1,7 +1,7 @@
-/* swim_rng: the seeded PRNG (xoshiro256**) that gives the swim core its randomness. */
-#include "swim_rng.h"
+/* rng: xoshiro256** seeded by splitmix64, shared by the cores. */
+#include "rng.h"
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t rng_splitmix64(uint64_t *x)
 {
 	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -14,13 +14,13 @@ static uint64_t rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
-void swim_rng_seed(struct swim_rng *r, uint64_t seed)
+void rng_seed(struct rng *r, uint64_t seed)
 {
 	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
+		r->s[i] = rng_splitmix64(&seed);
 }
 
-uint64_t swim_rng_next(struct swim_rng *r)
+uint64_t rng_next(struct rng *r)
 {
 	uint64_t *s = r->s;
 	uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -34,18 +34,30 @@ uint64_t swim_rng_next(struct swim_rng *r)
 	return result;
 }
 
-uint32_t swim_rng_below(struct swim_rng *r, uint32_t n)
+uint32_t rng_below(struct rng *r, uint32_t n)
 {
 	/* Lemire's multiply-shift with rejection: unbiased without a division
 	 * on the common path. */
-	uint64_t m = (swim_rng_next(r) >> 32) * n;
+	uint64_t m = (rng_next(r) >> 32) * n;
 	uint32_t low = (uint32_t)m;
 	if (low < n) {
 		uint32_t threshold = (uint32_t)-n % n;
 		while (low < threshold) {
-			m = (swim_rng_next(r) >> 32) * n;
+			m = (rng_next(r) >> 32) * n;
 			low = (uint32_t)m;
 		}
 	}
 	return (uint32_t)(m >> 32);
+}
+
+uint64_t rng_below64(struct rng *r, uint64_t n)
+{
+	if (n <= 1)
+		return 0;
+	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+	uint64_t v;
+	do
+		v = rng_next(r);
+	while (v >= limit);
+	return v % n;
 }
