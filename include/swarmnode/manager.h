@@ -52,10 +52,11 @@
 	"more than half of the managers are online."
 
 struct manager_ops {
-	/* Sends one message of kind (PEER_MSG_RAFT or PEER_MSG_MANAGER) to node_id over the
-	 * authenticated peer stream. Returns 0, or a negative errno when the
-	 * message cannot be queued (no stream): it is then lost, as Raft allows. */
-	int (*send)(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len);
+	/* Sends one encoded peer message (peer_msg.h envelope of kind
+	 * PEER_MSG_RAFT or PEER_MSG_MANAGER) to node_id over the authenticated
+	 * peer stream. Returns 0, or a negative errno when it cannot be queued
+	 * (no stream): it is then lost, as Raft allows. */
+	int (*send)(void *data, const char *node_id, const uint8_t *msg, size_t len);
 	/* Fills out with the node ids of the other managers gossip sees alive;
 	 * returns how many (at most cap). A joining manager asks them to add it. */
 	size_t (*managers)(void *data, char (*out)[IDS_LEN + 1], size_t cap);

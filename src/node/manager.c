@@ -143,15 +143,39 @@ static void wait_finish(struct wait **link, struct done_list *done, int status, 
 	done->head = w;
 }
 
+typedef int (*body_encode_fn)(const void *obj, uint8_t *out, size_t cap, size_t *len);
+
+/* Encodes a message body right after room for the peer_msg envelope header,
+ * writes the header in front of it and hands the whole envelope over: one
+ * buffer per message, the body never copied (Raft appends are the hot path). */
+static void send_body(struct manager *m, const char *to, uint64_t kind, size_t body_max, body_encode_fn encode,
+		      const void *obj)
+{
+	uint8_t hdr[PEER_MSG_ENVELOPE_OVERHEAD];
+	size_t len, hlen;
+	uint8_t *buf = malloc(PEER_MSG_ENVELOPE_OVERHEAD + body_max);
+	uint8_t *body = buf + PEER_MSG_ENVELOPE_OVERHEAD;
+	if (buf != NULL && encode(obj, body, body_max, &len) == 0 &&
+	    peer_msg_header_encode(kind, len, hdr, sizeof(hdr), &hlen) == 0) {
+		memcpy(body - hlen, hdr, hlen);
+		m->ops->send(m->data, to, body - hlen, hlen + len);
+	}
+	free(buf);
+}
+
+static int encode_manager_msg(const void *obj, uint8_t *out, size_t cap, size_t *len)
+{
+	return manager_msg_encode(obj, out, cap, len);
+}
+
+static int encode_raft_msg(const void *obj, uint8_t *out, size_t cap, size_t *len)
+{
+	return raft_msg_encode(obj, out, cap, len);
+}
+
 static void send_manager_msg(struct manager *m, const char *to, const struct manager_msg *mm)
 {
-	size_t cap = manager_msg_encoded_max(mm), len;
-	uint8_t *buf = malloc(cap);
-	if (buf == NULL)
-		return;
-	if (manager_msg_encode(mm, buf, cap, &len) == 0)
-		m->ops->send(m->data, to, PEER_MSG_MANAGER, buf, len);
-	free(buf);
+	send_body(m, to, PEER_MSG_MANAGER, manager_msg_encoded_max(mm), encode_manager_msg, mm);
 }
 
 /* Runs the collected completions. */
@@ -231,15 +255,8 @@ static void on_persisted(struct wal *wal, uint64_t seq, int status, void *data)
 static void send_raft(struct manager *m, const struct raft_message *msg)
 {
 	const char *to = node_of(m, msg->to);
-	if (to == NULL)
-		return;
-	size_t cap = raft_msg_encoded_max(msg), len;
-	uint8_t *buf = malloc(cap);
-	if (buf == NULL)
-		return;
-	if (raft_msg_encode(msg, buf, cap, &len) == 0)
-		m->ops->send(m->data, to, PEER_MSG_RAFT, buf, len);
-	free(buf);
+	if (to != NULL)
+		send_body(m, to, PEER_MSG_RAFT, raft_msg_encoded_max(msg), encode_raft_msg, msg);
 }
 
 /* Finishes the writes proposed here for index, now applied with result. */

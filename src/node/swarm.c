@@ -408,9 +408,10 @@ int swarm_peer_send(struct swarm *sw, const char *node_id, uint64_t kind, const 
 	return rc;
 }
 
-static int swarm_manager_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+static int swarm_manager_send(void *data, const char *node_id, const uint8_t *msg, size_t len)
 {
-	return swarm_peer_send(data, node_id, kind, body, len);
+	struct swarm *sw = data;
+	return peer_mesh_send(&sw->mesh, node_id, msg, len);
 }
 
 static size_t swarm_manager_peers(void *data, char (*out)[IDS_LEN + 1], size_t cap)
@@ -894,7 +895,7 @@ int swarm_send_manager_msg(struct swarm *sw, const char *node_id, const struct m
 	size_t len;
 	if (manager_msg_encoded_max(mm) > sizeof(buf) || manager_msg_encode(mm, buf, sizeof(buf), &len) != 0)
 		return -EINVAL;
-	return swarm_manager_send(sw, node_id, PEER_MSG_MANAGER, buf, len);
+	return swarm_peer_send(sw, node_id, PEER_MSG_MANAGER, buf, len);
 }
 
 #define SWARM_REMOVED_MS (60 * 1000)

@@ -132,7 +132,7 @@ static int64_t d_now(void *data)
 
 static const struct dispatcher_ops d_ops = { d_send, d_write, d_read, d_now };
 
-static int m_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+static int m_send(void *data, const char *node_id, const uint8_t *msg, size_t len)
 {
 	return -ENOTCONN; /* a cluster of one */
 }

@@ -24,7 +24,7 @@ struct fx {
 	int write_status;
 };
 
-static int no_send(void *data, const char *node_id, uint64_t kind, const uint8_t *body, size_t len)
+static int no_send(void *data, const char *node_id, const uint8_t *msg, size_t len)
 {
 	return -ENOTCONN;
 }
