@@ -76,14 +76,39 @@ def rss_kb(pid):
     return 0
 
 
-class Swarmnode:
-    name = "swarmnode"
+class Cluster:
+    """Three members of one system: its processes and the ids the writes use."""
 
     def __init__(self, binary, root):
         self.bin, self.root, self.procs = binary, root, [None] * 3
-        self.sock = [os.path.join(root, f"s{i}.sock") for i in range(3)]
         self.counter = 0
         self.lock = threading.Lock()
+
+    def next_id(self):
+        with self.lock:
+            self.counter += 1
+            return self.counter
+
+    def kill(self, i):
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait()
+
+    def pids(self):
+        return [p.pid for p in self.procs if p and p.poll() is None]
+
+    def stop(self):
+        for p in self.procs:
+            if p and p.poll() is None:
+                p.terminate()
+                p.wait(10)
+
+
+class Swarmnode(Cluster):
+    name = "swarmnode"
+
+    def __init__(self, binary, root):
+        super().__init__(binary, root)
+        self.sock = [os.path.join(root, f"s{i}.sock") for i in range(3)]
 
     def start_member(self, i):
         data = os.path.join(self.root, f"d{i}")
@@ -126,32 +151,12 @@ class Swarmnode:
         r.read()
         return r.status == 201 or r.status == 200
 
-    def next_id(self):
-        with self.lock:
-            self.counter += 1
-            return self.counter
 
-    def kill(self, i):
-        self.procs[i].send_signal(signal.SIGKILL)
-        self.procs[i].wait()
-
-    def pids(self):
-        return [p.pid for p in self.procs if p and p.poll() is None]
-
-    def stop(self):
-        for p in self.procs:
-            if p and p.poll() is None:
-                p.terminate()
-                p.wait(10)
-
-
-class Etcd:
+class Etcd(Cluster):
     name = "etcd"
 
     def __init__(self, binary, root):
-        self.bin, self.root, self.procs = binary, root, [None] * 3
-        self.counter = 0
-        self.lock = threading.Lock()
+        super().__init__(binary, root)
         self.cluster = ",".join(f"m{i}=http://{IPS[i]}:2380" for i in range(3))
 
     def start_member(self, i, state="new"):
@@ -191,24 +196,6 @@ class Etcd:
         r = conn.getresponse()
         r.read()
         return r.status == 200
-
-    def next_id(self):
-        with self.lock:
-            self.counter += 1
-            return self.counter
-
-    def kill(self, i):
-        self.procs[i].send_signal(signal.SIGKILL)
-        self.procs[i].wait()
-
-    def pids(self):
-        return [p.pid for p in self.procs if p and p.poll() is None]
-
-    def stop(self):
-        for p in self.procs:
-            if p and p.poll() is None:
-                p.terminate()
-                p.wait(10)
 
 
 def latency(system, writes):
