@@ -86,6 +86,20 @@ def remove_containers(nid):
         call(f"/containers/{c['Id']}?force=1&v=1", SOCK, "DELETE")
 
 
+def remove_stale_holders_of(port):
+    """A run of this test killed before its cleanup leaves its web container
+    behind, still publishing WEB_PORT; the engine (Podman with CNI) accepts a
+    second container on the same host port and the old one keeps receiving
+    the traffic. Those leftovers, and only they, are removed first."""
+    q = urllib.parse.quote(json.dumps({"label": ["swarmnode.managed=1"]}))
+    status, body = call(f"/containers/json?all=1&filters={q}", SOCK)
+    assert status == 200, (status, body)
+    for c in body:
+        if any(p.get("PublicPort") == port for p in c.get("Ports") or []):
+            print(f"removing container {c['Id'][:12]} left by an earlier run on port {port}")
+            call(f"/containers/{c['Id']}?force=1&v=1", SOCK, "DELETE")
+
+
 def tasks(d, service):
     q = urllib.parse.quote(json.dumps({"service": [service]}))
     return api(d, f"/tasks?filters={q}")
@@ -249,6 +263,7 @@ def a_missing_image_is_a_rejected_task(d, nid):
 
 if __name__ == "__main__":
     SOCK = engine_socket()
+    remove_stale_holders_of(WEB_PORT)
     sys.exit(Counter().run([
         the_daemon_reports_its_runtime_choice,
         an_engine_that_does_not_answer_stops_the_daemon,
