@@ -521,31 +521,41 @@ class SwarmnodeSystem(System):
                               % (status, str(body)[:200]), "no /swarmnode/members")
 
     def start_joins(self, indices):
+        """POST /swarm/join on each node's control socket from this runner, all
+        at once (what `swarmnode join` sends), as Serf's joins go over its RPC
+        from the runner: neither side pays for starting a client process."""
         seed = "%s:%d" % (self.agents[0].ip, SWARM_PORT)
-        procs = {}
-        for i in indices:
-            p = subprocess.Popen(self.ns.exec_argv([self.binary, "-H", "unix://" + self._sock(i),
-                                                    "join", "--token", self.token, seed]),
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT)
-            register_proc(p)
-            procs[i] = p
-        return procs
+        body = json.dumps({"ListenAddr": "", "AdvertiseAddr": "", "RemoteAddrs": [seed],
+                           "JoinToken": self.token})
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(indices)))
+        futures = {i: pool.submit(self._post_join, i, body) for i in indices}
+        pool.shutdown(wait=False)
+        return futures
 
-    def join_errors(self, procs, wait_s=0.0):
-        deadline = time.monotonic() + wait_s
+    def _post_join(self, i, body):
+        conn = UnixHTTPConnection(self._sock(i), 300)
+        try:
+            conn.request("POST", "/v1.41/swarm/join", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+    def join_errors(self, futures, wait_s=0.0):
+        concurrent.futures.wait(list(futures.values()), timeout=wait_s)
         errors, done = [], True
-        for i, p in procs.items():
-            try:
-                out, _ = p.communicate(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+        for i, f in futures.items():
+            if not f.done():
                 done = False
                 continue
-            if p.returncode != 0:
-                errors.append("node %d: swarmnode join exit %d: %s"
-                              % (i, p.returncode, out.decode(errors="replace").strip()[:200]))
-        if done:
-            stop_procs(list(procs.values()))   # reaped already; drops them from the registry
+            try:
+                status, text = f.result()
+            except (OSError, http.client.HTTPException) as e:
+                errors.append("node %d: POST /swarm/join failed: %s" % (i, e))
+                continue
+            if status != 200:
+                errors.append("node %d: POST /swarm/join answered HTTP %d: %s"
+                              % (i, status, text.strip()[:200]))
         return done, errors
 
     def members(self, i):

@@ -13,14 +13,19 @@
 
 /* Who keeps which stream: a worker dials every live manager (dispatch); of
  * two managers, the one with the smaller node id dials the other (Raft), so
- * that each pair of nodes shares exactly one stream. Every up stream carries
- * a heartbeat each PEER_MESH_HEARTBEAT_MS from both ends, each end measuring
- * its own round trip; a stream that stays silent for PEER_MESH_SILENCE_MS is
- * reset (a peer that vanished without closing its TCP connection), and so is
- * one whose peer certificate expires while it is up. Liveness of nodes stays
- * gossip's business: the mesh follows what gossip says. */
-#define PEER_MESH_HEARTBEAT_MS 2000
-#define PEER_MESH_SILENCE_MS 7000
+ * that each pair of nodes shares exactly one stream. The dialer of every up
+ * stream sends a heartbeat each PEER_MESH_HEARTBEAT_MS and measures the round
+ * trip; the other end only answers, so each end hears the other at least that
+ * often and an idle stream costs one small record each way per period (Docker's
+ * agents heartbeat their dispatcher every 5 s too). A stream that stays silent
+ * for PEER_MESH_SILENCE_MS (three periods) is reset (a peer that vanished
+ * without closing its TCP connection), and so is one whose peer certificate
+ * expires while it is up. Liveness of nodes stays gossip's business: the mesh
+ * follows what gossip says. */
+#define PEER_MESH_HEARTBEAT_MS 5000
+#define PEER_MESH_SILENCE_MS 16000
+/* How often the mesh checks its streams and redials the managers it lacks. */
+#define PEER_MESH_TICK_MS 1000
 /* A peer with no stream, that this node does not dial, stays listed (down) this long. */
 #define PEER_MESH_FORGET_MS (10ull * 60 * 1000)
 
@@ -61,6 +66,7 @@ struct peer_link {
 	bool dial;                      /* this node keeps dialing it */
 	struct peer_conn *conn;         /* the stream, or NULL (an accepted one that ended) */
 	uint64_t hb_seq;                /* last heartbeat sent */
+	uint64_t hb_sent_at;            /* loop time it was sent */
 	uint64_t heartbeats_sent, heartbeats_acked;
 	int64_t rtt_us;                 /* last measured round trip, -1 before the first */
 	uint64_t rtt_at_ms;             /* wall clock of that measurement */

@@ -68,9 +68,12 @@ struct swim_config {
 	uint32_t suspicion_confirmations;    /* Lifeguard k: confirmations that bring the timeout
 					      * down from max to min, default 3, <= 16 */
 	uint32_t awareness_max_mult;         /* largest health multiplier, default 8 */
-	uint32_t retransmit_mult;            /* retransmit limit = mult * ceil(log10(N+1)), default 4, <= 10 */
+	uint32_t retransmit_mult;            /* retransmit limit = mult * ceil(log10(N+1)), default 5, <= 10 */
 	uint32_t gossip_interval_ms;         /* extra gossip rounds, default 200; 0 piggybacks only */
 	uint32_t gossip_nodes;               /* targets per gossip round, default 3, <= 16 */
+	uint32_t gossip_eager_gap_ms;        /* a new update runs a round at once when the last
+					      * one is this old, default 20; 0 waits for the
+					      * next interval (memberlist) */
 	uint32_t gossip_to_dead_ms;          /* keep gossiping to a dead node this long, default 30000 */
 	uint32_t push_pull_interval_ms;      /* periodic (digest) sync period, default 30000, times
 					      * ceil(log2 N - 5) + 1 above 32 members; 0 only on join */

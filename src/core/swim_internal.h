@@ -80,6 +80,7 @@ struct swim {
 	bool last_urgent;                /* the last probe was an early one */
 	uint64_t next_probe_at;          /* when the next probe starts */
 	uint64_t next_gossip_at;         /* when the next gossip round runs */
+	uint64_t last_gossip_at;         /* when the last one ran */
 	uint64_t next_pushpull_at;       /* when the next periodic push-pull starts */
 	uint64_t next_reconnect_at;      /* when to consider reconnecting to a dead member */
 	struct swim_relay relays[SWIM_MAX_RELAYS]; /* indirect probes we relay */
@@ -124,6 +125,7 @@ uint32_t swim_retransmit_limit(const struct swim *s);
 void swim_run_probe(struct swim *s, uint64_t now);
 void swim_run_relays(struct swim *s, uint64_t now);
 void swim_gossip_round(struct swim *s, uint64_t now);
+void swim_gossip_soon(struct swim *s);
 void swim_on_ping(struct swim *s, const struct swim_addr *from, const struct swim_msg *m);
 void swim_on_ping_req(struct swim *s, uint64_t now, const struct swim_addr *from,
 		      const struct swim_msg *m);

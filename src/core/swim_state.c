@@ -77,6 +77,7 @@ void swim_member_msg(const struct swim *s, const struct swim_member *m, struct s
 static void queue_update(struct swim *s, struct swim_member *m)
 {
 	swim_bq_push(&s->bq, &m->bcast);
+	swim_gossip_soon(s);
 }
 
 /* Raises our incarnation above a claim about us and gossips that we are alive. */

@@ -114,6 +114,7 @@ static void link_heartbeat(struct peer_mesh *m, struct peer_link *l)
 	int rc = peer_send(l->conn, buf, len);
 	if (rc == 0) {
 		l->hb_seq++;
+		l->hb_sent_at = uv_now(m->loop);
 		l->heartbeats_sent++;
 	} else {
 		log_debug("peer", "heartbeat not sent", LF_STR("node", l->node_id), LF_STR("error", strerror(-rc)));
@@ -172,7 +173,8 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 	if (state == PEER_CONN_UP) {
 		l->last_heard = uv_now(m->loop);
 		l->last_error[0] = '\0';
-		link_heartbeat(m, l); /* the first round trip at once */
+		if (l->dir == PEER_CONN_OUT)
+			link_heartbeat(m, l); /* the first round trip at once */
 	} else if (state == PEER_CONN_DOWN) {
 		snprintf(l->last_error, sizeof(l->last_error), "%s", why);
 		if (l->dir == PEER_CONN_IN) {
@@ -329,7 +331,8 @@ static void mesh_tick(uv_timer_t *t)
 			peer_conn_reset(l->conn, why); /* reports DOWN at once: l may change */
 			continue;
 		}
-		link_heartbeat(m, l);
+		if (l->dir == PEER_CONN_OUT && now - l->hb_sent_at >= PEER_MESH_HEARTBEAT_MS)
+			link_heartbeat(m, l);
 	}
 }
 
@@ -353,7 +356,7 @@ int peer_mesh_start(struct peer_mesh *m, uv_loop_t *loop, const struct peer_io_c
 	}
 	uv_timer_init(loop, &m->timer);
 	m->timer.data = m;
-	uv_timer_start(&m->timer, mesh_tick, PEER_MESH_HEARTBEAT_MS, PEER_MESH_HEARTBEAT_MS);
+	uv_timer_start(&m->timer, mesh_tick, PEER_MESH_TICK_MS, PEER_MESH_TICK_MS);
 	return 0;
 }
 
