@@ -35,4 +35,9 @@ void client_close(struct client *c);
  * daemon's message. Negative client_error otherwise, with c->error set. */
 long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out);
 
+/* The same for an answer that is not JSON (a log stream): on a 2xx answer
+ * *body receives its bytes (malloc'd and NUL-terminated, the caller frees
+ * it; *len excludes the NUL), otherwise *body is NULL. */
+long client_call_raw(struct client *c, const char *method, const char *path, char **body, size_t *len);
+
 #endif

@@ -102,14 +102,13 @@ static long client_result(struct client *c, CURLcode cc, struct client_buf *b, j
 	return status;
 }
 
-long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out)
+/* Sends one request and collects the answer's bytes into resp. */
+static CURLcode client_perform(struct client *c, const char *method, const char *path, json_t *body,
+			       struct client_buf *resp)
 {
 	char url[2048];
-	struct client_buf resp = {0};
 	struct curl_slist *headers = NULL;
 	char *payload = NULL;
-	if (out)
-		*out = NULL;
 	snprintf(url, sizeof(url), "http://localhost/v%s%s", API_VERSION, path);
 	const struct curl_dl *cu = c->curl_fns;
 	CURL *h = c->curl;
@@ -119,7 +118,7 @@ long client_call(struct client *c, const char *method, const char *path, json_t 
 	cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	cu->easy_setopt(h, CURLOPT_USERAGENT, "swarmnode-cli/" SN_VERSION);
 	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
-	cu->easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	cu->easy_setopt(h, CURLOPT_WRITEDATA, resp);
 	cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		cu->easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -132,9 +131,34 @@ long client_call(struct client *c, const char *method, const char *path, json_t 
 	}
 	cu->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	CURLcode cc = cu->easy_perform(h);
-	long rc = client_result(c, cc, &resp, out);
 	cu->slist_free_all(headers);
 	free(payload);
+	return cc;
+}
+
+long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct client_buf resp = {0};
+	if (out)
+		*out = NULL;
+	CURLcode cc = client_perform(c, method, path, body, &resp);
+	long rc = client_result(c, cc, &resp, out);
 	free(resp.data);
+	return rc;
+}
+
+long client_call_raw(struct client *c, const char *method, const char *path, char **body, size_t *len)
+{
+	struct client_buf resp = {0};
+	CURLcode cc = client_perform(c, method, path, NULL, &resp);
+	long rc = client_result(c, cc, &resp, NULL);
+	if (rc >= 200 && rc < 300) {
+		*body = resp.data;
+		*len = resp.len;
+	} else {
+		free(resp.data);
+		*body = NULL;
+		*len = 0;
+	}
 	return rc;
 }
