@@ -50,6 +50,13 @@ int log_broker_new(uv_loop_t *loop, const struct log_broker_ops *ops, void *data
 int log_broker_fetch(struct log_broker *b, const struct log_broker_query *q, log_broker_lines_fn on_lines,
 		     log_broker_done_fn on_done, void *data, uint64_t *request);
 
+/* A pause that ends with the broker: on_done(data, 0, "", 0) after ms (to
+ * within a quarter of a second), or with -ECANCELED when the broker closes
+ * first, so that a follower between two passes ends with the node's
+ * dispatch, before the control socket closes. Returns 0 with *request (for
+ * log_broker_cancel), -ESHUTDOWN once closing, or -ENOMEM. */
+int log_broker_wait(struct log_broker *b, uint64_t ms, log_broker_done_fn on_done, void *data, uint64_t *request);
+
 /* Forgets a request in flight: no callback runs for it any more. */
 void log_broker_cancel(struct log_broker *b, uint64_t request);
 

@@ -40,9 +40,11 @@ size_t log_stream_frame_len(const char *time, const char *details, size_t text_l
 size_t log_stream_frame(uint8_t stream, const char *time, const char *details, const uint8_t *text, size_t text_len,
 			bool newline, uint8_t *out);
 
-/* Reads the frame at *off of buf (len bytes): 1 with its stream and payload
- * (pointing into buf) and *off moved past it, 0 at the end of buf, or -1 for
- * a malformed or truncated frame with err saying which byte and why. */
+/* Reads the frame at *off of buf (len bytes, *off <= len): 1 with its
+ * stream and payload (pointing into buf) and *off moved past it, 0 when buf
+ * ends before the frame does (*off unchanged: more bytes are needed, or the
+ * stream was cut if none will come), or -1 for a malformed header with err
+ * saying which byte and why. */
 int log_stream_next(const uint8_t *buf, size_t len, size_t *off, uint8_t *stream, const uint8_t **payload,
 		    size_t *payload_len, char *err, size_t errlen);
 

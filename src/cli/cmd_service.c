@@ -927,10 +927,23 @@ static const struct cli_option logs_options[] = {
 struct logs_printer {
 	struct cli *cli;
 	const struct cli_args *args;
+	struct client lookup;  /* a second connection for names while the stream is open, as docker does */
+	bool lookup_ready;
 	struct service_logs_format format;
-	json_t *names;        /* "node:<id>", "service:<id>" -> name; "task:<id>" -> slot */
-	bool midline[3];      /* per stream: the last frame was a partial line */
+	json_t *names;         /* "node:<id>", "service:<id>" -> name; "task:<id>" -> slot */
+	bool midline[3];       /* per stream: the last frame was a partial line */
+	uint8_t *buf;          /* bytes received and not printed yet (a frame cut by the transfer) */
+	size_t len, cap;
+	int rc;                /* CLI_ERROR once a frame could not be printed */
 };
+
+/* The client for look-ups, connected on first use; NULL when it cannot be. */
+static struct client *logs_lookup(struct logs_printer *p)
+{
+	if (!p->lookup_ready && client_init(&p->lookup, p->cli->socket_path) == 0)
+		p->lookup_ready = true;
+	return p->lookup_ready ? &p->lookup : NULL;
+}
 
 /* The name docker prints for an id: a node's hostname, a service's name,
  * the id itself when the daemon does not know it. */
@@ -943,7 +956,8 @@ static const char *resolve_name(struct logs_printer *p, const char *kind, const 
 		return json_string_value(have);
 	snprintf(path, sizeof(path), "/%ss/%s", kind, id);
 	const char *name = NULL;
-	if (client_call(cli_client(p->cli), "GET", path, NULL, &obj) == 200) {
+	struct client *c = logs_lookup(p);
+	if (c != NULL && client_call(c, "GET", path, NULL, &obj) == 200) {
 		json_t *spec = json_object_get(obj, "Spec");
 		name = strcmp(kind, "node") == 0 ? jstr(json_object_get(obj, "Description"), "Hostname")
 						 : jstr(spec, "Name");
@@ -964,7 +978,8 @@ static int64_t resolve_slot(struct logs_printer *p, const char *task_id)
 		return json_integer_value(have);
 	snprintf(path, sizeof(path), "/tasks/%s", task_id);
 	json_int_t slot = 0;
-	if (client_call(cli_client(p->cli), "GET", path, NULL, &obj) == 200)
+	struct client *c = logs_lookup(p);
+	if (c != NULL && client_call(c, "GET", path, NULL, &obj) == 200)
 		slot = json_integer_value(json_object_get(obj, "Slot"));
 	json_object_set_new(p->names, key, json_integer(slot));
 	json_decref(obj);
@@ -1026,30 +1041,50 @@ static long logs_target(struct cli *cli, const char *ref, const char **kind, int
 	return rc;
 }
 
-static int logs_print_stream(struct logs_printer *p, const uint8_t *body, size_t len)
+/* Bytes of the stream as they arrive: every whole frame is printed. */
+static int logs_received(void *data, const char *bytes, size_t len)
 {
-	size_t off = 0;
+	struct logs_printer *p = data;
+	if (p->len + len > p->cap) {
+		size_t cap = (p->len + len) * 2;
+		uint8_t *b = realloc(p->buf, cap);
+		if (b == NULL) {
+			cli_errorf("out of memory");
+			return p->rc = CLI_ERROR;
+		}
+		p->buf = b;
+		p->cap = cap;
+	}
+	memcpy(p->buf + p->len, bytes, len);
+	p->len += len;
+	size_t off = 0, plen;
 	uint8_t stream;
 	const uint8_t *payload;
-	size_t plen;
 	char err[256];
 	int more;
-	while ((more = log_stream_next(body, len, &off, &stream, &payload, &plen, err, sizeof(err))) > 0)
+	while ((more = log_stream_next(p->buf, p->len, &off, &stream, &payload, &plen, err, sizeof(err))) > 0)
 		if (logs_print_frame(p, stream, payload, plen) != CLI_OK)
-			return CLI_ERROR;
+			return p->rc = CLI_ERROR;
 	if (more < 0) {
 		cli_errorf("%s", err);
-		return CLI_ERROR;
+		return p->rc = CLI_ERROR;
 	}
-	return CLI_OK;
+	memmove(p->buf, p->buf + off, p->len - off);
+	p->len -= off;
+	fflush(stdout);
+	fflush(stderr);
+	return 0;
 }
 
 static int cmd_service_logs(struct cli *cli, const struct cli_args *args)
 {
-	char path[512], query[160], *body = NULL;
+	char path[512], query[160];
 	const char *kind, *tail = args->value[G_TAIL] ? args->value[G_TAIL] : "all";
-	size_t len = 0;
 	struct logs_printer p = { .cli = cli, .args = args };
+	if (strcmp(tail, "all") != 0 && (tail[0] == '\0' || strspn(tail, "0123456789") != strlen(tail))) {
+		cli_errorf("invalid argument \"%s\" for \"-n, --tail\" flag: a number of lines or \"all\"", tail);
+		return CLI_USAGE;
+	}
 	long rc = logs_target(cli, args->argv[0], &kind, &p.format.width);
 	if (rc != 200)
 		return cli_report(cli, rc);
@@ -1057,17 +1092,19 @@ static int cmd_service_logs(struct cli *cli, const struct cli_args *args)
 		 args->value[G_TIMESTAMPS] ? "&timestamps=1" : "", args->value[G_RAW] ? "" : "&details=1",
 		 args->value[G_FOLLOW] ? "&follow=1" : "");
 	object_path(cli, kind, args->argv[0], query, path, sizeof(path));
-	rc = client_call_raw(cli_client(cli), "GET", path, &body, &len);
-	if (rc != 200) {
-		free(body);
-		return cli_report(cli, rc);
-	}
 	p.format.no_task_ids = args->value[G_NO_TASK_IDS] != NULL;
 	p.format.no_trunc = args->value[G_NO_TRUNC] != NULL;
 	p.names = json_object();
-	int result = logs_print_stream(&p, (const uint8_t *)body, len);
+	rc = client_call_stream(cli_client(cli), "GET", path, logs_received, &p);
+	int result = p.rc != CLI_OK ? p.rc : cli_report(cli, rc);
+	if (result == CLI_OK && p.len > 0) {
+		cli_errorf("the log stream ended inside a frame (%zu bytes left)", p.len);
+		result = CLI_ERROR;
+	}
 	json_decref(p.names);
-	free(body);
+	free(p.buf);
+	if (p.lookup_ready)
+		client_close(&p.lookup);
 	fflush(stdout);
 	return result;
 }

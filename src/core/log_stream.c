@@ -59,13 +59,8 @@ int log_stream_next(const uint8_t *buf, size_t len, size_t *off, uint8_t *stream
 		    size_t *payload_len, char *err, size_t errlen)
 {
 	size_t at = *off;
-	if (at >= len)
+	if (len - at < LOG_STREAM_HEADER_LEN)
 		return 0;
-	if (len - at < LOG_STREAM_HEADER_LEN) {
-		snprintf(err, errlen, "log stream: a frame header at byte %zu is cut short (%zu of %d bytes)", at,
-			 len - at, LOG_STREAM_HEADER_LEN);
-		return -1;
-	}
 	const uint8_t *h = buf + at;
 	if ((h[0] != 1 && h[0] != 2) || h[1] != 0 || h[2] != 0 || h[3] != 0) {
 		snprintf(err, errlen, "log stream: bad frame header at byte %zu (stream %u)", at, h[0]);
@@ -77,11 +72,8 @@ int log_stream_next(const uint8_t *buf, size_t len, size_t *off, uint8_t *stream
 			 LOG_STREAM_PAYLOAD_MAX);
 		return -1;
 	}
-	if (n > len - at - LOG_STREAM_HEADER_LEN) {
-		snprintf(err, errlen, "log stream: frame at byte %zu claims %zu bytes, %zu left", at, n,
-			 len - at - LOG_STREAM_HEADER_LEN);
-		return -1;
-	}
+	if (n > len - at - LOG_STREAM_HEADER_LEN)
+		return 0;
 	*stream = h[0];
 	*payload = h + LOG_STREAM_HEADER_LEN;
 	*payload_len = n;

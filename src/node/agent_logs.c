@@ -9,8 +9,15 @@
 #include "swarmnode/ids.h"
 #include "swarmnode/log.h"
 
+/* Lines read first when a filter (since, one stream) decides which lines
+ * tail counts: a follower's request every second then reads the end of the
+ * log, not all of it, unless the window turns out too short. */
+#define AGENT_LOGS_WINDOW 1024
+
 /* A request being read by the runtime. */
 struct logs_job {
+	struct runtime *rt;
+	size_t window;                  /* the lines asked of the runtime, 0: every line */
 	agent_logs_send_fn send;
 	void *data;
 	char to[IDS_LEN + 1];           /* the asking manager */
@@ -140,12 +147,36 @@ static void send_error(struct logs_job *job, int status)
 		log_warn("agent", "cannot answer a logs request", LF_STR("manager", job->to), LF_INT("error", rc));
 }
 
+/* Whether the last window lines of the log select what the whole log would:
+ * they are the whole log, reach back before since, or hold tail lines. */
+static bool window_enough(const struct logs_job *job, const struct runtime_log_line *lines, size_t n)
+{
+	const struct dispatch_msg *req = &job->req;
+	if (n < job->window)
+		return true;
+	if (req->since_ns != 0)
+		return lines[0].time_ns < req->since_ns;
+	size_t kept = 0;
+	for (size_t i = 0; i < n && kept < req->tail; i++)
+		kept += stream_selected(req, lines[i].stream);
+	return kept >= req->tail;
+}
+
 static void logs_read(void *data, int status, const struct runtime_log_line *lines, size_t n)
 {
 	struct logs_job *job = data;
 	if (status == UV_ECANCELED) {
 		free(job);
 		return; /* the agent is closing: the manager's wait ends it */
+	}
+	if (status == 0 && job->window != 0 && !window_enough(job, lines, n)) {
+		job->window = 0;
+		int rc = runtime_logs(job->rt, job->req.task_id, RUNTIME_LOGS_ALL, logs_read, job);
+		if (rc != 0) {
+			send_error(job, rc);
+			free(job);
+		}
+		return;
 	}
 	int rc = status == 0 ? send_lines(job, lines, n) : 0;
 	if (status != 0 || rc == -ENOMEM)
@@ -164,6 +195,7 @@ void agent_logs_answer(struct runtime *rt, const char *node_id, const char *to, 
 		log_error("agent", "out of memory: logs request dropped", LF_STR("task", req->task_id));
 		return;
 	}
+	job->rt = rt;
 	job->send = send;
 	job->data = data;
 	snprintf(job->to, sizeof(job->to), "%s", to);
@@ -171,9 +203,11 @@ void agent_logs_answer(struct runtime *rt, const char *node_id, const char *to, 
 	job->req = *req;
 	job->req.lines = NULL;
 	job->req.port_store = NULL;
-	/* The filters change which lines count for tail: they need every line. */
-	bool whole = req->since_ns != 0 || req->streams != (DISPATCH_LOGS_STDOUT | DISPATCH_LOGS_STDERR);
-	size_t tail = whole || req->tail >= RUNTIME_LOGS_ALL ? RUNTIME_LOGS_ALL : (size_t)req->tail;
+	/* The filters change which lines count for tail: a window first, every line if it is too short. */
+	bool filtered = req->since_ns != 0 || req->streams != (DISPATCH_LOGS_STDOUT | DISPATCH_LOGS_STDERR);
+	size_t tail = req->tail >= RUNTIME_LOGS_ALL ? RUNTIME_LOGS_ALL : (size_t)req->tail;
+	if (filtered)
+		tail = job->window = AGENT_LOGS_WINDOW;
 	int rc = runtime_logs(rt, req->task_id, tail, logs_read, job);
 	if (rc != 0) {
 		send_error(job, rc);

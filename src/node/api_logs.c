@@ -1,7 +1,13 @@
 /* api_logs: GET /services/{id}/logs and /tasks/{id}/logs: each task's lines
  * asked of the node that ran it (log_broker.h) and written as Docker's
  * multiplexed stream (log_stream.h). Tasks are answered one after the other,
- * each in its own order; a node that does not answer in time is skipped. */
+ * each in its own order; a node that does not answer in time is skipped.
+ *
+ * follow=1: once every task has answered, the tasks are asked again every
+ * LOGS_FOLLOW_MS for the lines after the last one they sent (since and skip
+ * of LOGS_REQUEST), a service's new tasks joining, until the client goes
+ * away or the node stops serving. A task that sent nothing yet is asked
+ * from the start of the pass that first asked it (this manager's clock). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +27,8 @@
 /* Nodes that fell silent during one call, remembered so that their other tasks are skipped. */
 #define SILENT_MAX 64
 
-#define MSG_FOLLOW_UNAVAILABLE                                                                        \
-	"following logs (follow=1) is not available from swarmnode yet: ask again without follow, "   \
-	"or with since= to get the lines written meanwhile"
+/* How long a follower waits between two passes over the tasks. */
+#define LOGS_FOLLOW_MS 1000
 
 /* A task whose lines the call asks for. */
 struct logs_task {
@@ -32,6 +37,11 @@ struct logs_task {
 	char service_id[IDS_LEN + 1];
 	int64_t slot;
 	char created[64];            /* CreatedAt, for the order */
+	bool asked;                  /* follow: asked in an earlier pass */
+	bool has_lines;              /* follow: last_ns and skip say where the lines stopped */
+	uint64_t last_ns;            /* follow: the time of the last line received */
+	uint64_t skip;               /* follow: lines received stamped exactly last_ns */
+	uint64_t from_ns;            /* follow: before any line, the start of the first pass that asked */
 };
 
 /* What the client asked (the query). */
@@ -41,17 +51,22 @@ struct logs_options {
 	uint64_t since_ns;           /* 0: from the first line */
 	bool timestamps;
 	bool details;
+	bool follow;
 };
 
 /* One API call in progress: owned by itself, freed when the stream ends. */
 struct logs_call {
 	struct api *api;
 	struct http_request *req;
-	struct log_broker *broker;
+	struct log_broker *broker;   /* of the request in flight (looked up each time: it may close) */
 	struct logs_options opt;
+	char service_id[IDS_LEN + 1]; /* follow: whose new tasks join; "" for one task's logs */
 	struct logs_task *tasks;
-	size_t ntasks, next;         /* next: the task to ask after the current one */
-	bool in_flight;              /* a broker request is out */
+	size_t ntasks, cap;
+	size_t next;                 /* the task to ask after the current one */
+	uint64_t pass_ns;            /* wall clock when the current pass started */
+	uint64_t passes;             /* passes started */
+	bool in_flight;              /* a broker request (or a follower's pause) is out */
 	uint64_t request;
 	char details[DETAILS_MAX];   /* of the task being answered */
 	char silent[SILENT_MAX][IDS_LEN + 1];
@@ -132,10 +147,7 @@ static bool logs_options_parse(struct http_request *req, struct logs_options *op
 				"(1700000000.5)", v);
 		return false;
 	}
-	if (api_query_bool(req, "follow")) {
-		api_reply_error(req, 501, MSG_FOLLOW_UNAVAILABLE);
-		return false;
-	}
+	opt->follow = api_query_bool(req, "follow");
 	opt->timestamps = api_query_bool(req, "timestamps");
 	opt->details = api_query_bool(req, "details");
 	return true;
@@ -172,17 +184,44 @@ static int task_order(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->created, y->created);
 }
 
-/* The reachable tasks among tasks[0..n) into c->tasks, sorted. */
-static int logs_call_take_tasks(struct logs_call *c, const struct store *st, json_t *const *tasks, size_t n)
+static struct logs_task *logs_call_find(struct logs_call *c, const char *id)
 {
-	c->tasks = n ? calloc(n, sizeof(*c->tasks)) : NULL;
-	if (n && c->tasks == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (task_reachable(st, tasks[i]))
-			logs_task_from(&c->tasks[c->ntasks++], tasks[i]);
+	for (size_t i = 0; i < c->ntasks; i++)
+		if (strcmp(c->tasks[i].id, id) == 0)
+			return &c->tasks[i];
+	return NULL;
+}
+
+/* Adds the tasks among tasks[0..n) the call does not have yet, and sorts. */
+static int logs_call_add_tasks(struct logs_call *c, json_t *const *tasks, size_t n)
+{
+	if (c->ntasks + n > c->cap) {
+		struct logs_task *t = realloc(c->tasks, (c->ntasks + n) * sizeof(*t));
+		if (t == NULL)
+			return -ENOMEM;
+		c->tasks = t;
+		c->cap = c->ntasks + n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (logs_call_find(c, jstr(tasks[i], "ID")) != NULL)
+			continue;
+		struct logs_task *t = &c->tasks[c->ntasks++];
+		memset(t, 0, sizeof(*t));
+		logs_task_from(t, tasks[i]);
+	}
 	qsort(c->tasks, c->ntasks, sizeof(*c->tasks), task_order);
 	return 0;
+}
+
+/* The service's tasks in the store (new reference array, NULL-terminated
+ * room), their number in *n; NULL when out of memory. */
+static json_t **service_tasks(const struct store *st, const char *service_id, size_t *n)
+{
+	*n = store_tasks_by_service(st, service_id, NULL, 0);
+	json_t **tasks = calloc(*n + 1, sizeof(*tasks));
+	if (tasks != NULL)
+		store_tasks_by_service(st, service_id, tasks, *n);
+	return tasks;
 }
 
 /* --- the stream ------------------------------------------------------------------------ */
@@ -197,6 +236,7 @@ static void logs_call_end(struct logs_call *c)
 {
 	if (c->in_flight)
 		log_broker_cancel(c->broker, c->request);
+	c->in_flight = false;
 	http_stream_end(c->req);
 	logs_call_free(c);
 }
@@ -236,6 +276,20 @@ static bool node_silent(const struct logs_call *c, const char *node_id)
 
 static void logs_next(struct logs_call *c);
 
+/* Where the lines of t stopped, for the next pass of a follower. */
+static void task_advance(struct logs_task *t, const struct dispatch_log_line *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t->has_lines && lines[i].time_ns == t->last_ns) {
+			t->skip++;
+		} else {
+			t->has_lines = true;
+			t->last_ns = lines[i].time_ns;
+			t->skip = 1;
+		}
+	}
+}
+
 static void on_lines(void *data, const struct dispatch_log_line *lines, size_t n)
 {
 	struct logs_call *c = data;
@@ -243,6 +297,7 @@ static void on_lines(void *data, const struct dispatch_log_line *lines, size_t n
 		logs_call_end(c); /* the client went away: cancels the request */
 		return;
 	}
+	task_advance(&c->tasks[c->next - 1], lines, n);
 	logs_write(c, lines, n);
 }
 
@@ -268,49 +323,111 @@ static void on_done(void *data, int status, const char *err, uint64_t dropped)
 	logs_next(c);
 }
 
-/* Asks for the next task's lines; ends the stream after the last. */
+/* The request for t in this pass: the client's at first, then where t's lines stopped. */
+static void task_query(const struct logs_call *c, struct logs_task *t, struct log_broker_query *q)
+{
+	*q = (struct log_broker_query){ .node_id = t->node_id, .task_id = t->id, .tail = c->opt.tail,
+					.since_ns = c->opt.since_ns, .streams = c->opt.streams };
+	if (!t->asked) {
+		/* A task that starts while the client follows shows all it wrote. */
+		if (c->passes > 1)
+			q->tail = UINT64_MAX;
+		t->asked = true;
+		t->from_ns = c->pass_ns;
+		return;
+	}
+	q->tail = UINT64_MAX;
+	q->since_ns = t->has_lines ? t->last_ns : t->from_ns > c->opt.since_ns ? t->from_ns : c->opt.since_ns;
+	q->skip = t->has_lines ? t->skip : 0;
+}
+
+static void logs_pass_done(struct logs_call *c);
+
+/* Asks for the next task's lines; after the last, ends the stream or waits for the next pass. */
 static void logs_next(struct logs_call *c)
 {
-	while (c->next < c->ntasks && !c->req->conn->peer_gone) {
-		const struct logs_task *t = &c->tasks[c->next++];
-		if (node_silent(c, t->node_id))
+	const struct store *st = c->api->swarm->manager ? manager_store(c->api->swarm->manager) : NULL;
+	while (c->next < c->ntasks && !c->req->conn->peer_gone && st != NULL) {
+		struct logs_task *t = &c->tasks[c->next++];
+		const json_t *task = store_get(st, STORE_KIND_TASK, t->id);
+		if (node_silent(c, t->node_id) || task == NULL || !task_reachable(st, task))
 			continue;
-		struct log_broker_query q = { .node_id = t->node_id, .task_id = t->id, .tail = c->opt.tail,
-					      .since_ns = c->opt.since_ns, .streams = c->opt.streams };
+		struct log_broker_query q;
+		task_query(c, t, &q);
 		snprintf(c->details, sizeof(c->details),
 			 "com.docker.swarm.node.id=%s,com.docker.swarm.service.id=%s,com.docker.swarm.task.id=%s",
 			 t->node_id, t->service_id, t->id);
-		int rc = log_broker_fetch(c->broker, &q, on_lines, on_done, c, &c->request);
+		c->broker = swarm_dispatch_logs(c->api->swarm);
+		int rc = c->broker ? log_broker_fetch(c->broker, &q, on_lines, on_done, c, &c->request) : -ESHUTDOWN;
 		if (rc == 0) {
 			c->in_flight = true;
 			return;
 		}
+		if (rc == -ESHUTDOWN)
+			break;
 		log_warn("logs", "cannot ask a node for task logs", LF_STR("task", t->id), LF_STR("node", t->node_id),
 			 LF_STR("error", uv_strerror(rc)));
 	}
-	logs_call_end(c);
+	logs_pass_done(c);
 }
 
-/* Starts the stream for tasks[0..n) (store objects, borrowed). */
-static void logs_start(struct api *api, struct http_request *req, const struct logs_options *opt,
-		       json_t *const *tasks, size_t n)
+/* A follower's next pass: the service's new tasks join, every task is asked again. */
+static void logs_poll(void *data, int status, const char *err, uint64_t dropped)
 {
-	struct log_broker *broker = swarm_dispatch_logs(api->swarm);
-	struct logs_call *c = broker ? calloc(1, sizeof(*c)) : NULL;
-	if (broker == NULL) {
+	struct logs_call *c = data;
+	struct swarm *sw = c->api->swarm;
+	(void)err;
+	(void)dropped;
+	c->in_flight = false;
+	if (status != 0 || c->req->conn->peer_gone || sw->manager == NULL || swarm_dispatch_logs(sw) == NULL) {
+		logs_call_end(c);
+		return;
+	}
+	size_t n;
+	json_t **tasks = c->service_id[0] ? service_tasks(manager_store(sw->manager), c->service_id, &n) : NULL;
+	if (tasks != NULL && logs_call_add_tasks(c, tasks, n) != 0)
+		log_error("logs", "out of memory: new tasks not followed", LF_STR("service", c->service_id));
+	free(tasks);
+	c->next = 0;
+	c->nsilent = 0;
+	c->pass_ns = (uint64_t)api_now_ns();
+	c->passes++;
+	logs_next(c);
+}
+
+static void logs_pass_done(struct logs_call *c)
+{
+	c->broker = swarm_dispatch_logs(c->api->swarm);
+	if (!c->opt.follow || c->req->conn->peer_gone || c->broker == NULL ||
+	    log_broker_wait(c->broker, LOGS_FOLLOW_MS, logs_poll, c, &c->request) != 0)
+		logs_call_end(c);
+	else
+		c->in_flight = true;
+}
+
+/* Starts the stream for tasks[0..n) (store objects, borrowed); service_id
+ * is whose new tasks a follower sees ("" for one task). */
+static void logs_start(struct api *api, struct http_request *req, const struct logs_options *opt,
+		       const char *service_id, json_t *const *tasks, size_t n)
+{
+	if (swarm_dispatch_logs(api->swarm) == NULL) {
 		api_reply_error(req, 503, "this manager's agent is not running: no logs can be fetched");
 		return;
 	}
-	if (c == NULL || logs_call_take_tasks(c, manager_store(api->swarm->manager), tasks, n) != 0) {
+	struct logs_call *c = calloc(1, sizeof(*c));
+	if (c == NULL || logs_call_add_tasks(c, tasks, n) != 0) {
 		if (c)
-			logs_call_free(c);
+			free(c->tasks);
+		free(c);
 		api_reply_error(req, 500, "out of memory");
 		return;
 	}
 	c->api = api;
 	c->req = req;
-	c->broker = broker;
 	c->opt = *opt;
+	snprintf(c->service_id, sizeof(c->service_id), "%s", service_id);
+	c->pass_ns = (uint64_t)api_now_ns();
+	c->passes = 1;
 	/* Docker sends no Content-Type for a stream without a TTY. */
 	http_stream_begin(req, 200, NULL, NULL, 0);
 	logs_next(c);
@@ -332,15 +449,13 @@ static void service_logs(struct api *api, struct http_request *req, json_t *body
 		api_reply_error(req, rc == STORE_E_AMBIGUOUS ? 400 : 404, "%s", err);
 		return;
 	}
-	const char *id = jstr(service, "ID");
-	size_t n = store_tasks_by_service(st, id, NULL, 0);
-	json_t **tasks = calloc(n + 1, sizeof(*tasks));
+	size_t n;
+	json_t **tasks = service_tasks(st, jstr(service, "ID"), &n);
 	if (tasks == NULL) {
 		api_reply_error(req, 500, "out of memory");
 		return;
 	}
-	store_tasks_by_service(st, id, tasks, n);
-	logs_start(api, req, &opt, tasks, n);
+	logs_start(api, req, &opt, jstr(service, "ID"), tasks, n);
 	free(tasks);
 }
 
@@ -362,7 +477,7 @@ static void task_logs(struct api *api, struct http_request *req, json_t *body, c
 		api_reply_error(req, rc == STORE_E_AMBIGUOUS ? 400 : 404, "%s", err);
 		return;
 	}
-	logs_start(api, req, &opt, &task, 1);
+	logs_start(api, req, &opt, "", &task, 1);
 }
 
 static void h_task_logs(struct api *api, struct http_request *req, struct api_call *call)

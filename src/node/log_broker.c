@@ -15,7 +15,8 @@
 struct log_request {
 	struct log_request *next;
 	uint64_t id;
-	char node_id[IDS_LEN + 1];      /* only this node's answers count */
+	char node_id[IDS_LEN + 1];      /* only this node's answers count; "" for a wait */
+	uint64_t wait_until;            /* a wait: the loop time it ends */
 	uint64_t heard_at;              /* loop time of the request or of its last message */
 	log_broker_lines_fn on_lines;
 	log_broker_done_fn on_done;
@@ -60,7 +61,12 @@ static void broker_tick(uv_timer_t *t)
 	struct log_request *r = b->pending;
 	while (r != NULL) {
 		struct log_request *next = r->next;
-		if (now - r->heard_at >= LOG_BROKER_SILENCE_MS) {
+		if (r->node_id[0] == '\0') {
+			if (now >= r->wait_until) {
+				request_finish(b, r, 0, "", 0);
+				next = b->pending;
+			}
+		} else if (now - r->heard_at >= LOG_BROKER_SILENCE_MS) {
 			log_warn("logs", "a node did not answer a logs request in time", LF_STR("node", r->node_id),
 				 LF_UINT("timeout_ms", LOG_BROKER_SILENCE_MS));
 			request_finish(b, r, -ETIMEDOUT, "the node did not answer in time", 0);
@@ -87,6 +93,31 @@ int log_broker_new(uv_loop_t *loop, const struct log_broker_ops *ops, void *data
 	return 0;
 }
 
+/* Links r in and makes sure the tick runs. */
+static void request_add(struct log_broker *b, struct log_request *r, uint64_t *request)
+{
+	r->next = b->pending;
+	r->id = b->next_id++;
+	b->pending = r;
+	if (!uv_is_active((uv_handle_t *)&b->tick))
+		uv_timer_start(&b->tick, broker_tick, LOG_BROKER_TICK_MS, LOG_BROKER_TICK_MS);
+	*request = r->id;
+}
+
+int log_broker_wait(struct log_broker *b, uint64_t ms, log_broker_done_fn on_done, void *data, uint64_t *request)
+{
+	if (b->closing)
+		return -ESHUTDOWN;
+	struct log_request *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->wait_until = uv_now(b->loop) + ms;
+	r->on_done = on_done;
+	r->data = data;
+	request_add(b, r, request);
+	return 0;
+}
+
 int log_broker_fetch(struct log_broker *b, const struct log_broker_query *q, log_broker_lines_fn on_lines,
 		     log_broker_done_fn on_done, void *data, uint64_t *request)
 {
@@ -109,13 +140,9 @@ int log_broker_fetch(struct log_broker *b, const struct log_broker_query *q, log
 		free(r);
 		return rc;
 	}
-	*r = (struct log_request){ .next = b->pending, .id = b->next_id++, .heard_at = uv_now(b->loop),
-				   .on_lines = on_lines, .on_done = on_done, .data = data };
+	*r = (struct log_request){ .heard_at = uv_now(b->loop), .on_lines = on_lines, .on_done = on_done, .data = data };
 	snprintf(r->node_id, sizeof(r->node_id), "%s", q->node_id);
-	b->pending = r;
-	if (!uv_is_active((uv_handle_t *)&b->tick))
-		uv_timer_start(&b->tick, broker_tick, LOG_BROKER_TICK_MS, LOG_BROKER_TICK_MS);
-	*request = r->id;
+	request_add(b, r, request);
 	return 0;
 }
 
@@ -138,7 +165,7 @@ bool log_broker_receive(struct log_broker *b, const char *from, const uint8_t *b
 		return false;
 	}
 	struct log_request *r = m.type == DISPATCH_LOGS ? *request_slot(b, m.request) : NULL;
-	bool ok = r != NULL && strcmp(r->node_id, from) == 0;
+	bool ok = r != NULL && r->node_id[0] != '\0' && strcmp(r->node_id, from) == 0;
 	if (ok) {
 		r->heard_at = uv_now(b->loop);
 		if (m.nlines > 0)

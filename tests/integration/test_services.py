@@ -10,13 +10,15 @@ import os
 import re
 import signal
 import struct
+import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Counter, Daemon, wait_for, ok, fails, api, get, docker, request, table, DOCKER,  # noqa: E402
-                     loopback_daemon)
+from harness import (BIN, Counter, Daemon, wait_for, ok, fails, api, get, docker, request, table,  # noqa: E402
+                     DOCKER, loopback_daemon)
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_SERVICES", "150"))
 
@@ -302,6 +304,22 @@ def logs_from_a_manager_and_a_worker():  # noqa: C901
                                                                                                          r.stderr)
             r = docker(m, "service", "logs", "--tail", "1", t1["ID"])
             assert ok(r) == f"{prefix[1]}bye 1\n", r.stdout
+        # --follow: what the tasks write next, a new task's lines too, until the client goes away
+        follower = subprocess.Popen([BIN, "-H", "unix://" + m.socket, "service", "logs", "-f", "--tail", "1",
+                                     "greeter"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        seen = []
+        reader = threading.Thread(target=lambda: seen.extend(iter(follower.stdout.readline, "")), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: sum("| bye" in x for x in seen) == 2, 15, "the follower's first lines")
+            ok(m.cli("service", "scale", "-d", "greeter=3"))
+            wait_for(lambda: any("| bye 3" in x for x in seen), 20, "the new task's lines in the follower's output")
+            assert any(x.startswith("greeter.3.") and "| hello from 3" in x for x in seen), seen
+            assert sum("| bye 1" in x for x in seen) == 1 and follower.poll() is None, seen
+        finally:
+            follower.kill()
+            follower.wait()
+        ok(m.cli("service", "scale", "greeter=2"))
         # a frozen worker: its task is skipped after the broker's wait, the manager's lines still come
         worker_slot = next(s for s, t in tasks.items() if t["NodeID"] != get(m, "/info")["Swarm"]["NodeID"])
         w.proc.send_signal(signal.SIGSTOP)
@@ -314,6 +332,14 @@ def logs_from_a_manager_and_a_worker():  # noqa: C901
         assert f"bye {3 - worker_slot}" in out and f"bye {worker_slot}" not in out, out
         assert took < 12, took
         print(f"     a frozen node's task skipped after {took:.1f} s")
+        # a follower's stream ends properly (the last chunk) when the daemon stops
+        s = m.connect()
+        s.sendall(b"GET /v1.41/services/greeter/logs?stdout=1&follow=1&tail=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200"), "the follow stream did not start"
+        assert m.stop() == 0
+        while s.read_until(b"\r\n") != b"0":
+            pass
+        s.close()
     finally:
         for d in (w, m):
             d.stop()

@@ -86,7 +86,8 @@ static struct {
 	int cb_status;                   /* what it then reports */
 	const struct runtime_log_line *lines;
 	size_t n;
-	size_t asked_tail;
+	size_t asked_tail;               /* of the last call */
+	size_t calls;
 	struct dispatch_msg sent[64];
 	size_t nsent;
 	size_t text_bytes;               /* of every line sent */
@@ -97,6 +98,7 @@ static int fake_logs(struct runtime *rt, const char *task_id, size_t tail, runti
 	(void)rt;
 	assert_string_equal(task_id, TASK);
 	fake.asked_tail = tail;
+	fake.calls++;
 	if (fake.logs_rc != 0)
 		return fake.logs_rc;
 	cb(data, fake.cb_status, fake.lines, fake.n);
@@ -165,19 +167,54 @@ static void test_answer_split_over_messages(void **state)
 	fake_reset();
 }
 
+static void answer_since(uint64_t tail, uint64_t since, uint8_t streams)
+{
+	struct runtime rt = { .ops = &fake_ops, .name = "fake" };
+	struct dispatch_msg r = request(tail, since, 0, streams);
+	agent_logs_answer(&rt, NODE, MANAGER, &r, fake_send, NULL);
+}
+
 static void test_answer_asks_the_runtime_for_tail(void **state)
 {
 	(void)state;
-	struct runtime_log_line l[] = { line(RUNTIME_LOG_STDOUT, 1, "a") };
+	static struct runtime_log_line l[2048];
+	for (size_t i = 0; i < 2048; i++)
+		l[i] = line(i % 2 ? RUNTIME_LOG_STDERR : RUNTIME_LOG_STDOUT, 100 + i, "x");
 	fake_reset();
 	fake.lines = l;
 	fake.n = 1;
 	answer(7, 3);
 	assert_int_equal(fake.asked_tail, 7);
+	assert_int_equal(fake.calls, 1);
 	assert_int_equal(fake.nsent, 1);
-	/* One stream only: every line is read, the filter comes before tail. */
+	/* A filter: a window of the log first, enough when the log is shorter. */
 	fake_reset();
+	fake.lines = l;
+	fake.n = 1;
 	answer(7, DISPATCH_LOGS_STDOUT);
+	assert_int_equal(fake.calls, 1);
+	assert_true(fake.asked_tail != RUNTIME_LOGS_ALL && fake.asked_tail >= 7);
+	size_t window = fake.asked_tail;
+	/* Enough too when it reaches back before since ... */
+	fake_reset();
+	fake.lines = l + 2048 - window;
+	fake.n = window;
+	answer_since(UINT64_MAX, 100 + 2048 - 5, 3);
+	assert_int_equal(fake.calls, 1);
+	assert_int_equal(fake.sent[0].nlines, 5);
+	/* ... or when it holds tail lines of the stream. */
+	fake_reset();
+	fake.lines = l + 2048 - window;
+	fake.n = window;
+	answer(3, DISPATCH_LOGS_STDERR);
+	assert_int_equal(fake.calls, 1);
+	assert_int_equal(fake.sent[0].nlines, 3);
+	/* Otherwise every line is read again. */
+	fake_reset();
+	fake.lines = l + 2048 - window;
+	fake.n = window;
+	answer_since(UINT64_MAX, 50, 3);
+	assert_int_equal(fake.calls, 2);
 	assert_true(fake.asked_tail == RUNTIME_LOGS_ALL);
 	fake_reset();
 }

@@ -188,6 +188,32 @@ static void test_silence_times_out(void **state)
 	assert_true(uv_now(&f->loop) - started >= LOG_BROKER_SILENCE_MS);
 }
 
+static void test_wait_ends_in_time_or_with_the_broker(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t r, r2;
+	uv_update_time(&f->loop);
+	uint64_t started = uv_now(&f->loop);
+	assert_int_equal(log_broker_wait(f->b, 300, on_done, f, &r), 0);
+	/* A pause is no request: an answer naming it is dropped. */
+	assert_false(answer(f, NODE_A, r, DISPATCH_LOGS_LAST, 0, "x"));
+	while (f->done_calls == 0) {
+		if (uv_now(&f->loop) - started > 5000)
+			fail_msg("the pause did not end");
+		uv_run(&f->loop, UV_RUN_ONCE);
+	}
+	assert_int_equal(f->status, 0);
+	assert_true(uv_now(&f->loop) - started >= 300);
+	assert_int_equal(log_broker_wait(f->b, 60000, on_done, f, &r2), 0);
+	log_broker_close(f->b, broker_closed, f);
+	assert_int_equal(f->done_calls, 2);
+	assert_int_equal(f->status, -ECANCELED);
+	assert_int_equal(log_broker_wait(f->b, 1, on_done, f, &r2), -ESHUTDOWN);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	f->b = NULL;
+}
+
 static void test_cancel_and_close(void **state)
 {
 	struct fixture *f = *state;
@@ -211,6 +237,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusal_and_impostor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_failure_and_bad_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silence_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_ends_in_time_or_with_the_broker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_close, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

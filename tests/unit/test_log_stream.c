@@ -69,7 +69,7 @@ static void test_read_back(void **state)
 	assert_int_equal(off, len);
 }
 
-static void test_malformed_refused(void **state)
+static void test_cut_and_malformed(void **state)
 {
 	(void)state;
 	uint8_t buf[64];
@@ -77,11 +77,10 @@ static void test_malformed_refused(void **state)
 	uint8_t stream;
 	const uint8_t *p;
 	char err[160];
-	for (size_t cut = 1; cut < len; cut++) {
+	/* A frame cut short needs more bytes: nothing is consumed. */
+	for (size_t cut = 0; cut < len; cut++) {
 		off = 0;
-		err[0] = '\0';
-		assert_int_equal(log_stream_next(buf, cut, &off, &stream, &p, &plen, err, sizeof(err)), -1);
-		assert_non_null(strstr(err, cut < 8 ? "cut short" : "left"));
+		assert_int_equal(log_stream_next(buf, cut, &off, &stream, &p, &plen, err, sizeof(err)), 0);
 		assert_int_equal(off, 0);
 	}
 	buf[0] = 3;
@@ -103,7 +102,7 @@ int main(void)
 		cmocka_unit_test(test_time_has_nine_digits),
 		cmocka_unit_test(test_frame_bytes),
 		cmocka_unit_test(test_read_back),
-		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_cut_and_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
