@@ -57,6 +57,8 @@ size_t dispatch_log_line_encoded_max(const struct dispatch_log_line *l)
 size_t dispatch_msg_encoded_max(const struct dispatch_msg *m)
 {
 	size_t n = 1 + 1 + 6 * U64_MAX_LEN + 3 * HDR_MAX;
+	if (m->type == DISPATCH_LOGS_REQUEST)
+		n += ID_ENCODED;
 	if (m->type == DISPATCH_LOGS)
 		n += strlen(m->err);
 	for (size_t i = 0; m->type == DISPATCH_LOGS && i < m->nlines; i++)
