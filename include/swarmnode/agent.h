@@ -43,6 +43,9 @@
  * port published as 0 is handed as 0 and the port the runtime bound is read
  * back when the task runs, for Status.PortStatus.
  *
+ * Logs: a LOGS_REQUEST from any manager is answered from the runtime
+ * (agent_logs.h), whatever the session.
+ *
  * Restart: agent_start runs the runtime's recover first; what the runtime
  * reports for an earlier run's tasks is reported like any other state.
  */

@@ -2,6 +2,7 @@
 #ifndef SWARMNODE_CLIENT_H
 #define SWARMNODE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -34,5 +35,13 @@ void client_close(struct client *c);
  * status. On a 4xx/5xx answer the status is returned and c->error holds the
  * daemon's message. Negative client_error otherwise, with c->error set. */
 long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out);
+
+/* The bytes of a streamed answer as they arrive; a non-zero return ends the transfer. */
+typedef int (*client_stream_fn)(void *data, const char *bytes, size_t len);
+
+/* The same for an answer that is not JSON and may last (a log stream): the
+ * bytes of a 2xx answer go to fn as they arrive; the result is as
+ * client_call's (a transfer fn ended counts as complete). */
+long client_call_stream(struct client *c, const char *method, const char *path, client_stream_fn fn, void *data);
 
 #endif

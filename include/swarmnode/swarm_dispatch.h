@@ -17,8 +17,9 @@ struct swarm;
  * queue delivers their messages from the loop, never inside the sender's
  * call); a worker's agent talks to the managers it has an up stream to.
  * PEER_MSG_DISPATCH bodies are routed by type: SESSION and STATUS to the
- * dispatcher, ASSIGNMENTS and ACK (only from a manager's stream) to the
- * agent.
+ * dispatcher, ASSIGNMENTS, ACK and LOGS_REQUEST (only from a manager's
+ * stream) to the agent, LOGS to this node's log broker (log_broker.h),
+ * whose requests go to the agents over the same streams.
  */
 
 /* Starts the agent (gossip and the peer streams are up). Returns 0 or a
@@ -40,6 +41,9 @@ void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_ro
 
 /* A peer stream came up or went down. */
 void swarm_dispatch_link_changed(struct swarm *sw, const char *node_id, bool up);
+
+/* This node's log broker, or NULL when the agent is not running. */
+struct log_broker *swarm_dispatch_logs(struct swarm *sw);
 
 /* Stops the dispatcher at once (before the manager closes) and the agent,
  * whose runtime stops every task; done(sw) runs when all is released.

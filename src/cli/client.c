@@ -102,14 +102,13 @@ static long client_result(struct client *c, CURLcode cc, struct client_buf *b, j
 	return status;
 }
 
-long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out)
+/* Sends one request and collects the answer's bytes into resp. */
+static CURLcode client_perform(struct client *c, const char *method, const char *path, json_t *body,
+			       size_t (*write)(char *, size_t, size_t, void *), void *write_data)
 {
 	char url[2048];
-	struct client_buf resp = {0};
 	struct curl_slist *headers = NULL;
 	char *payload = NULL;
-	if (out)
-		*out = NULL;
 	snprintf(url, sizeof(url), "http://localhost/v%s%s", API_VERSION, path);
 	const struct curl_dl *cu = c->curl_fns;
 	CURL *h = c->curl;
@@ -118,8 +117,8 @@ long client_call(struct client *c, const char *method, const char *path, json_t 
 	cu->easy_setopt(h, CURLOPT_URL, url);
 	cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	cu->easy_setopt(h, CURLOPT_USERAGENT, "swarmnode-cli/" SN_VERSION);
-	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
-	cu->easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, write);
+	cu->easy_setopt(h, CURLOPT_WRITEDATA, write_data);
 	cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		cu->easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -132,9 +131,52 @@ long client_call(struct client *c, const char *method, const char *path, json_t 
 	}
 	cu->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	CURLcode cc = cu->easy_perform(h);
-	long rc = client_result(c, cc, &resp, out);
 	cu->slist_free_all(headers);
 	free(payload);
+	return cc;
+}
+
+long client_call(struct client *c, const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct client_buf resp = {0};
+	if (out)
+		*out = NULL;
+	CURLcode cc = client_perform(c, method, path, body, client_collect, &resp);
+	long rc = client_result(c, cc, &resp, out);
 	free(resp.data);
+	return rc;
+}
+
+/* A stream's transfer: a 2xx answer's bytes go to fn, any other is kept for its error. */
+struct client_stream {
+	struct client *c;
+	client_stream_fn fn;
+	void *data;
+	struct client_buf error;   /* the body of a 4xx/5xx answer */
+	bool stopped;              /* fn asked to stop */
+};
+
+static size_t client_stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct client_stream *st = userdata;
+	long status = 0;
+	st->c->curl_fns->easy_getinfo(st->c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300)
+		return client_collect(ptr, size, nmemb, &st->error);
+	if (st->fn(st->data, ptr, size * nmemb) != 0) {
+		st->stopped = true;
+		return 0; /* makes curl end the transfer */
+	}
+	return size * nmemb;
+}
+
+long client_call_stream(struct client *c, const char *method, const char *path, client_stream_fn fn, void *data)
+{
+	struct client_stream st = { .c = c, .fn = fn, .data = data };
+	CURLcode cc = client_perform(c, method, path, NULL, client_stream_write, &st);
+	if (st.stopped)
+		cc = CURLE_OK;
+	long rc = client_result(c, cc, &st.error, NULL);
+	free(st.error.data);
 	return rc;
 }

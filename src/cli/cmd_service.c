@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "swarmnode/curl_dl.h"
+#include "swarmnode/log_stream.h"
+#include "swarmnode/service_logs.h"
 #include "swarmnode/service_progress.h"
 #include "swarmnode/table.h"
 
@@ -909,16 +911,202 @@ static int cmd_service_rm(struct cli *cli, const struct cli_args *args)
 	return rc;
 }
 
-static int cmd_service_logs(struct cli *cli, const struct cli_args *args)
+enum { G_TAIL, G_TIMESTAMPS, G_NO_TASK_IDS, G_NO_TRUNC, G_RAW, G_FOLLOW };
+
+static const struct cli_option logs_options[] = {
+	[G_TAIL] = {"tail", 'n', "N", "number of lines to show from the end of each task's logs (default \"all\")"},
+	[G_TIMESTAMPS] = {"timestamps", 't', NULL, "show timestamps"},
+	[G_NO_TASK_IDS] = {"no-task-ids", 0, NULL, "do not include task ids in the output"},
+	[G_NO_TRUNC] = {"no-trunc", 0, NULL, "do not truncate the task ids"},
+	[G_RAW] = {"raw", 0, NULL, "do not neatly format logs"},
+	[G_FOLLOW] = {"follow", 'f', NULL, "follow log output"},
+	{0},
+};
+
+/* What printing a stream needs: the options and the names already resolved. */
+struct logs_printer {
+	struct cli *cli;
+	const struct cli_args *args;
+	struct client lookup;  /* a second connection for names while the stream is open, as docker does */
+	bool lookup_ready;
+	struct service_logs_format format;
+	json_t *names;         /* "node:<id>", "service:<id>" -> name; "task:<id>" -> slot */
+	bool midline[3];       /* per stream: the last frame was a partial line */
+	uint8_t *buf;          /* bytes received and not printed yet (a frame cut by the transfer) */
+	size_t len, cap;
+	int rc;                /* CLI_ERROR once a frame could not be printed */
+};
+
+/* The client for look-ups, connected on first use; NULL when it cannot be. */
+static struct client *logs_lookup(struct logs_printer *p)
+{
+	if (!p->lookup_ready && client_init(&p->lookup, p->cli->socket_path) == 0)
+		p->lookup_ready = true;
+	return p->lookup_ready ? &p->lookup : NULL;
+}
+
+/* The name docker prints for an id: a node's hostname, a service's name,
+ * the id itself when the daemon does not know it. */
+static const char *resolve_name(struct logs_printer *p, const char *kind, const char *id)
+{
+	char key[64], path[128];
+	snprintf(key, sizeof(key), "%s:%s", kind, id);
+	json_t *have = json_object_get(p->names, key), *obj = NULL;
+	if (have)
+		return json_string_value(have);
+	snprintf(path, sizeof(path), "/%ss/%s", kind, id);
+	const char *name = NULL;
+	struct client *c = logs_lookup(p);
+	if (c != NULL && client_call(c, "GET", path, NULL, &obj) == 200) {
+		json_t *spec = json_object_get(obj, "Spec");
+		name = strcmp(kind, "node") == 0 ? jstr(json_object_get(obj, "Description"), "Hostname")
+						 : jstr(spec, "Name");
+		if (*jstr(spec, "Name") != '\0')
+			name = jstr(spec, "Name");
+	}
+	json_object_set_new(p->names, key, json_string(name && *name ? name : id));
+	json_decref(obj);
+	return json_string_value(json_object_get(p->names, key));
+}
+
+static int64_t resolve_slot(struct logs_printer *p, const char *task_id)
+{
+	char key[64], path[128];
+	snprintf(key, sizeof(key), "task:%s", task_id);
+	json_t *have = json_object_get(p->names, key), *obj = NULL;
+	if (have)
+		return json_integer_value(have);
+	snprintf(path, sizeof(path), "/tasks/%s", task_id);
+	json_int_t slot = 0;
+	struct client *c = logs_lookup(p);
+	if (c != NULL && client_call(c, "GET", path, NULL, &obj) == 200)
+		slot = json_integer_value(json_object_get(obj, "Slot"));
+	json_object_set_new(p->names, key, json_integer(slot));
+	json_decref(obj);
+	return slot;
+}
+
+static int logs_print_frame(struct logs_printer *p, uint8_t stream, const uint8_t *payload, size_t len)
+{
+	FILE *out = stream == 2 ? stderr : stdout;
+	struct service_logs_line l;
+	char err[256], context[256];
+	bool partial = len == 0 || payload[len - 1] != '\n';
+	if (p->args->value[G_RAW] != NULL) {
+		fwrite(payload, 1, len, out);
+		return CLI_OK;
+	}
+	if (service_logs_parse(payload, len, p->args->value[G_TIMESTAMPS] != NULL, &l, err, sizeof(err)) != 0) {
+		cli_errorf("%s", err);
+		return CLI_ERROR;
+	}
+	/* The rest of a long line continues without a new context. */
+	if (!p->midline[stream]) {
+		service_logs_context(&p->format, resolve_name(p, "service", l.service_id), resolve_slot(p, l.task_id),
+				     l.task_id, resolve_name(p, "node", l.node_id), context, sizeof(context));
+		if (l.time)
+			fprintf(out, "%.*s ", (int)l.time_len, l.time);
+		fputs(context, out);
+	}
+	fwrite(l.text, 1, l.text_len, out);
+	p->midline[stream] = partial;
+	return CLI_OK;
+}
+
+/* docker's width of the slot column: the replicas of a replicated service,
+ * the task's own slot for a task. NOT_FOUND: neither exists. */
+static long logs_target(struct cli *cli, const char *ref, const char **kind, int *width)
 {
 	char path[512];
-	json_t *service;
-	int rc = get_service(cli, args->argv[0], false, &service);
-	json_decref(service);
-	if (rc != CLI_OK)
-		return rc;
-	object_path(cli, "services", args->argv[0], "/logs?stdout=1&stderr=1&tail=all", path, sizeof(path));
-	return cli_call(cli, "GET", path, NULL, NULL);
+	json_t *obj = NULL;
+	object_path(cli, "services", ref, "?insertDefaults=false", path, sizeof(path));
+	long rc = client_call(cli_client(cli), "GET", path, NULL, &obj);
+	*kind = "services";
+	if (rc == 200) {
+		json_t *replicated = json_object_get(json_object_get(json_object_get(obj, "Spec"), "Mode"), "Replicated");
+		json_t *replicas = json_object_get(replicated, "Replicas");
+		*width = json_is_integer(replicas) ? service_logs_digits(json_integer_value(replicas)) : 0;
+	} else if (rc == 404) {
+		json_decref(obj);
+		obj = NULL;
+		object_path(cli, "tasks", ref, "", path, sizeof(path));
+		rc = client_call(cli_client(cli), "GET", path, NULL, &obj);
+		*kind = "tasks";
+		*width = rc == 200 ? service_logs_digits(json_integer_value(json_object_get(obj, "Slot"))) : 0;
+		if (rc == 404)
+			snprintf(cli_client(cli)->error, sizeof(cli_client(cli)->error), "no such task or service: %s",
+				 ref);
+	}
+	json_decref(obj);
+	return rc;
+}
+
+/* Bytes of the stream as they arrive: every whole frame is printed. */
+static int logs_received(void *data, const char *bytes, size_t len)
+{
+	struct logs_printer *p = data;
+	if (p->len + len > p->cap) {
+		size_t cap = (p->len + len) * 2;
+		uint8_t *b = realloc(p->buf, cap);
+		if (b == NULL) {
+			cli_errorf("out of memory");
+			return p->rc = CLI_ERROR;
+		}
+		p->buf = b;
+		p->cap = cap;
+	}
+	memcpy(p->buf + p->len, bytes, len);
+	p->len += len;
+	size_t off = 0, plen;
+	uint8_t stream;
+	const uint8_t *payload;
+	char err[256];
+	int more;
+	while ((more = log_stream_next(p->buf, p->len, &off, &stream, &payload, &plen, err, sizeof(err))) > 0)
+		if (logs_print_frame(p, stream, payload, plen) != CLI_OK)
+			return p->rc = CLI_ERROR;
+	if (more < 0) {
+		cli_errorf("%s", err);
+		return p->rc = CLI_ERROR;
+	}
+	memmove(p->buf, p->buf + off, p->len - off);
+	p->len -= off;
+	fflush(stdout);
+	fflush(stderr);
+	return 0;
+}
+
+static int cmd_service_logs(struct cli *cli, const struct cli_args *args)
+{
+	char path[512], query[160];
+	const char *kind, *tail = args->value[G_TAIL] ? args->value[G_TAIL] : "all";
+	struct logs_printer p = { .cli = cli, .args = args };
+	if (strcmp(tail, "all") != 0 && (tail[0] == '\0' || strspn(tail, "0123456789") != strlen(tail))) {
+		cli_errorf("invalid argument \"%s\" for \"-n, --tail\" flag: a number of lines or \"all\"", tail);
+		return CLI_USAGE;
+	}
+	long rc = logs_target(cli, args->argv[0], &kind, &p.format.width);
+	if (rc != 200)
+		return cli_report(cli, rc);
+	snprintf(query, sizeof(query), "/logs?stdout=1&stderr=1&tail=%s%s%s%s", tail,
+		 args->value[G_TIMESTAMPS] ? "&timestamps=1" : "", args->value[G_RAW] ? "" : "&details=1",
+		 args->value[G_FOLLOW] ? "&follow=1" : "");
+	object_path(cli, kind, args->argv[0], query, path, sizeof(path));
+	p.format.no_task_ids = args->value[G_NO_TASK_IDS] != NULL;
+	p.format.no_trunc = args->value[G_NO_TRUNC] != NULL;
+	p.names = json_object();
+	rc = client_call_stream(cli_client(cli), "GET", path, logs_received, &p);
+	int result = p.rc != CLI_OK ? p.rc : cli_report(cli, rc);
+	if (result == CLI_OK && p.len > 0) {
+		cli_errorf("the log stream ended inside a frame (%zu bytes left)", p.len);
+		result = CLI_ERROR;
+	}
+	json_decref(p.names);
+	free(p.buf);
+	if (p.lookup_ready)
+		client_close(&p.lookup);
+	fflush(stdout);
+	return result;
 }
 
 /* ---- ls --------------------------------------------------------------------------------------- */
@@ -1326,8 +1514,8 @@ static const struct cli_command cmd_service_rollback_def = {
 };
 
 static const struct cli_command cmd_service_logs_def = {
-	.name = "logs", .args = "SERVICE", .summary = "Fetch the logs of a service", .min_args = 1, .max_args = 1,
-	.run = cmd_service_logs,
+	.name = "logs", .args = "SERVICE|TASK", .summary = "Fetch the logs of a service or task", .min_args = 1,
+	.max_args = 1, .options = logs_options, .run = cmd_service_logs,
 };
 
 static const struct cli_command *const service_commands[] = {

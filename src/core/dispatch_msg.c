@@ -14,13 +14,15 @@ const char *dispatch_msg_type_name(uint64_t type)
 	case DISPATCH_ASSIGNMENTS: return "assignments";
 	case DISPATCH_STATUS: return "status";
 	case DISPATCH_ACK: return "ack";
+	case DISPATCH_LOGS_REQUEST: return "logs_request";
+	case DISPATCH_LOGS: return "logs";
 	default: return "unknown";
 	}
 }
 
 uint8_t dispatch_msg_peek_type(const uint8_t *body, size_t len)
 {
-	if (len < 2 || (body[0] & 0xf0) != 0x90 || body[1] < DISPATCH_SESSION || body[1] > DISPATCH_ACK)
+	if (len < 2 || (body[0] & 0xf0) != 0x90 || body[1] < DISPATCH_SESSION || body[1] > DISPATCH_LOGS)
 		return 0;
 	return body[1];
 }
@@ -47,9 +49,20 @@ size_t dispatch_update_encoded_max(const struct dispatch_update *u)
 	       u->nports * PORT_ENCODED_MAX;
 }
 
+size_t dispatch_log_line_encoded_max(const struct dispatch_log_line *l)
+{
+	return 1 + 1 + U64_MAX_LEN + HDR_MAX + l->len + 1;
+}
+
 size_t dispatch_msg_encoded_max(const struct dispatch_msg *m)
 {
-	size_t n = 1 + 1 + 4 * U64_MAX_LEN + 2 * HDR_MAX;
+	size_t n = 1 + 1 + 6 * U64_MAX_LEN + 3 * HDR_MAX;
+	if (m->type == DISPATCH_LOGS_REQUEST)
+		n += ID_ENCODED;
+	if (m->type == DISPATCH_LOGS)
+		n += strlen(m->err);
+	for (size_t i = 0; m->type == DISPATCH_LOGS && i < m->nlines; i++)
+		n += dispatch_log_line_encoded_max(&m->lines[i]);
 	for (size_t i = 0; m->type == DISPATCH_ASSIGNMENTS && i < m->ntasks; i++)
 		n += dispatch_task_encoded_max(&m->tasks[i]);
 	if (m->type == DISPATCH_ASSIGNMENTS)
@@ -195,8 +208,69 @@ static int encode_status(const struct dispatch_msg *m, msgpack_packer *pk)
 	return 0;
 }
 
+static bool streams_ok(uint64_t streams)
+{
+	return streams >= 1 && streams <= (DISPATCH_LOGS_STDOUT | DISPATCH_LOGS_STDERR);
+}
+
+static int encode_logs_request(const struct dispatch_msg *m, msgpack_packer *pk)
+{
+	if (!ids_valid(m->task_id) || !streams_ok(m->streams))
+		return -EINVAL;
+	msgpack_pack_array(pk, 7);
+	msgpack_pack_uint8(pk, m->type);
+	msgpack_pack_uint64(pk, m->request);
+	mp_pack_str(pk, m->task_id);
+	msgpack_pack_uint64(pk, m->tail);
+	msgpack_pack_uint64(pk, m->since_ns);
+	msgpack_pack_uint64(pk, m->skip);
+	msgpack_pack_uint8(pk, m->streams);
+	return 0;
+}
+
+static bool log_line_ok(const struct dispatch_log_line *l)
+{
+	return (l->stream == 1 || l->stream == 2) && l->len <= DISPATCH_LOG_TEXT_MAX && (l->text != NULL || l->len == 0);
+}
+
+static int encode_logs(const struct dispatch_msg *m, msgpack_packer *pk)
+{
+	if ((m->flags & ~DISPATCH_LOGS_LAST) != 0 || m->status > 0 || m->status < -4095 ||
+	    strlen(m->err) > DISPATCH_TEXT_MAX || m->nlines > DISPATCH_LOG_LINES_MAX || (m->nlines && !m->lines))
+		return -EINVAL;
+	for (size_t i = 0; i < m->nlines; i++)
+		if (!log_line_ok(&m->lines[i]))
+			return -EINVAL;
+	msgpack_pack_array(pk, 7);
+	msgpack_pack_uint8(pk, m->type);
+	msgpack_pack_uint64(pk, m->request);
+	msgpack_pack_uint32(pk, m->flags);
+	msgpack_pack_int64(pk, m->status);
+	pack_text(pk, m->err);
+	msgpack_pack_uint64(pk, m->dropped);
+	msgpack_pack_array(pk, (uint32_t)m->nlines);
+	for (size_t i = 0; i < m->nlines; i++) {
+		const struct dispatch_log_line *l = &m->lines[i];
+		msgpack_pack_array(pk, 4);
+		msgpack_pack_uint8(pk, l->stream);
+		msgpack_pack_uint64(pk, l->time_ns);
+		msgpack_pack_bin(pk, l->len);
+		msgpack_pack_bin_body(pk, l->text, l->len);
+		if (l->partial)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	return 0;
+}
+
 static int encode_body(const struct dispatch_msg *m, msgpack_packer *pk)
 {
+	if (m->type == DISPATCH_LOGS_REQUEST || m->type == DISPATCH_LOGS) {
+		if (m->request == 0)
+			return -EINVAL;
+		return m->type == DISPATCH_LOGS ? encode_logs(m, pk) : encode_logs_request(m, pk);
+	}
 	if (m->session == 0)
 		return -EINVAL;
 	switch (m->type) {
@@ -410,12 +484,30 @@ static bool decode_update(const msgpack_object *o, uint32_t i, struct dispatch_u
 	return true;
 }
 
+/* Every PORT is a fixarray of at least 4 elements, 5 bytes or more: the
+ * input cannot describe more ports than this. */
+static size_t ports_bound(size_t len)
+{
+	return len / 5;
+}
+
+/* The ports of every TASK or UPDATE, in one allocation (only the types
+ * that carry ports need it). */
+static bool alloc_ports(struct dec *d, const char *what)
+{
+	d->ports_cap = ports_bound(d->len);
+	d->m->port_store = d->ports_cap ? calloc(d->ports_cap, sizeof(*d->m->port_store)) : NULL;
+	if (d->ports_cap != 0 && d->m->port_store == NULL)
+		return out_of_memory(d, what);
+	return true;
+}
+
 static bool decode_assignments(const msgpack_object *o, struct dec *d)
 {
 	struct dispatch_msg *m = d->m;
 	const msgpack_object *f = o->via.array.ptr;
 	uint64_t flags;
-	if (!get_fields(o, 6, "assignments", d) ||
+	if (!get_fields(o, 6, "assignments", d) || !alloc_ports(d, "assignments") ||
 	    !mp_get_uint(&f[2], 1, UINT64_MAX, &m->seq, "assignments seq", d->err, d->errlen) ||
 	    !mp_get_uint(&f[3], 0, DISPATCH_FULL_BEGIN | DISPATCH_FULL_END, &flags, "assignments flags", d->err,
 			 d->errlen) ||
@@ -444,7 +536,7 @@ static bool decode_status(const msgpack_object *o, struct dec *d)
 {
 	struct dispatch_msg *m = d->m;
 	const msgpack_object *f = o->via.array.ptr;
-	if (!get_fields(o, 4, "status", d) ||
+	if (!get_fields(o, 4, "status", d) || !alloc_ports(d, "status") ||
 	    !mp_get_uint(&f[2], 1, UINT64_MAX, &m->seq, "status seq", d->err, d->errlen) ||
 	    !mp_get_array_range(&f[3], 1, DISPATCH_UPDATES_MAX, "status updates", d->err, d->errlen))
 		return false;
@@ -458,6 +550,64 @@ static bool decode_status(const msgpack_object *o, struct dec *d)
 	return true;
 }
 
+static bool decode_logs_request(const msgpack_object *o, struct dec *d)
+{
+	struct dispatch_msg *m = d->m;
+	const msgpack_object *f = o->via.array.ptr;
+	return get_fields(o, 7, "logs_request", d) &&
+	       mp_get_id(&f[2], m->task_id, "logs_request task", d->err, d->errlen) &&
+	       mp_get_uint(&f[3], 0, UINT64_MAX, &m->tail, "logs_request tail", d->err, d->errlen) &&
+	       mp_get_uint(&f[4], 0, UINT64_MAX, &m->since_ns, "logs_request since_ns", d->err, d->errlen) &&
+	       mp_get_uint(&f[5], 0, UINT64_MAX, &m->skip, "logs_request skip", d->err, d->errlen) &&
+	       get_u8(&f[6], DISPATCH_LOGS_STDOUT | DISPATCH_LOGS_STDERR, &m->streams, "logs_request streams", d) &&
+	       (m->streams != 0 || mp_fail(d->err, d->errlen, "logs_request streams: none selected"));
+}
+
+/* A line's text must be a view of the input, as a task's spec. */
+static bool decode_log_line(const msgpack_object *o, uint32_t i, struct dispatch_log_line *l, struct dec *d)
+{
+	char w[64];
+	uint64_t stream;
+#define F(name) (snprintf(w, sizeof(w), "lines[%u] " name, i), w)
+	if (!get_fields(o, 4, F(""), d))
+		return false;
+	const msgpack_object *v = o->via.array.ptr;
+	if (!mp_get_uint(&v[0], 1, 2, &stream, F("stream"), d->err,
+			 d->errlen) ||
+	    !mp_get_uint(&v[1], 0, UINT64_MAX, &l->time_ns, F("time_ns"), d->err, d->errlen) ||
+	    !mp_get_bin(&v[2], DISPATCH_LOG_TEXT_MAX, &l->text, &l->len, F("text"), d->err, d->errlen) ||
+	    !get_bool(&v[3], &l->partial, F("partial"), d))
+		return false;
+	if (l->len > 0 && (l->text < d->in || l->text + l->len > d->in + d->len))
+		return mp_fail(d->err, d->errlen, "%s: not inside the message", F("text"));
+#undef F
+	l->stream = (uint8_t)stream;
+	return true;
+}
+
+static bool decode_logs(const msgpack_object *o, struct dec *d)
+{
+	struct dispatch_msg *m = d->m;
+	const msgpack_object *f = o->via.array.ptr;
+	uint64_t flags;
+	if (!get_fields(o, 7, "logs", d) ||
+	    !mp_get_uint(&f[2], 0, DISPATCH_LOGS_LAST, &flags, "logs flags", d->err, d->errlen) ||
+	    !get_int(&f[3], -4095, 0, &m->status, "logs status", d) ||
+	    !mp_get_str(&f[4], m->err, sizeof(m->err), "logs err", d->err, d->errlen) ||
+	    !mp_get_uint(&f[5], 0, UINT64_MAX, &m->dropped, "logs dropped", d->err, d->errlen) ||
+	    !mp_get_array_range(&f[6], 0, DISPATCH_LOG_LINES_MAX, "logs lines", d->err, d->errlen))
+		return false;
+	m->flags = (uint32_t)flags;
+	uint32_t n = f[6].via.array.size;
+	m->lines = n ? calloc(n, sizeof(*m->lines)) : NULL;
+	if (n && m->lines == NULL)
+		return out_of_memory(d, "logs");
+	for (uint32_t i = 0; i < n; i++, m->nlines++)
+		if (!decode_log_line(&f[6].via.array.ptr[i], i, &m->lines[i], d))
+			return false;
+	return true;
+}
+
 static bool decode_fields(const msgpack_object *o, struct dec *d)
 {
 	struct dispatch_msg *m = d->m;
@@ -465,10 +615,16 @@ static bool decode_fields(const msgpack_object *o, struct dec *d)
 	uint64_t type;
 	int64_t status;
 	if (!mp_get_array_range(o, 2, 64, "dispatch message", d->err, d->errlen) ||
-	    !mp_get_uint(&f[0], DISPATCH_SESSION, DISPATCH_ACK, &type, "dispatch message type", d->err, d->errlen) ||
-	    !mp_get_uint(&f[1], 1, UINT64_MAX, &m->session, "dispatch message session", d->err, d->errlen))
+	    !mp_get_uint(&f[0], DISPATCH_SESSION, DISPATCH_LOGS, &type, "dispatch message type", d->err, d->errlen))
 		return false;
 	m->type = (uint8_t)type;
+	if (m->type == DISPATCH_LOGS_REQUEST || m->type == DISPATCH_LOGS) {
+		if (!mp_get_uint(&f[1], 1, UINT64_MAX, &m->request, "dispatch message request", d->err, d->errlen))
+			return false;
+		return m->type == DISPATCH_LOGS ? decode_logs(o, d) : decode_logs_request(o, d);
+	}
+	if (!mp_get_uint(&f[1], 1, UINT64_MAX, &m->session, "dispatch message session", d->err, d->errlen))
+		return false;
 	switch (m->type) {
 	case DISPATCH_SESSION:
 		return true;
@@ -486,13 +642,6 @@ static bool decode_fields(const msgpack_object *o, struct dec *d)
 	}
 }
 
-/* Every PORT is a fixarray of at least 4 elements, 5 bytes or more: the
- * input cannot describe more ports than this. */
-static size_t ports_bound(size_t len)
-{
-	return len / 5;
-}
-
 int dispatch_msg_decode(const uint8_t *in, size_t len, struct dispatch_msg *m, char *err, size_t errlen)
 {
 	msgpack_zone zone;
@@ -506,14 +655,8 @@ int dispatch_msg_decode(const uint8_t *in, size_t len, struct dispatch_msg *m, c
 	if (!msgpack_zone_init(&zone, 1024))
 		return -ENOMEM;
 	bool ok = mp_unpack_exact(&zone, in, len, &o, "dispatch message", err, errlen);
-	if (ok) {
-		d.ports_cap = ports_bound(len);
-		m->port_store = d.ports_cap ? calloc(d.ports_cap, sizeof(*m->port_store)) : NULL;
-		if (d.ports_cap != 0 && m->port_store == NULL)
-			ok = out_of_memory(&d, "dispatch message");
-		else
-			ok = decode_fields(&o, &d);
-	}
+	if (ok)
+		ok = decode_fields(&o, &d);
 	msgpack_zone_destroy(&zone);
 	if (!ok) {
 		dispatch_msg_release(m);
@@ -527,6 +670,7 @@ void dispatch_msg_release(struct dispatch_msg *m)
 	free(m->tasks);
 	free(m->removed);
 	free(m->updates);
+	free(m->lines);
 	free(m->port_store);
 	memset(m, 0, sizeof(*m));
 }

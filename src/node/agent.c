@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_logs.h"
 #include "agent_spec.h"
 #include "swarmnode/dispatch_msg.h"
 #include "swarmnode/log.h"
@@ -495,7 +496,11 @@ void agent_receive(struct agent *a, const char *from, const uint8_t *body, size_
 		log_warn("agent", "bad dispatch message", LF_STR("from", from), LF_STR("error", err));
 		return;
 	}
-	if (a->session == 0 || strcmp(from, a->manager) != 0 || m.session != a->session) {
+	if (m.type == DISPATCH_LOGS_REQUEST) {
+		/* Any manager may ask, in or out of a session. */
+		if (a->closed == NULL)
+			agent_logs_answer(a->rt, a->node_id, from, &m, a->ops->send, a->data);
+	} else if (a->session == 0 || strcmp(from, a->manager) != 0 || m.session != a->session) {
 		a->bad_msgs++; /* an older session's, or not from our manager */
 	} else if (m.type == DISPATCH_ASSIGNMENTS) {
 		agent_on_assignments(a, &m);

@@ -25,6 +25,7 @@ static const struct api_route_group api_groups[] = {
 	{api_system_routes, &api_system_nroutes},
 	{api_swarm_routes, &api_swarm_nroutes},
 	{api_services_routes, &api_services_nroutes},
+	{api_logs_routes, &api_logs_nroutes},
 	{api_networks_routes, &api_networks_nroutes},
 };
 

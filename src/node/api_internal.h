@@ -39,6 +39,10 @@ const char *api_swarm_ping_state(struct api *api);
 extern const struct api_route api_services_routes[];
 extern const size_t api_services_nroutes;
 
+/* api_logs.c: /services/{id}/logs and /tasks/{id}/logs */
+extern const struct api_route api_logs_routes[];
+extern const size_t api_logs_nroutes;
+
 /* api_networks.c: /networks in the store; /secrets, /configs and
  * /distribution as far as stack deploy and rm need them. */
 extern const struct api_route api_networks_routes[];

@@ -16,11 +16,6 @@
 /* A service name dockerd would generate is tried this many times before giving up. */
 #define RANDOM_NAME_TRIES 16
 
-/* Why `service logs` is refused: the agents that run tasks do not ship logs to managers. */
-#define MSG_LOGS_UNAVAILABLE                                                                           \
-	"service logs are not available from swarmnode yet: task output stays in each node's data "     \
-	"directory and is not yet shipped to the managers"
-
 static const struct store *api_store(struct api *api)
 {
 	return manager_store(api->swarm->manager);
@@ -466,18 +461,6 @@ static void h_service_delete(struct api *api, struct http_request *req, struct a
 	api_after_read_barrier(api, req, call, service_delete);
 }
 
-static void service_logs(struct api *api, struct http_request *req, json_t *body, const char *ref)
-{
-	(void)body;
-	if (find_service(api, req, ref) != NULL)
-		api_reply_error(req, 501, MSG_LOGS_UNAVAILABLE);
-}
-
-static void h_service_logs(struct api *api, struct http_request *req, struct api_call *call)
-{
-	api_after_read_barrier(api, req, call, service_logs);
-}
-
 /* --- /tasks ------------------------------------------------------------------------------ */
 
 /* Replaces each reference of filter key (names, prefixes) by the full id it
@@ -615,7 +598,6 @@ const struct api_route api_services_routes[] = {
 	{"GET", "/services/{id}", h_service_inspect, 0},
 	{"DELETE", "/services/{id}", h_service_delete, 0},
 	{"POST", "/services/{id}/update", h_service_update, API_JSON_BODY},
-	{"GET", "/services/{id}/logs", h_service_logs, 0},
 	{"GET", "/tasks", h_tasks_list, 0},
 	{"GET", "/tasks/{id}", h_task_inspect, 0},
 };

@@ -10,6 +10,7 @@
 #include "swarmnode/dispatch_msg.h"
 #include "swarmnode/dispatcher.h"
 #include "swarmnode/log.h"
+#include "swarmnode/log_broker.h"
 #include "swarmnode/peer_msg.h"
 #include "swarmnode/runtime_engine.h"
 #include "swarmnode/runtime_exec.h"
@@ -23,10 +24,10 @@ struct store_barrier {
 	struct swarm_dispatch *d; /* NULL once the dispatch part closed */
 };
 
-/* A message between this node's agent and its own dispatcher. */
+/* A message between this node's agent and its own dispatcher or log broker. */
 struct loop_msg {
 	struct loop_msg *next;
-	bool to_agent;        /* else to the dispatcher */
+	bool to_agent;        /* else to the dispatcher, or the broker for LOGS */
 	size_t len;
 	uint8_t body[];
 };
@@ -35,6 +36,7 @@ struct swarm_dispatch {
 	struct swarm *sw;
 	struct agent *agent;
 	struct dispatcher *dispatcher;
+	struct log_broker *logs;         /* this node's log requests (served on managers) */
 	uv_timer_t loopback;             /* delivers the queue from the loop; data = this */
 	uv_timer_t barrier_retry;        /* retries the store barrier; data = this */
 	struct store_barrier *barrier;   /* in flight, NULL when none */
@@ -63,6 +65,8 @@ static void loopback_deliver(uv_timer_t *t)
 			d->tail = &d->head;
 		if (m->to_agent && d->agent)
 			agent_receive(d->agent, self, m->body, m->len);
+		else if (!m->to_agent && dispatch_msg_peek_type(m->body, m->len) == DISPATCH_LOGS && d->logs)
+			log_broker_receive(d->logs, self, m->body, m->len);
 		else if (!m->to_agent && d->dispatcher)
 			dispatcher_receive(d->dispatcher, self, m->body, m->len);
 		free(m);
@@ -90,8 +94,9 @@ static int loopback_send(struct swarm_dispatch *d, bool to_agent, const uint8_t 
 static int agent_send(void *data, const char *manager_id, const uint8_t *body, size_t len)
 {
 	struct swarm_dispatch *d = data;
+	bool logs = dispatch_msg_peek_type(body, len) == DISPATCH_LOGS;
 	if (strcmp(manager_id, d->sw->st.node_id) == 0)
-		return d->dispatcher ? loopback_send(d, false, body, len) : -ENOTCONN;
+		return d->dispatcher || logs ? loopback_send(d, false, body, len) : -ENOTCONN;
 	return swarm_peer_send(d->sw, manager_id, PEER_MSG_DISPATCH, body, len);
 }
 
@@ -183,6 +188,21 @@ static const struct dispatcher_ops swarm_dispatcher_ops = {
 	.now_ns = dispatcher_now_ns,
 };
 
+/* --- the log broker's transport ------------------------------------------------------------ */
+
+/* A LOGS_REQUEST goes to the node's agent, this node's own through the loopback. */
+static int logs_send(void *data, const char *node_id, const uint8_t *body, size_t len)
+{
+	struct swarm_dispatch *d = data;
+	if (strcmp(node_id, d->sw->st.node_id) == 0)
+		return loopback_send(d, true, body, len);
+	return swarm_peer_send(d->sw, node_id, PEER_MSG_DISPATCH, body, len);
+}
+
+static const struct log_broker_ops swarm_log_broker_ops = {
+	.send = logs_send,
+};
+
 /* --- life cycle ------------------------------------------------------------------------ */
 
 int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
@@ -202,9 +222,15 @@ int swarm_dispatch_start(struct swarm *sw, char *err, size_t errlen)
 	struct agent_config cfg = { .node_id = sw->st.node_id, .node_addr = node_addr, .first_session = wall_ms(),
 				    .runtime_new = task_runtime_new, .runtime_data = d,
 				    .runtime_ports = engine ? runtime_engine_ports : NULL };
-	int rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
+	int rc = log_broker_new(sw->loop, &swarm_log_broker_ops, d, &d->logs);
 	if (rc != 0) {
+		snprintf(err, errlen, "dispatch: out of memory");
 		free(d);
+		return rc;
+	}
+	rc = agent_start(sw->loop, &cfg, &swarm_agent_ops, d, &d->agent, err, errlen);
+	if (rc != 0) {
+		log_broker_close(d->logs, free, d);
 		return rc;
 	}
 	uv_timer_init(sw->loop, &d->loopback);
@@ -306,6 +332,11 @@ void swarm_dispatch_message(struct swarm *sw, const char *from, enum identity_ro
 {
 	struct swarm_dispatch *d = sw->dispatch;
 	uint8_t type = dispatch_msg_peek_type(body, len);
+	if (type == DISPATCH_LOGS) {
+		if (d == NULL || d->logs == NULL || !log_broker_receive(d->logs, from, body, len))
+			sw->mesh.unknown_msgs++;
+		return;
+	}
 	bool for_dispatcher = type == DISPATCH_SESSION || type == DISPATCH_STATUS ||
 			      (type == 0 && from_role != IDENTITY_ROLE_MANAGER);
 	if (d != NULL && for_dispatcher && d->dispatcher != NULL)
@@ -352,6 +383,16 @@ static void dispatch_timer_closed(uv_handle_t *h)
 	dispatch_part_closed(h->data);
 }
 
+static void dispatch_logs_closed(void *data)
+{
+	dispatch_part_closed(data);
+}
+
+struct log_broker *swarm_dispatch_logs(struct swarm *sw)
+{
+	return sw->dispatch ? sw->dispatch->logs : NULL;
+}
+
 bool swarm_dispatch_stop(struct swarm *sw, void (*done)(struct swarm *sw))
 {
 	struct swarm_dispatch *d = sw->dispatch;
@@ -367,7 +408,10 @@ bool swarm_dispatch_stop(struct swarm *sw, void (*done)(struct swarm *sw))
 	d->done = done;
 	if (d->barrier != NULL)
 		d->barrier->d = NULL; /* its answer frees it */
-	d->closing = 3;
+	d->closing = 4;
+	/* Requests in flight end now: their API answers finish before the control socket closes. */
+	log_broker_close(d->logs, dispatch_logs_closed, d);
+	d->logs = NULL;
 	uv_close((uv_handle_t *)&d->loopback, dispatch_timer_closed);
 	uv_close((uv_handle_t *)&d->barrier_retry, dispatch_timer_closed);
 	agent_close(a, dispatch_agent_closed, d);

@@ -35,12 +35,23 @@ static bool updates_equal(const struct dispatch_update *a, const struct dispatch
 	       a->timestamp_ms == b->timestamp_ms && ports_equal(a->ports, a->nports, b->ports, b->nports);
 }
 
+static bool lines_equal(const struct dispatch_log_line *a, const struct dispatch_log_line *b)
+{
+	return a->stream == b->stream && a->time_ns == b->time_ns && a->len == b->len && a->partial == b->partial &&
+	       (a->len == 0 || memcmp(a->text, b->text, a->len) == 0);
+}
+
 static bool msgs_equal(const struct dispatch_msg *a, const struct dispatch_msg *b)
 {
 	if (a->type != b->type || a->session != b->session || a->seq != b->seq || a->flags != b->flags ||
 	    a->status != b->status || a->ntasks != b->ntasks || a->nremoved != b->nremoved ||
-	    a->nupdates != b->nupdates)
+	    a->nupdates != b->nupdates || a->request != b->request || strcmp(a->task_id, b->task_id) != 0 ||
+	    a->tail != b->tail || a->since_ns != b->since_ns || a->skip != b->skip || a->streams != b->streams ||
+	    strcmp(a->err, b->err) != 0 || a->dropped != b->dropped || a->nlines != b->nlines)
 		return false;
+	for (size_t i = 0; i < a->nlines; i++)
+		if (!lines_equal(&a->lines[i], &b->lines[i]))
+			return false;
 	for (size_t i = 0; i < a->ntasks; i++)
 		if (!tasks_equal(&a->tasks[i], &b->tasks[i]))
 			return false;

@@ -198,15 +198,26 @@ static void dispatch_seeds(void)
 				       .err = "task: non-zero exit (3)", .exited = true, .exit_code = 3, .pid = 77,
 				       .timestamp_ms = 1764000000000ull, .ports = &port, .nports = 1 };
 	char removed[1][IDS_LEN + 1] = { "bbbbbbbbbbbbbbbbbbbbbbbbb" };
-	struct dispatch_msg ms[4] = {
+	struct dispatch_log_line lines[2] = {
+		{ .stream = 1, .time_ns = 1764000000000000001ull, .text = (const uint8_t *)"hello from 1", .len = 12 },
+		{ .stream = 2, .time_ns = 1764000000000000002ull, .text = (const uint8_t *)"oops", .len = 4,
+		  .partial = true },
+	};
+	struct dispatch_msg ms[7] = {
 		{ .type = DISPATCH_SESSION, .session = 1 },
 		{ .type = DISPATCH_ASSIGNMENTS, .session = 1, .seq = 1, .flags = DISPATCH_FULL_BEGIN | DISPATCH_FULL_END,
 		  .tasks = &task, .ntasks = 1, .removed = removed, .nremoved = 1 },
 		{ .type = DISPATCH_STATUS, .session = 1, .seq = 1, .updates = &upd, .nupdates = 1 },
 		{ .type = DISPATCH_ACK, .session = 1, .seq = 1, .status = -110 },
+		{ .type = DISPATCH_LOGS_REQUEST, .request = 1, .task_id = "aaaaaaaaaaaaaaaaaaaaaaaaa", .tail = 10,
+		  .since_ns = 1764000000000000000ull, .skip = 1, .streams = DISPATCH_LOGS_STDOUT | DISPATCH_LOGS_STDERR },
+		{ .type = DISPATCH_LOGS, .request = 1, .lines = lines, .nlines = 2 },
+		{ .type = DISPATCH_LOGS, .request = 2, .flags = DISPATCH_LOGS_LAST, .status = -2,
+		  .err = "task aaaaaaaaaaaaaaaaaaaaaaaaa: no such task on node bbbbbbbbbbbbbbbbbbbbbbbbb", .dropped = 3 },
 	};
-	static const char *const names[] = { "session", "assignments", "status", "ack" };
-	for (int i = 0; i < 4; i++) {
+	static const char *const names[] = { "session", "assignments", "status", "ack", "logs_request", "logs",
+					     "logs_error" };
+	for (int i = 0; i < 7; i++) {
 		uint8_t buf[1024];
 		size_t n;
 		if (dispatch_msg_encode(&ms[i], buf, sizeof(buf), &n) != 0) {

@@ -7,11 +7,18 @@ specs are 400 naming the field. Tasks are not created until the orchestrator
 lands, so waits are tested with services of 0 replicas."""
 import json
 import os
+import re
+import signal
+import struct
+import subprocess
 import sys
+import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, Daemon, wait_for, ok, fails, api, docker, table, DOCKER, loopback_daemon  # noqa: E402
+from harness import (BIN, Counter, Daemon, wait_for, ok, fails, api, get, docker, request, table,  # noqa: E402
+                     DOCKER, loopback_daemon)
 
 BASE = int(os.environ.get("SN_TEST_IP_BASE_SERVICES", "150"))
 
@@ -199,9 +206,13 @@ def filters_tasks_and_logs(d):
     rows = table(ok(d.cli("service", "ps", "web")))
     assert rows[0] == ["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], rows
     assert rows[1][1] == "web.1", rows
-    status, body = api(d, "GET", "/services/web/logs?stdout=1")
-    assert status == 501 and "service logs are not available" in body["message"], body
-    assert "service logs are not available" in fails(d.cli("service", "logs", "web"))
+    status, body = api(d, "GET", "/services/web/logs")
+    assert status == 400 and body["message"] == "Bad parameters: you must choose at least one stream", body
+    status, body = api(d, "GET", "/services/nope/logs?stdout=1")
+    assert status == 404 and body["message"] == "service nope not found", body
+    status, body = api(d, "GET", "/services/web/logs?stdout=1&tail=-1")
+    assert status == 400 and "tail value must be" in body["message"], body
+    assert "no such task or service: nope" in fails(d.cli("service", "logs", "nope"))
 
 
 @with_manager
@@ -229,6 +240,112 @@ def the_stock_docker_cli(d):
     assert len(table(ok(docker(d, "service", "ls")))) == 1
 
 
+def frames(d, path):
+    """The (stream, payload) frames of a log stream GET under /v1.41."""
+    s = d.connect()
+    try:
+        status, headers, body = request(s, "GET", "/v1.41" + path)
+    finally:
+        s.close()
+    assert status == 200, (status, body)
+    assert "content-type" not in headers, headers
+    out = []
+    while body:
+        stream, n = struct.unpack(">B3xI", body[:8])
+        out.append((stream, body[8:8 + n].decode()))
+        body = body[8 + n:]
+    return out
+
+
+def logs_from_a_manager_and_a_worker():  # noqa: C901
+    """service logs over 2 nodes (127.0.0.160-161, exec runtime): each task's lines with docker's prefixes,
+    --tail, stderr frames, timestamps, task logs, the docker CLI, and a frozen node skipped."""
+    m, w = loopback_daemon(f"127.0.0.{BASE + 10}"), loopback_daemon(f"127.0.0.{BASE + 11}")
+    try:
+        m.start()
+        w.start()
+        ok(m.cli("init", "--advertise-addr", f"127.0.0.{BASE + 10}"))
+        token = ok(m.cli("join-token", "-q", "worker")).strip()
+        ok(w.cli("join", "--token", token, f"127.0.0.{BASE + 10}:2377"))
+        wait_for(lambda: ok(m.cli("node", "ls")).count(" Ready ") == 2, 30, "two ready nodes")
+        ok(m.cli("service", "create", "--name", "greeter", "--replicas", "2", "/bin/sh", "-c",
+                 "echo hello from $SWARMNODE_SLOT; echo oops $SWARMNODE_SLOT >&2; sleep 1; "
+                 "echo bye $SWARMNODE_SLOT; exec sleep 3600"))
+        tasks = {t["Slot"]: t for t in get(m, "/tasks?filters=" + filters(service="greeter"))}
+        assert sorted(tasks) == [1, 2] and len({t["NodeID"] for t in tasks.values()}) == 2, tasks
+        host = {t["NodeID"]: get(m, "/nodes/" + t["NodeID"])["Description"]["Hostname"] for t in tasks.values()}
+        prefix = {s: f"greeter.{s}.{t['ID'][:12]}@{host[t['NodeID']]}    | " for s, t in tasks.items()}
+        wait_for(lambda: ok(m.cli("service", "logs", "greeter")).count("bye") == 2, 15, "both tasks' lines")
+        r = m.cli("service", "logs", "greeter")
+        for s in (1, 2):
+            assert f"{prefix[s]}hello from {s}\n{prefix[s]}bye {s}\n" in ok(r), (s, r.stdout)
+            assert f"{prefix[s]}oops {s}\n" in r.stderr, (s, r.stderr)
+        assert "oops" not in r.stdout and "hello" not in r.stderr, r
+        # --tail counts per task (the task writes "bye" a second after the rest); --no-task-ids drops the id
+        r = m.cli("service", "logs", "--tail", "1", "--no-task-ids", "greeter")
+        assert sorted(ok(r).splitlines()) == [f"greeter.{s}@{host[tasks[s]['NodeID']]}    | bye {s}"
+                                              for s in (1, 2)], r.stdout
+        assert r.stderr == "", r.stderr
+        # the wire: stderr lines in stream 2 frames, docker's details, timestamps before them
+        got = frames(m, "/services/greeter/logs?stdout=1&stderr=1&details=1&tail=all")
+        t1 = tasks[1]
+        details = (f"com.docker.swarm.node.id={t1['NodeID']},com.docker.swarm.service.id={t1['ServiceID']},"
+                   f"com.docker.swarm.task.id={t1['ID']}")
+        assert (2, f"{details} oops 1\n") in got and (1, f"{details} hello from 1\n") in got, got
+        assert [p for _, p in frames(m, "/services/greeter/logs?stderr=1")] == ["oops 1\n", "oops 2\n"]
+        stamped = frames(m, f"/tasks/{t1['ID']}/logs?stdout=1&timestamps=1")
+        assert [p[31:] for _, p in stamped] == ["hello from 1\n", "bye 1\n"], stamped
+        assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ", p) for _, p in stamped), stamped
+        assert ok(m.cli("service", "logs", "-t", t1["ID"][:10])).count(" greeter.1.") == 2
+        if DOCKER:
+            r = docker(m, "service", "logs", "greeter")
+            for s in (1, 2):
+                assert f"{prefix[s]}hello from {s}" in ok(r) and f"{prefix[s]}oops {s}" in r.stderr, (r.stdout,
+                                                                                                         r.stderr)
+            r = docker(m, "service", "logs", "--tail", "1", t1["ID"])
+            assert ok(r) == f"{prefix[1]}bye 1\n", r.stdout
+        # --follow: what the tasks write next, a new task's lines too, until the client goes away
+        follower = subprocess.Popen([BIN, "-H", "unix://" + m.socket, "service", "logs", "-f", "--tail", "1",
+                                     "greeter"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        seen = []
+        reader = threading.Thread(target=lambda: seen.extend(iter(follower.stdout.readline, "")), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: sum("| bye" in x for x in seen) == 2, 15, "the follower's first lines")
+            ok(m.cli("service", "scale", "-d", "greeter=3"))
+            wait_for(lambda: any("| bye 3" in x for x in seen), 20, "the new task's lines in the follower's output")
+            assert any(x.startswith("greeter.3.") and "| hello from 3" in x for x in seen), seen
+            assert sum("| bye 1" in x for x in seen) == 1 and follower.poll() is None, seen
+        finally:
+            follower.kill()
+            follower.wait()
+        ok(m.cli("service", "scale", "greeter=2"))
+        # a frozen worker: its task is skipped after the broker's wait, the manager's lines still come
+        worker_slot = next(s for s, t in tasks.items() if t["NodeID"] != get(m, "/info")["Swarm"]["NodeID"])
+        w.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            out = ok(m.cli("service", "logs", "greeter"))
+            took = time.monotonic() - started
+        finally:
+            w.proc.send_signal(signal.SIGCONT)
+        assert f"bye {3 - worker_slot}" in out and f"bye {worker_slot}" not in out, out
+        assert took < 12, took
+        print(f"     a frozen node's task skipped after {took:.1f} s")
+        # a follower's stream ends properly (the last chunk) when the daemon stops
+        s = m.connect()
+        s.sendall(b"GET /v1.41/services/greeter/logs?stdout=1&follow=1&tail=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200"), "the follow stream did not start"
+        assert m.stop() == 0
+        while s.read_until(b"\r\n") != b"0":
+            pass
+        s.close()
+    finally:
+        for d in (w, m):
+            d.stop()
+            d.cleanup()
+
+
 def outside_a_swarm_services_are_503():
     d = Daemon().start()
     try:
@@ -249,5 +366,6 @@ if __name__ == "__main__":
         bad_specs_are_refused_naming_the_field,
         filters_tasks_and_logs,
         the_stock_docker_cli,
+        logs_from_a_manager_and_a_worker,
         outside_a_swarm_services_are_503,
     ]))

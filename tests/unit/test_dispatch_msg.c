@@ -152,6 +152,108 @@ static void test_status_round_trip(void **state)
 	free(buf);
 }
 
+static void test_logs_request_round_trip(void **state)
+{
+	(void)state;
+	struct dispatch_msg in = { .type = DISPATCH_LOGS_REQUEST, .request = 42, .task_id = ID_B, .tail = UINT64_MAX,
+				   .since_ns = 1700000000123456789ull, .skip = 3, .streams = DISPATCH_LOGS_STDERR },
+			    out;
+	uint8_t *buf;
+	size_t len = encode(&in, &buf);
+	assert_int_equal(dispatch_msg_peek_type(buf, len), DISPATCH_LOGS_REQUEST);
+	decode_ok(buf, len, &out);
+	assert_int_equal(out.type, DISPATCH_LOGS_REQUEST);
+	assert_true(out.request == 42 && out.tail == UINT64_MAX && out.skip == 3);
+	assert_true(out.since_ns == 1700000000123456789ull);
+	assert_string_equal(out.task_id, ID_B);
+	assert_int_equal(out.streams, DISPATCH_LOGS_STDERR);
+	assert_int_equal(out.session, 0);
+	assert_null(out.port_store);
+	dispatch_msg_release(&out);
+	free(buf);
+}
+
+static void test_logs_round_trip(void **state)
+{
+	(void)state;
+	static uint8_t big[DISPATCH_LOG_TEXT_MAX];
+	memset(big, 'x', sizeof(big));
+	struct dispatch_log_line lines[] = {
+		{ .stream = 1, .time_ns = 1, .text = (const uint8_t *)"hello", .len = 5 },
+		{ .stream = 2, .time_ns = UINT64_MAX, .text = (const uint8_t *)"caf\xc3\xa9\0\n", .len = 7 },
+		{ .stream = 1, .time_ns = 3, .text = big, .len = sizeof(big), .partial = true },
+		{ .stream = 2, .time_ns = 4, .text = NULL, .len = 0 },
+	};
+	struct dispatch_msg in = { .type = DISPATCH_LOGS, .request = UINT64_MAX, .flags = DISPATCH_LOGS_LAST,
+				   .status = -2, .err = "task x: no such task on node y", .dropped = 9, .lines = lines,
+				   .nlines = 4 },
+			    out;
+	uint8_t *buf;
+	size_t len = encode(&in, &buf);
+	assert_int_equal(dispatch_msg_peek_type(buf, len), DISPATCH_LOGS);
+	decode_ok(buf, len, &out);
+	assert_int_equal(out.type, DISPATCH_LOGS);
+	assert_true(out.request == UINT64_MAX && out.dropped == 9 && out.status == -2);
+	assert_int_equal(out.flags, DISPATCH_LOGS_LAST);
+	assert_string_equal(out.err, in.err);
+	assert_int_equal(out.nlines, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(out.lines[i].stream, lines[i].stream);
+		assert_true(out.lines[i].time_ns == lines[i].time_ns);
+		assert_int_equal(out.lines[i].len, lines[i].len);
+		assert_int_equal(out.lines[i].partial, lines[i].partial);
+		if (lines[i].len)
+			assert_memory_equal(out.lines[i].text, lines[i].text, lines[i].len);
+		/* Texts are views of the input, as specs are. */
+		assert_true(lines[i].len == 0 || (out.lines[i].text >= buf && out.lines[i].text < buf + len));
+	}
+	dispatch_msg_release(&out);
+	free(buf);
+	/* A message of no lines is one empty final answer. */
+	in = (struct dispatch_msg){ .type = DISPATCH_LOGS, .request = 1, .flags = DISPATCH_LOGS_LAST };
+	len = encode(&in, &buf);
+	decode_ok(buf, len, &out);
+	assert_int_equal(out.nlines, 0);
+	assert_null(out.lines);
+	dispatch_msg_release(&out);
+	free(buf);
+}
+
+static void test_logs_encode_refuses(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	size_t len;
+	struct dispatch_log_line line = { .stream = 1, .text = (const uint8_t *)"a", .len = 1 };
+	struct dispatch_msg m = { .type = DISPATCH_LOGS_REQUEST, .request = 0, .task_id = ID_A, .streams = 1 };
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m.request = 1;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	m.streams = 0;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m.streams = 4;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m.streams = 3;
+	snprintf(m.task_id, sizeof(m.task_id), "nope");
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m = (struct dispatch_msg){ .type = DISPATCH_LOGS, .request = 1, .lines = &line, .nlines = 1 };
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	m.flags = 2;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m.flags = 0;
+	m.status = 1;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	m.status = 0;
+	line.stream = 0;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	line.stream = 2;
+	line.len = DISPATCH_LOG_TEXT_MAX + 1;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	line.len = 1;
+	m.nlines = DISPATCH_LOG_LINES_MAX + 1;
+	assert_int_equal(dispatch_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+}
+
 static void test_encode_refuses(void **state)
 {
 	(void)state;
@@ -299,6 +401,51 @@ static size_t build(const struct bad_case *c, msgpack_sbuffer *sb)
 		msgpack_pack_array(&pk, 1);
 		msgpack_pack_str_with_body(&pk, c->bad == 22 ? "AAAAAAAAAAAAAAAAAAAAAAAAA" : ID_B, IDS_LEN);
 		break;
+	case 3: /* LOGS_REQUEST with one bad field */
+		msgpack_pack_array(&pk, c->bad == 9 ? 6 : 7);
+		msgpack_pack_uint8(&pk, DISPATCH_LOGS_REQUEST);
+		msgpack_pack_uint8(&pk, c->bad == 1 ? 0 : 7);
+		msgpack_pack_str_with_body(&pk, c->bad == 2 ? "AAAAAAAAAAAAAAAAAAAAAAAAA" : ID_A, IDS_LEN);
+		if (c->bad == 3)
+			msgpack_pack_int64(&pk, -1);
+		else
+			msgpack_pack_uint64(&pk, UINT64_MAX);
+		if (c->bad == 4)
+			msgpack_pack_str_with_body(&pk, "1", 1);
+		else
+			msgpack_pack_uint64(&pk, 0);
+		msgpack_pack_uint64(&pk, 0);
+		if (c->bad != 9)
+			msgpack_pack_uint8(&pk, c->bad == 6 ? 4 : c->bad == 7 ? 0 : 3);
+		break;
+	case 4: /* LOGS with one bad field or line */
+		msgpack_pack_array(&pk, 7);
+		msgpack_pack_uint8(&pk, DISPATCH_LOGS);
+		msgpack_pack_uint8(&pk, 7);
+		msgpack_pack_uint8(&pk, c->bad == 2 ? 2 : 1);
+		msgpack_pack_int64(&pk, c->bad == 3 ? 1 : c->bad == 13 ? -5000 : -2);
+		msgpack_pack_str_with_body(&pk, c->bad == 4 ? "no\nline" : "no such task", c->bad == 4 ? 7 : 12);
+		if (c->bad == 5)
+			msgpack_pack_nil(&pk);
+		else
+			msgpack_pack_uint64(&pk, 3);
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_array(&pk, c->bad == 6 ? 3 : 4);
+		msgpack_pack_uint8(&pk, c->bad == 7 ? 3 : 1);
+		msgpack_pack_uint64(&pk, 5);
+		if (c->bad == 8) {
+			msgpack_pack_str_with_body(&pk, "hello", 5);
+		} else if (c->bad == 9) {
+			static uint8_t big[DISPATCH_LOG_TEXT_MAX + 1];
+			msgpack_pack_bin_with_body(&pk, big, sizeof(big));
+		} else {
+			msgpack_pack_bin_with_body(&pk, "hello", 5);
+		}
+		if (c->bad == 10)
+			msgpack_pack_uint8(&pk, 0);
+		else if (c->bad != 6)
+			msgpack_pack_false(&pk);
+		break;
 	default: /* STATUS with one bad update */
 		msgpack_pack_array(&pk, 4);
 		msgpack_pack_uint8(&pk, DISPATCH_STATUS);
@@ -342,9 +489,26 @@ static void test_decode_refuses(void **state)
 		{ 2, 6, "updates[0] pid" },
 		{ 2, 9, "updates[0] ports[0] protocol" },
 		{ 2, 20, "status updates" },
+		{ 3, 1, "dispatch message request" },
+		{ 3, 2, "logs_request task" },
+		{ 3, 3, "logs_request tail" },
+		{ 3, 4, "logs_request since_ns" },
+		{ 3, 6, "logs_request streams" },
+		{ 3, 7, "logs_request streams: none selected" },
+		{ 3, 9, "logs_request: expected 7" },
+		{ 4, 2, "logs flags" },
+		{ 4, 3, "logs status" },
+		{ 4, 13, "logs status" },
+		{ 4, 4, "logs err" },
+		{ 4, 5, "logs dropped" },
+		{ 4, 6, "lines[0] : expected 4" },
+		{ 4, 7, "lines[0] stream" },
+		{ 4, 8, "lines[0] text" },
+		{ 4, 9, "lines[0] text" },
+		{ 4, 10, "lines[0] partial" },
 	};
 	/* Sanity: the builders make valid messages when nothing is bad. */
-	static const struct bad_case good[] = { { 1, -1, "" }, { 2, -1, "" } };
+	static const struct bad_case good[] = { { 1, -1, "" }, { 2, -1, "" }, { 3, -1, "" }, { 4, -1, "" } };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		msgpack_sbuffer sb;
 		struct dispatch_msg m;
@@ -388,6 +552,17 @@ static void test_truncations_refused(void **state)
 		assert_true(err[0] != '\0');
 	}
 	free(buf);
+	struct dispatch_log_line line = { .stream = 2, .time_ns = 77, .text = (const uint8_t *)"oops", .len = 4 };
+	struct dispatch_msg logs = { .type = DISPATCH_LOGS, .request = 5, .err = "e", .lines = &line, .nlines = 1 };
+	len = encode(&logs, &buf);
+	for (size_t cut = 0; cut < len; cut++) {
+		struct dispatch_msg m;
+		char err[200] = "";
+		assert_int_equal(dispatch_msg_decode(buf, cut, &m, err, sizeof(err)), -EBADMSG);
+		assert_true(err[0] != '\0');
+		assert_null(m.lines);
+	}
+	free(buf);
 }
 
 static void test_oversized_refused(void **state)
@@ -409,6 +584,9 @@ int main(void)
 		cmocka_unit_test(test_session_and_ack_round_trip),
 		cmocka_unit_test(test_assignments_round_trip),
 		cmocka_unit_test(test_status_round_trip),
+		cmocka_unit_test(test_logs_request_round_trip),
+		cmocka_unit_test(test_logs_round_trip),
+		cmocka_unit_test(test_logs_encode_refuses),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_truncations_refused),
