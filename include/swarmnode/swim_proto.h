@@ -39,13 +39,15 @@
  * TCP push-pull message (request or response; the shell frames it):
  *
  *   +--------------------------------------------------------------------+
- *   | array(4)                                                           |
+ *   | array(4), or array(5) with the summary bit                         |
  *   |  [0] version  u       == SWIM_PROTO_VERSION                        |
  *   |  [1] sender   str     sender's id                                  |
- *   |  [2] flags    u8      bit 0 response, bit 1 join, bit 2 digest;    |
- *   |                       others zero; digest only on a request        |
- *   |                       without join                                 |
- *   |  [3] members  array   0..max_members of member (digest: of digest) |
+ *   |  [2] flags    u8      bit 0 response, bit 1 join, bit 2 digest,    |
+ *   |                       bit 3 summary; others zero; digest and       |
+ *   |                       summary only alone (a plain request)         |
+ *   |  [3] members  array   0..max_members of member (digest: of digest; |
+ *   |                       summary: empty)                              |
+ *   |  [4] summary  bin(16) only with the summary bit                    |
  *   +--------------------------------------------------------------------+
  *
  *   member := array(5) [ id str, incarnation u64, state u (0 alive,
@@ -56,6 +58,9 @@
  * addresses or metadata; the response carries full members, only those the
  * responder knows newer (higher incarnation, or the same with a later state
  * in the order alive < suspect < dead < left) or that the request lacks.
+ * A summary request (the periodic sync) carries only a 16-byte fingerprint
+ * of the sender's whole view; the response is empty, and a responder whose
+ * fingerprint differs then starts a digest exchange with the sender.
  *
  * Sizes: an alive message for a 25-character id, an IPv4 address and no
  * metadata takes 49..57 bytes, so a 1400-byte packet carries about 25 of them.
@@ -135,6 +140,10 @@ enum swim_state {
 #define SWIM_PP_RESPONSE 0x01u /* this message answers a request */
 #define SWIM_PP_JOIN 0x02u     /* the request is part of a join */
 #define SWIM_PP_DIGEST 0x04u   /* a request whose members are digests (id, incarnation, state) */
+#define SWIM_PP_SUMMARY 0x08u  /* a request with no members and the sender's view fingerprint */
+
+/* Bytes of a view fingerprint (swim.c says how it is computed). */
+#define SWIM_PP_SUMMARY_LEN 16
 
 /* True for a valid combination of SWIM_PP_* bits (see the diagram above). */
 bool swim_pp_flags_valid(uint8_t flags);
@@ -157,6 +166,7 @@ struct swim_pushpull {
 	uint8_t flags;                   /* SWIM_PP_* bits */
 	size_t n_members;                /* entries in members */
 	struct swim_pp_member *members;  /* n_members entries, or NULL when 0 */
+	uint8_t summary[SWIM_PP_SUMMARY_LEN]; /* with SWIM_PP_SUMMARY */
 };
 
 /* Bounds the decoders enforce. */
@@ -259,10 +269,12 @@ struct swim_ppw {
 	size_t n;         /* members added */
 	uint8_t flags;    /* SWIM_PP_* */
 	char sender[SWIM_ID_MAX + 1]; /* sender id */
+	uint8_t summary[SWIM_PP_SUMMARY_LEN]; /* written with SWIM_PP_SUMMARY */
 };
 
 /* Starts a push-pull message; with SWIM_PP_DIGEST in flags members are
- * written as digests. Returns 0, -EINVAL (bad sender or flags), -ENOMEM. */
+ * written as digests; with SWIM_PP_SUMMARY none may be added and the caller
+ * fills w->summary before swim_ppw_finish. Returns 0, -EINVAL (bad sender or flags), -ENOMEM. */
 int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t max_bytes);
 
 /* Appends one member. Returns 0, -EINVAL (malformed member), -EMSGSIZE (the

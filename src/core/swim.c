@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 /* --- small queues ------------------------------------------------------------- */
 
 static void fifo_init(struct swim_fifo *f, size_t esize)
@@ -305,25 +307,72 @@ out:
 	return rc;
 }
 
-/* Why the periodic sync sends digests: a full record carries the member's
- * address and metadata (about 110 bytes from the daemon), and the periodic
- * sync found nothing new nearly every time; sending all of it both ways was
- * most of an idle node's traffic (300 of 430 bytes/s per node at 100 nodes,
- * sim_swim crash-restart). A digest is about 33 bytes per member and the
- * reply only holds what the requester lacks. When the digest shows the
- * requester knows an alive member better, the responder syncs back at once,
- * so the exchange still repairs both sides. Joins and reconnects send full
- * records: there the other side usually lacks most of them. */
+/* Why the periodic sync sends a summary: a full record carries the
+ * member's address and metadata (about 110 bytes from the daemon), and the
+ * periodic sync found nothing new nearly every time; sending all of it both
+ * ways was most of an idle node's traffic (300 of 430 bytes/s per node at
+ * 100 nodes, sim_swim crash-restart). A digest is about 33 bytes per member,
+ * still 4 kB per sync at 128 members, and in a settled cluster every view is
+ * the same. So the periodic request carries only a fingerprint of the view;
+ * a responder whose view differs syncs back with a digest, whose reply holds
+ * only what the responder lacks, and which itself syncs back when it shows
+ * the other side behind: both sides are repaired as before. Joins and
+ * reconnects send full records: there the other side usually lacks most. */
 static uint8_t stream_flags(uint8_t kind)
 {
 	switch (kind) {
 	case SWIM_STREAM_JOIN:
 		return SWIM_PP_JOIN;
 	case SWIM_STREAM_PERIODIC:
+		return SWIM_PP_SUMMARY;
+	case SWIM_STREAM_SYNC_BACK:
 		return SWIM_PP_DIGEST;
 	default:
 		return 0;
 	}
+}
+
+/* The view's fingerprint: the XOR of a BLAKE2b-128 of (id, incarnation,
+ * state) per member, so that the order of the table does not matter. */
+static void view_summary(const struct swim *s, uint8_t out[SWIM_PP_SUMMARY_LEN])
+{
+	memset(out, 0, SWIM_PP_SUMMARY_LEN);
+	for (uint32_t i = 0; i < s->tab.n; i++) {
+		const struct swim_member *m = s->tab.list[i];
+		uint8_t rec[8 + 1], h[SWIM_PP_SUMMARY_LEN];
+		for (int b = 0; b < 8; b++)
+			rec[b] = (uint8_t)(m->incarnation >> (8 * b));
+		rec[8] = (uint8_t)m->state;
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, NULL, 0, sizeof(h));
+		crypto_generichash_update(&st, (const uint8_t *)m->id, (size_t)m->id_len + 1);
+		crypto_generichash_update(&st, rec, sizeof(rec));
+		crypto_generichash_final(&st, h, sizeof(h));
+		for (size_t b = 0; b < sizeof(h); b++)
+			out[b] ^= h[b];
+	}
+}
+
+/* A message without members: the answer to a summary, or a summary (which
+ * carries the view's fingerprint). */
+static int encode_empty(struct swim *s, uint8_t flags, uint8_t **out, size_t *len)
+{
+	struct swim_ppw w;
+	int rc = swim_ppw_init(&w, s->id, flags, s->cfg.max_pushpull_bytes);
+	if (rc != 0)
+		return rc;
+	if (flags & SWIM_PP_SUMMARY)
+		view_summary(s, w.summary);
+	return swim_ppw_finish(&w, out, len);
+}
+
+/* A push-pull request of this kind: full records, digests, or the summary. */
+static int encode_request(struct swim *s, uint8_t kind, uint8_t **out, size_t *len)
+{
+	uint8_t flags = stream_flags(kind);
+	if (flags == SWIM_PP_SUMMARY)
+		return encode_empty(s, flags, out, len);
+	return encode_state(s, flags, out, len);
 }
 
 static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to, uint8_t kind)
@@ -337,7 +386,7 @@ static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to
 		s->cap_pending = ncap;
 	}
 	struct swim_out_stream st = {.to = *to};
-	int rc = encode_state(s, stream_flags(kind), &st.data, &st.len);
+	int rc = encode_request(s, kind, &st.data, &st.len);
 	if (rc != 0)
 		return rc;
 	if (++s->next_stream_id == 0)
@@ -409,15 +458,16 @@ static void sync_with_one(struct swim *s, uint64_t now, uint8_t kind, int why)
 		s->drops[SWIM_DROP_NOMEM]++;
 }
 
-/* Asks the sender of a digest for the records it knows better (see
- * stream_flags), unless a periodic sync of ours is still out. */
+/* Sends our digest to the sender of a request whose view differs from ours,
+ * so that it answers with what it knows better (see stream_flags), unless a
+ * sync of ours is still out. */
 static void sync_back(struct swim *s, uint64_t now, const char *sender)
 {
 	const struct swim_member *peer = swim_table_find(&s->tab, sender);
 	if (peer == NULL || peer->state != SWIM_ALIVE || s->leaving ||
-	    stream_pending(s, SWIM_STREAM_PERIODIC))
+	    stream_pending(s, SWIM_STREAM_PERIODIC) || stream_pending(s, SWIM_STREAM_SYNC_BACK))
 		return;
-	if (stream_start(s, now, &peer->addr, SWIM_STREAM_PERIODIC) != 0)
+	if (stream_start(s, now, &peer->addr, SWIM_STREAM_SYNC_BACK) != 0)
 		s->drops[SWIM_DROP_NOMEM]++;
 }
 
@@ -475,10 +525,16 @@ int swim_pushpull_serve(struct swim *s, uint64_t now, const struct swim_addr *fr
 	if (rc != 0)
 		return rc;
 	bool behind = swim_merge(s, now, &pp);
-	if (pp.flags & SWIM_PP_DIGEST)
+	if (pp.flags & SWIM_PP_SUMMARY) {
+		uint8_t mine[SWIM_PP_SUMMARY_LEN];
+		view_summary(s, mine);
+		behind = memcmp(mine, pp.summary, sizeof(mine)) != 0;
+		rc = encode_empty(s, SWIM_PP_RESPONSE, reply, reply_len);
+	} else if (pp.flags & SWIM_PP_DIGEST) {
 		rc = encode_newer(s, &pp, reply, reply_len);
-	else
+	} else {
 		rc = encode_state(s, SWIM_PP_RESPONSE, reply, reply_len);
+	}
 	if (behind)
 		sync_back(s, now, pp.sender);
 	swim_proto_pushpull_free(&pp);

@@ -52,7 +52,8 @@ struct swim_relay {
 /* Why an outgoing push-pull was started. */
 enum swim_stream_kind {
 	SWIM_STREAM_JOIN,      /* swim_join, one per seed */
-	SWIM_STREAM_PERIODIC,  /* every push_pull_interval_ms with a live member */
+	SWIM_STREAM_PERIODIC,  /* every push_pull_interval_ms with a live member: a summary */
+	SWIM_STREAM_SYNC_BACK, /* a digest, to repair a view that differs from a peer's */
 	SWIM_STREAM_RECONNECT, /* every reconnect_interval_ms, maybe, with a dead member */
 };
 

@@ -436,9 +436,11 @@ int swim_ppw_init(struct swim_ppw *w, const char *sender, uint8_t flags, size_t 
 
 bool swim_pp_flags_valid(uint8_t flags)
 {
-	if ((flags & ~(SWIM_PP_RESPONSE | SWIM_PP_JOIN | SWIM_PP_DIGEST)) != 0)
+	if ((flags & ~(SWIM_PP_RESPONSE | SWIM_PP_JOIN | SWIM_PP_DIGEST | SWIM_PP_SUMMARY)) != 0)
 		return false;
-	return !(flags & SWIM_PP_DIGEST) || !(flags & (SWIM_PP_RESPONSE | SWIM_PP_JOIN));
+	if (flags & (SWIM_PP_DIGEST | SWIM_PP_SUMMARY))
+		return flags == SWIM_PP_DIGEST || flags == SWIM_PP_SUMMARY;
+	return true;
 }
 
 static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m, bool digest)
@@ -457,7 +459,7 @@ static int pack_pp_member(msgpack_packer *pk, const struct swim_pp_member *m, bo
 int swim_ppw_add(struct swim_ppw *w, const struct swim_pp_member *m)
 {
 	bool digest = (w->flags & SWIM_PP_DIGEST) != 0;
-	if (!swim_id_valid(m->id) || m->state > SWIM_LEFT ||
+	if ((w->flags & SWIM_PP_SUMMARY) || !swim_id_valid(m->id) || m->state > SWIM_LEFT ||
 	    (!digest && (!addr_valid(&m->addr) || m->meta_len > SWIM_META_HARD_MAX ||
 			 (m->meta_len > 0 && m->meta == NULL))))
 		return -EINVAL;
@@ -485,7 +487,19 @@ void swim_ppw_close(struct swim_ppw *w)
 int swim_ppw_finish(struct swim_ppw *w, uint8_t **out, size_t *len)
 {
 	uint8_t hdr[PW_HEADER_MAX + 8];
-	size_t hlen = write_header(hdr, 4, w->sender, w->flags, w->n);
+	bool summary = (w->flags & SWIM_PP_SUMMARY) != 0;
+	if (summary) {
+		/* After the empty members array: it is the last field. */
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &w->body, buf_write);
+		w->body.limit = SIZE_MAX;
+		if (msgpack_pack_bin_with_body(&pk, w->summary, sizeof(w->summary)) != 0) {
+			int rc = w->body.err;
+			swim_ppw_close(w);
+			return rc;
+		}
+	}
+	size_t hlen = write_header(hdr, summary ? 5 : 4, w->sender, w->flags, w->n);
 	int rc = buf_take_with_header(&w->body, hdr, hlen, out, len);
 	swim_ppw_close(w);
 	return rc;
@@ -865,6 +879,27 @@ static int decode_pp_members(const msgpack_object *arr, const struct swim_proto_
 	return 0;
 }
 
+/* The fingerprint of a summary request, whose members must be empty. */
+static int decode_summary(const msgpack_object *root, struct swim_pushpull *out, char *err)
+{
+	const struct fpath sp = {.field = "summary"}, mp = {.field = "members"};
+	if (root->via.array.size != 5)
+		return bad(err, &sp, "missing (the summary flag needs a fifth field)");
+	const msgpack_object *members = &root->via.array.ptr[3], *sum = &root->via.array.ptr[4];
+	int rc = want_type(members, MSGPACK_OBJECT_ARRAY, &mp, err);
+	if (rc != 0)
+		return rc;
+	if (members->via.array.size != 0)
+		return bad(err, &mp, "%" PRIu32 " entries in a summary request, expected none",
+			   members->via.array.size);
+	if ((rc = want_type(sum, MSGPACK_OBJECT_BIN, &sp, err)) != 0)
+		return rc;
+	if (sum->via.bin.size != SWIM_PP_SUMMARY_LEN)
+		return bad(err, &sp, "%" PRIu32 " bytes, expected %d", sum->via.bin.size, SWIM_PP_SUMMARY_LEN);
+	memcpy(out->summary, sum->via.bin.ptr, SWIM_PP_SUMMARY_LEN);
+	return 0;
+}
+
 int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 			       const struct swim_proto_limits *lim,
 			       struct swim_pushpull *out, char *err)
@@ -877,7 +912,9 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 	int rc = mp_parse(buf, len, "pushpull", &zone, &root, err);
 	if (rc != 0)
 		return rc;
-	if ((rc = decode_envelope(&root, 4, "pushpull", out->sender, err)) != 0)
+	/* A summary request has a fifth field; the flags say whether it must. */
+	uint32_t nfields = root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size == 5 ? 5 : 4;
+	if ((rc = decode_envelope(&root, nfields, "pushpull", out->sender, err)) != 0)
 		goto out_zone;
 	if ((rc = want_uint(&root.via.array.ptr[2], 0xff, &flags, &fp, err)) != 0)
 		goto out_zone;
@@ -886,6 +923,12 @@ int swim_proto_decode_pushpull(const uint8_t *buf, size_t len,
 		goto out_zone;
 	}
 	out->flags = (uint8_t)flags;
+	if ((flags & SWIM_PP_SUMMARY) != 0 && (rc = decode_summary(&root, out, err)) != 0)
+		goto out_zone;
+	if ((flags & SWIM_PP_SUMMARY) == 0 && nfields != 4) {
+		rc = bad(err, &(struct fpath){.field = "pushpull"}, "5 fields without the summary flag");
+		goto out_zone;
+	}
 	rc = decode_pp_members(&root.via.array.ptr[3], lim, out, err);
 out_zone:
 	if (rc != 0)

@@ -74,11 +74,13 @@ static void roundtrip_pushpull(const uint8_t *data, size_t size, const struct sw
 	uint8_t *buf;
 	size_t len;
 	check(swim_ppw_init(&w, a.sender, a.flags, size + 1024) == 0, "pp encoder refused the header");
+	memcpy(w.summary, a.summary, sizeof(w.summary));
 	for (size_t i = 0; i < a.n_members; i++)
 		check(swim_ppw_add(&w, &a.members[i]) == 0, "pp encoder refused a decoded member");
 	check(swim_ppw_finish(&w, &buf, &len) == 0, "pp encoder could not finish");
 	check(swim_proto_decode_pushpull(buf, len, lim, &b, err) == 0, "re-encoded push-pull does not decode");
-	check(a.n_members == b.n_members && a.flags == b.flags && strcmp(a.sender, b.sender) == 0,
+	check(a.n_members == b.n_members && a.flags == b.flags && strcmp(a.sender, b.sender) == 0 &&
+		      memcmp(a.summary, b.summary, sizeof(a.summary)) == 0,
 	      "pp round trip changed the header");
 	for (size_t i = 0; i < a.n_members; i++) {
 		const struct swim_pp_member *x = &a.members[i], *y = &b.members[i];

@@ -49,13 +49,14 @@ static size_t pushpull(uint8_t flags, uint8_t *out)
 	if (swim_ppw_init(&w, "peer-a", flags, 1 << 16) != 0)
 		exit(1);
 	const char *ids[] = {"peer-a", "peer-b", "fz", "peer-c"};
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 && !(flags & SWIM_PP_SUMMARY); i++) {
 		struct swim_pp_member m = {.incarnation = 2, .state = (uint8_t)i, .addr = addr((uint8_t)(i + 2)),
 					   .meta = meta, .meta_len = sizeof(meta) - 1};
 		strcpy(m.id, ids[i]);
 		if (swim_ppw_add(&w, &m) != 0)
 			exit(1);
 	}
+	memset(w.summary, 0x5a, sizeof(w.summary));
 	if (swim_ppw_finish(&w, &buf, &len) != 0)
 		exit(1);
 	memcpy(out, buf, len);
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
 	put(argv[1], "pushpull-response", a, n);
 	n = pushpull(SWIM_PP_DIGEST, a);
 	put(argv[1], "pushpull-digest", a, n);
+	n = pushpull(SWIM_PP_SUMMARY, a);
+	put(argv[1], "pushpull-summary", a, n);
 
 	/* a script: gossip, time, a relay request, a push-pull, more time */
 	size_t pos = 0;

@@ -741,6 +741,96 @@ static void suspected_node_refutes_in_cluster(void **state)
 	net_free(t);
 }
 
+/* Runs s until its periodic push-pull goes out; returns that request. */
+static struct swim_out_stream next_periodic_sync(struct swim *s, uint64_t *now)
+{
+	struct swim_out_stream st;
+	for (int guard = 0; guard < 100000; guard++) {
+		*now = swim_next_deadline(s);
+		swim_tick(s, *now);
+		if (swim_pop_stream(s, &st))
+			return st;
+		drop_outputs(s);
+	}
+	fail_msg("no periodic push-pull");
+	return st;
+}
+
+/* The periodic sync sends only a fingerprint of the view: a peer with the
+ * same view answers with nothing and starts nothing; a peer whose view
+ * differs answers with nothing too but sends its digest back, so that the
+ * requester answers with what it knows better. */
+static void periodic_sync_is_a_summary(void **state)
+{
+	(void)state;
+	struct swim_config c;
+	swim_config_default(&c);
+	c.probe_interval_ms = 1000000; /* no probes: nobody is suspected meanwhile */
+	c.probe_timeout_ms = 999999;
+	c.push_pull_interval_ms = 1000;
+	struct swim *a = solo(&c, "a", 0), *b = solo(&c, "b", 1);
+	struct swim_msg m = alive_msg("b", 1, 1);
+	assert_int_equal(inject(a, T0, "b", 1, &m, 1), 0);
+	m = alive_msg("a", 1, 0);
+	assert_int_equal(inject(b, T0, "a", 0, &m, 1), 0);
+	drop_outputs(a);
+	drop_outputs(b);
+	uint64_t now = T0;
+	struct swim_out_stream req = next_periodic_sync(a, &now);
+	struct swim_proto_limits lim;
+	swim_proto_limits_default(&lim);
+	struct swim_pushpull pp;
+	char err[SWIM_PROTO_ERR_MAX];
+	assert_int_equal(swim_proto_decode_pushpull(req.data, req.len, &lim, &pp, err), 0);
+	assert_int_equal(pp.flags, SWIM_PP_SUMMARY);
+	assert_true(req.len < 64);
+	swim_proto_pushpull_free(&pp);
+
+	struct swim_addr from = addr_of(0);
+	uint8_t *reply;
+	size_t reply_len;
+	struct swim_out_stream back;
+	assert_int_equal(swim_pushpull_serve(b, now, &from, req.data, req.len, &reply, &reply_len), 0);
+	assert_int_equal(swim_proto_decode_pushpull(reply, reply_len, &lim, &pp, err), 0);
+	assert_int_equal(pp.flags, SWIM_PP_RESPONSE);
+	assert_int_equal(pp.n_members, 0);
+	assert_int_equal(swim_pushpull_response(a, now, req.id, reply, reply_len), 0);
+	free(reply);
+	assert_false(swim_pop_stream(b, &back)); /* same view: nothing more */
+
+	m = alive_msg("c", 1, 2); /* b learns of c, a does not */
+	assert_int_equal(inject(b, now, "c", 2, &m, 1), 0);
+	drop_outputs(b);
+	assert_int_equal(swim_pushpull_serve(b, now, &from, req.data, req.len, &reply, &reply_len), 0);
+	free(reply);
+	free(req.data);
+	assert_true(swim_pop_stream(b, &back));
+	assert_int_equal(swim_proto_decode_pushpull(back.data, back.len, &lim, &pp, err), 0);
+	assert_int_equal(pp.flags, SWIM_PP_DIGEST);
+	assert_int_equal(pp.n_members, 3);
+	swim_proto_pushpull_free(&pp);
+	/* a has nothing b lacks; seeing b list a member it does not know, it
+	 * sends its own digest, which b answers with c's full record. */
+	struct swim_addr bfrom = addr_of(1);
+	assert_int_equal(swim_pushpull_serve(a, now, &bfrom, back.data, back.len, &reply, &reply_len), 0);
+	free(back.data);
+	assert_int_equal(swim_proto_decode_pushpull(reply, reply_len, &lim, &pp, err), 0);
+	assert_int_equal(pp.n_members, 0);
+	swim_proto_pushpull_free(&pp);
+	free(reply);
+	struct swim_out_stream again;
+	assert_true(swim_pop_stream(a, &again));
+	assert_int_equal(swim_pushpull_serve(b, now, &from, again.data, again.len, &reply, &reply_len), 0);
+	assert_int_equal(swim_pushpull_response(a, now, again.id, reply, reply_len), 0);
+	free(again.data);
+	free(reply);
+	struct swim_member_info mi;
+	assert_int_equal(swim_member_find(a, "c", &mi), 0);
+	assert_int_equal(mi.state, SWIM_ALIVE);
+	swim_free(a);
+	swim_free(b);
+}
+
 static void suspicion_timeout_shrinks_with_confirmations(void **state)
 {
 	(void)state;
@@ -1737,6 +1827,7 @@ int main(void)
 		cmocka_unit_test(suspected_node_refutes),
 		cmocka_unit_test(suspected_node_refutes_in_cluster),
 		cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
+		cmocka_unit_test(periodic_sync_is_a_summary),
 		cmocka_unit_test(small_cluster_suspicion_uses_min),
 		cmocka_unit_test(awareness_rises_on_missed_acks_and_falls),
 		cmocka_unit_test(leave_is_seen_as_left),

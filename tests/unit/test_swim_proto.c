@@ -940,8 +940,14 @@ static void bad_pp_flags(void **state)
 	(void)state;
 	struct mk m;
 	mk_init(&m);
-	pp_header(&m, 8, 0);
-	expect_bad_pp(&m, 10, "flags: 0x08 is not a valid combination");
+	pp_header(&m, 0x10, 0);
+	expect_bad_pp(&m, 10, "flags: 0x10 is not a valid combination");
+	mk_init(&m);
+	pp_header(&m, SWIM_PP_SUMMARY | SWIM_PP_RESPONSE, 0);
+	expect_bad_pp(&m, 10, "flags: 0x09 is not a valid combination");
+	mk_init(&m);
+	pp_header(&m, SWIM_PP_SUMMARY | SWIM_PP_DIGEST, 0);
+	expect_bad_pp(&m, 10, "flags: 0x0c is not a valid combination");
 	mk_init(&m);
 	pp_header(&m, SWIM_PP_DIGEST | SWIM_PP_RESPONSE, 0);
 	expect_bad_pp(&m, 10, "flags: 0x05 is not a valid combination");
@@ -951,6 +957,75 @@ static void bad_pp_flags(void **state)
 	mk_init(&m);
 	pp_header(&m, 256, 0);
 	expect_bad_pp(&m, 10, "flags: 256 exceeds 255");
+}
+
+/* A summary request: the flag, an empty members array and 16 bytes; each
+ * part missing or wrong is named. */
+static void summary_pushpull(void **state)
+{
+	(void)state;
+	struct swim_ppw w;
+	assert_int_equal(swim_ppw_init(&w, ID_A, SWIM_PP_SUMMARY, 4096), 0);
+	struct swim_pp_member one = {.incarnation = 1, .addr = {.family = 4, .port = 7946}};
+	strcpy(one.id, ID_B);
+	assert_int_equal(swim_ppw_add(&w, &one), -EINVAL); /* a summary lists no one */
+	for (int i = 0; i < SWIM_PP_SUMMARY_LEN; i++)
+		w.summary[i] = (uint8_t)(0xa0 + i);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(swim_ppw_finish(&w, &buf, &len), 0);
+	/* header (array, version, id, flags), empty members, bin8 of 16 */
+	assert_int_equal(len, 1 + 1 + 1 + strlen(ID_A) + 1 + 1 + 2 + SWIM_PP_SUMMARY_LEN);
+	struct swim_proto_limits lim;
+	swim_proto_limits_default(&lim);
+	struct swim_pushpull pp;
+	char err[SWIM_PROTO_ERR_MAX] = "";
+	assert_int_equal(swim_proto_decode_pushpull(buf, len, &lim, &pp, err), 0);
+	assert_int_equal(pp.flags, SWIM_PP_SUMMARY);
+	assert_int_equal(pp.n_members, 0);
+	for (int i = 0; i < SWIM_PP_SUMMARY_LEN; i++)
+		assert_int_equal(pp.summary[i], 0xa0 + i);
+	swim_proto_pushpull_free(&pp);
+	free(buf);
+
+	static const uint8_t sum[SWIM_PP_SUMMARY_LEN + 1];
+	struct mk m;
+	mk_init(&m); /* the flag without the field */
+	pp_header(&m, SWIM_PP_SUMMARY, 0);
+	expect_bad_pp(&m, 10, "summary: missing (the summary flag needs a fifth field)");
+	mk_init(&m); /* the field without the flag */
+	msgpack_pack_array(&m.pk, 5);
+	msgpack_pack_uint8(&m.pk, 1);
+	mk_str(&m, ID_A);
+	msgpack_pack_uint8(&m.pk, 0);
+	msgpack_pack_array(&m.pk, 0);
+	msgpack_pack_bin_with_body(&m.pk, sum, SWIM_PP_SUMMARY_LEN);
+	expect_bad_pp(&m, 10, "5 fields without the summary flag");
+	mk_init(&m); /* a fingerprint of the wrong size */
+	msgpack_pack_array(&m.pk, 5);
+	msgpack_pack_uint8(&m.pk, 1);
+	mk_str(&m, ID_A);
+	msgpack_pack_uint8(&m.pk, SWIM_PP_SUMMARY);
+	msgpack_pack_array(&m.pk, 0);
+	msgpack_pack_bin_with_body(&m.pk, sum, SWIM_PP_SUMMARY_LEN + 1);
+	expect_bad_pp(&m, 10, "summary: 17 bytes, expected 16");
+	mk_init(&m); /* members in a summary */
+	msgpack_pack_array(&m.pk, 5);
+	msgpack_pack_uint8(&m.pk, 1);
+	mk_str(&m, ID_A);
+	msgpack_pack_uint8(&m.pk, SWIM_PP_SUMMARY);
+	msgpack_pack_array(&m.pk, 1);
+	pp_member(&m, 0, 0);
+	msgpack_pack_bin_with_body(&m.pk, sum, SWIM_PP_SUMMARY_LEN);
+	expect_bad_pp(&m, 10, "members: 1 entries in a summary request, expected none");
+	mk_init(&m); /* a fingerprint that is not bin */
+	msgpack_pack_array(&m.pk, 5);
+	msgpack_pack_uint8(&m.pk, 1);
+	mk_str(&m, ID_A);
+	msgpack_pack_uint8(&m.pk, SWIM_PP_SUMMARY);
+	msgpack_pack_array(&m.pk, 0);
+	msgpack_pack_uint8(&m.pk, 3);
+	expect_bad_pp(&m, 10, "summary: expected bin");
 }
 
 /* A digest holds id, incarnation and state only: a full member is refused. */
@@ -1074,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(bad_deep_nesting),
 		cmocka_unit_test(bad_reserved_byte),
 		cmocka_unit_test(bad_pp_flags),
+		cmocka_unit_test(summary_pushpull),
 		cmocka_unit_test(bad_pp_digest_arity),
 		cmocka_unit_test(bad_pp_state),
 		cmocka_unit_test(bad_pp_too_many_members),
