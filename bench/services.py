@@ -12,7 +12,8 @@ Systems (each on fresh namespaces joined by a private 10.231.0.0/24 segment):
 Scenarios:
   1. create a 50-replica service: time until 50 tasks run (poll /tasks every 50 ms)
   2. scale it 50 -> 200: time until 200 run
-  3. daemon RSS with 100 tasks running (the service scaled down to 100)
+  3. daemon RSS with 100 tasks running: on a fresh node, and on the node of
+     scenario 2 scaled down to 100, then after --churn-cycles of 100 -> 200 -> 100
   4. reschedule: 1 manager + 2 workers, a fresh N-replica service per run,
      kill -9 of a worker's daemon, time until N run on the two others
      (--repeats runs: median, min, max)
@@ -41,7 +42,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _netns  # noqa: E402
-from _netns import Lan, StepError, log, proc_rss_kib, run  # noqa: E402
+from _netns import Lan, StepError, log, proc_status_kib, run  # noqa: E402
 from membership import machine_info  # noqa: E402
 from raft import UnixHTTPConnection  # noqa: E402
 
@@ -320,13 +321,14 @@ class Cluster:
         for i in range(self.n):
             ip = SUBNET % (i + 1)
             ns = self.lan.add("%s-n%d" % (prefix, i), ip + "/24")
-            node = Node(i, ns, ip, os.path.join(self.workdir, "%s-n%d" % (self.tag, i)))
+            node = Node(i, ns, ip, os.path.join(self.workdir, "%s-%s-n%d" % (self.system, self.tag, i)))
             os.makedirs(node.root)
             self.nodes.append(node)
         # The dockerds start one after another (each takes a few seconds of CPU).
         for node in self.nodes:
             if self.system != "swarmnode-exec":
-                node.dockerd = Dockerd(node.ns, node.root, self.args.logdir, "%s-n%d" % (self.tag, node.index))
+                node.dockerd = Dockerd(node.ns, node.root, self.args.logdir,
+                                       "%s-%s-n%d" % (self.system, self.tag, node.index))
                 node.dockerd.start()
                 node.dockerd.import_image(self.tarball)
             if self.system.startswith("swarmnode"):
@@ -348,7 +350,7 @@ class Cluster:
         node.sock = os.path.join(node.root, "sn.sock")
         if os.path.exists(node.sock):
             os.unlink(node.sock)
-        logfile = os.path.join(self.args.logdir, "%s-n%d-swarmnode.log" % (self.tag, node.index))
+        logfile = os.path.join(self.args.logdir, "%s-%s-n%d-swarmnode.log" % (self.system, self.tag, node.index))
         node.daemon = node.ns.spawn(self._swarmnode_argv(node), logfile, nsenter=True)
         wait_until(lambda: node.daemon.poll() is not None or Api(node.sock).answers(), 30,
                    "swarmnode daemon %d" % node.index)
@@ -429,19 +431,32 @@ class Cluster:
             if node.dockerd is not None:
                 node.dockerd.teardown()
         _netns.cleanup_all()
-        kill_leftovers(self.workdir)
+        for node in self.nodes:
+            kill_leftovers(node.root)
+            shutil.rmtree(node.root, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ scenarios
 
+def on_fresh_cluster(system, n, tag, what, args, workdir, tarball, steps, res):
+    """Runs steps(cluster, manager api, res) on a fresh n-node cluster of system.
+    A failed step leaves its message in res["error"]; the cluster always goes."""
+    c = Cluster(system, n, args, workdir, tarball, tag)
+    try:
+        log("[%s] %s: starting %d node(s)" % (system, what, n))
+        c.start()
+        steps(c, c.api(0), res)
+    except StepError as e:
+        res["error"] = str(e)
+        log("[%s] %s failed: %s" % (system, what, e))
+    finally:
+        c.teardown()
+    return res
+
+
 def single_node(system, args, workdir, tarball):
     """Scenarios 1-3 on one node: create 50, scale to 200, RSS at 100."""
-    res = {}
-    c = Cluster(system, 1, args, workdir, tarball, "s")
-    try:
-        log("[%s] single node: starting" % system)
-        c.start()
-        api = c.api(0)
+    def steps(c, api, res):
         t0 = c.create("bench", args.create)
         res["create"] = time_until_running(api, "bench", args.create, t0, args.timeout, args.poll_interval)
         log("[%s] %d running %.2f s after create" % (system, args.create, res["create"]["s"]))
@@ -449,70 +464,134 @@ def single_node(system, args, workdir, tarball):
         t0 = c.scale("bench", args.scale)
         res["scale"] = time_until_running(api, "bench", args.scale, t0, args.timeout, args.poll_interval)
         log("[%s] %d running %.2f s after scale" % (system, args.scale, res["scale"]["s"]))
-        c.scale("bench", args.rss_tasks)
-        wait_until(lambda: sum(running_by_node(api, "bench").values()) == args.rss_tasks and settled(api, "bench"),
-                   args.timeout, "%d running tasks and nothing else in flight" % args.rss_tasks)
-        time.sleep(args.settle)     # the measurement window itself, not a synchronisation
-        res["rss"] = rss_of(c, 0)
-        res["rss"]["tasks"] = sum(running_by_node(api, "bench").values())
+        res["rss"] = scale_and_measure(c, api, args.rss_tasks)
         log("[%s] RSS with %d tasks: %s" % (system, args.rss_tasks, res["rss"]))
-    except StepError as e:
-        res["error"] = str(e)
-        log("[%s] single node failed: %s" % (system, e))
-    finally:
-        c.teardown()
-    return res
+        res["churn"] = []
+        for cycle in range(args.churn_cycles):
+            scale_and_measure(c, api, args.scale)
+            res["churn"].append(scale_and_measure(c, api, args.rss_tasks))
+            log("[%s] churn cycle %d: %s" % (system, cycle + 1, res["churn"][-1]))
+
+    def scale_and_measure(c, api, replicas):
+        """Scales to replicas, waits until they run and nothing else is in flight,
+        then reads the daemons' memory and counts the tasks the manager keeps."""
+        c.scale("bench", replicas)
+        wait_until(lambda: sum(running_by_node(api, "bench").values()) == replicas and settled(api, "bench"),
+                   args.timeout, "%d running tasks and nothing else in flight" % replicas)
+        time.sleep(args.settle)     # the measurement window itself, not a synchronisation
+        out = rss_of(c, 0)
+        out["tasks"] = sum(running_by_node(api, "bench").values())
+        out["tasks_kept"] = len(api.get(tasks_filter("bench", desired_running=False)))
+        return out
+    return on_fresh_cluster(system, 1, "s", "single node", args, workdir, tarball, steps, {})
 
 
 def rss_of(c, i):
+    """VmRSS (and peak VmHWM) of node i's daemons, in KiB."""
     node = c.nodes[i]
-    out = {}
+    pids = {}
     if node.daemon is not None:
-        out["swarmnode_kib"] = proc_rss_kib(node.daemon.pid)
+        pids["swarmnode"] = node.daemon.pid
     if node.dockerd is not None:
-        out["dockerd_kib"] = proc_rss_kib(node.dockerd.proc.pid)
-        cpid = node.dockerd.containerd_pid()
-        if cpid:
-            out["containerd_kib"] = proc_rss_kib(cpid)
+        pids["dockerd"] = node.dockerd.proc.pid
+        pids["containerd"] = node.dockerd.containerd_pid()
+    out = {}
+    for name, pid in pids.items():
+        if pid:
+            out[name + "_kib"] = proc_status_kib(pid, "VmRSS")
+            out[name + "_hwm_kib"] = proc_status_kib(pid, "VmHWM")
     return out
+
+
+def rss_fresh(system, args, workdir, tarball):
+    """RSS on a fresh node whose first and only service has args.rss_tasks replicas
+    (no earlier peak of 200 tasks in the daemon's heap), and before that service."""
+    def steps(c, api, res):
+        time.sleep(args.settle)     # the measurement window itself, not a synchronisation
+        res.update({"idle_" + k: v for k, v in rss_of(c, 0).items()})
+        t0 = c.create("mem", args.rss_tasks)
+        res["create"] = time_until_running(api, "mem", args.rss_tasks, t0, args.timeout, args.poll_interval)
+        res["s"] = res["create"]["s"]
+        wait_until(lambda: settled(api, "mem"), args.timeout, "the service to settle")
+        time.sleep(args.settle)     # the measurement window itself, not a synchronisation
+        res.update(rss_of(c, 0))
+        res["tasks"] = sum(running_by_node(api, "mem").values())
+        log("[%s] RSS with %d tasks on a fresh node: %s" % (system, args.rss_tasks, res))
+    return on_fresh_cluster(system, 1, "m", "fresh node for RSS", args, workdir, tarball, steps, {})
+
+
+def engine_floor(args, workdir, tarball):
+    """The engine alone, for reference: a dockerd (not in swarm mode) asked directly
+    to create and start args.create containers, all requests at once, then
+    args.scale - args.create more (what scenarios 1 and 2 ask of the engine, with
+    no orchestrator; not a lower bound: another concurrency may be faster)."""
+    res, d = {}, None
+    root = os.path.join(workdir, "engine-floor")
+    try:
+        log("[engine alone] starting a dockerd")
+        lan = Lan("bsvc%dfloor" % (os.getpid() % 100000))
+        ns = lan.add("bsvc%dfloor-n0" % (os.getpid() % 100000), SUBNET % 1 + "/24")
+        d = Dockerd(ns, root, args.logdir, "engine-floor")
+        d.start()
+        d.import_image(tarball)
+        res["create"] = {"s": start_containers(d.api, range(args.create))}
+        res["scale"] = {"s": start_containers(d.api, range(args.create, args.scale))}
+        log("[engine alone] %d containers in %.2f s, %d more in %.2f s"
+            % (args.create, res["create"]["s"], args.scale - args.create, res["scale"]["s"]))
+    except StepError as e:
+        res["error"] = str(e)
+        log("[engine alone] failed: %s" % e)
+    finally:
+        if d is not None:
+            d.teardown()
+        _netns.cleanup_all()
+        shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
+def start_containers(api, indices):
+    """Creates and starts one container per index, every request at once; the seconds it took."""
+    def one(i):
+        c = api.call("POST", "/containers/create?name=floor%d" % i, {"Image": IMAGE, "Cmd": ["sleep", "3600"]},
+                     timeout=300)
+        api.call("POST", "/containers/%s/start" % c["Id"], timeout=300)
+    indices = list(indices)
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(len(indices)) as ex:
+        list(ex.map(one, indices))
+    return time.monotonic() - t0
 
 
 def reschedule(system, args, workdir, tarball):
     """Scenario 4: 1 manager + 2 workers, kill -9 of a worker, R times."""
-    res = {"runs": [], "topology": "1 manager + 2 workers", "replicas": args.resched_replicas}
-    c = Cluster(system, 3, args, workdir, tarball, "r")
-    try:
-        log("[%s] reschedule: starting 3 nodes" % system)
-        c.start()
-        api = c.api(0)
+    def steps(c, api, res):
         for r in range(args.repeats):
-            name = "resched%d" % r
-            t0 = c.create(name, args.resched_replicas)
-            time_until_running(api, name, args.resched_replicas, t0, args.timeout, args.poll_interval)
-            spread = running_by_node(api, name)
-            workers = [n for n in c.nodes[1:] if spread.get(n.node_id)]
-            if not workers:
-                raise StepError("no task of %s on a worker: %s" % (name, spread))
-            victim = workers[r % len(workers)]
-            log("[%s] run %d: spread %s, killing node %d (%d tasks)"
-                % (system, r + 1, sorted(spread.values()), victim.index, spread[victim.node_id]))
-            c.kill9(victim.index)
-            t0 = time.monotonic()
-            got = time_until_running(api, name, args.resched_replicas, t0, args.timeout, args.poll_interval,
-                                     exclude_node=victim.node_id)
-            got["moved"] = spread[victim.node_id]
-            res["runs"].append(got)
-            log("[%s] run %d: %d tasks running elsewhere %.2f s after kill -9"
-                % (system, r + 1, args.resched_replicas, got["s"]))
-            c.restart(victim.index)
-            wait_until(lambda: c.ready_nodes() == 3, args.timeout, "node %d ready again" % victim.index)
-            c.remove(name)
-    except StepError as e:
-        res["error"] = str(e)
-        log("[%s] reschedule failed: %s" % (system, e))
-    finally:
-        c.teardown()
-    return res
+            res["runs"].append(kill_and_wait(c, api, r))
+
+    def kill_and_wait(c, api, r):
+        name = "resched%d" % r
+        t0 = c.create(name, args.resched_replicas)
+        time_until_running(api, name, args.resched_replicas, t0, args.timeout, args.poll_interval)
+        spread = running_by_node(api, name)
+        workers = [n for n in c.nodes[1:] if spread.get(n.node_id)]
+        if not workers:
+            raise StepError("no task of %s on a worker: %s" % (name, spread))
+        victim = workers[r % len(workers)]
+        log("[%s] run %d: spread %s, killing node %d (%d tasks)"
+            % (system, r + 1, sorted(spread.values()), victim.index, spread[victim.node_id]))
+        c.kill9(victim.index)
+        t0 = time.monotonic()
+        got = time_until_running(api, name, args.resched_replicas, t0, args.timeout, args.poll_interval,
+                                 exclude_node=victim.node_id)
+        got["moved"] = spread[victim.node_id]
+        log("[%s] run %d: %d tasks running elsewhere %.2f s after kill -9"
+            % (system, r + 1, args.resched_replicas, got["s"]))
+        c.restart(victim.index)
+        wait_until(lambda: c.ready_nodes() == 3, args.timeout, "node %d ready again" % victim.index)
+        c.remove(name)
+        return got
+    res = {"runs": [], "topology": "1 manager + 2 workers", "replicas": args.resched_replicas}
+    return on_fresh_cluster(system, 3, "r", "reschedule", args, workdir, tarball, steps, res)
 
 
 # ------------------------------------------------------------------ report
@@ -530,12 +609,32 @@ def median_cell(runs):
     return "%s [%.2f–%.2f]" % (fmt_s(statistics.median(xs)), min(xs), max(xs))
 
 
-def na(res, key):
-    if "unavailable" in res:
-        return "n/a (%s)" % res["unavailable"]
-    if "error" in res:
+def na(sysres, partres):
+    if "unavailable" in sysres:
+        return "n/a (%s)" % sysres["unavailable"]
+    if "error" in partres:
         return "n/a (step failed, see Failures)"
     return "n/a (not measured)"
+
+
+def churn_cell(sysres, k, proc):
+    """Cycle k's reading (k = -1: the memory reading before the cycles), or why there is none."""
+    readings = [sysres.get("rss", {})] + list(sysres.get("churn") or [])
+    r = readings[k + 1] if k + 1 < len(readings) else {}
+    if proc + "_kib" in r and "tasks_kept" in r:
+        return "%.1f MB, %d" % (r[proc + "_kib"] * 1024 / 1e6, r["tasks_kept"])
+    return na(sysres, {"error": sysres["single_error"]} if "single_error" in sysres else {})
+
+
+def memory_cell(results, system, part, proc, key):
+    v = value(results, system, part, key % proc if "%" in key else proc + key)
+    if v is not None:
+        return "%.1f MiB (%.1f MB)" % (v / 1024, v * 1024 / 1e6)
+    if system == "swarmnode-exec" and proc != "swarmnode":
+        return "— (no engine)"
+    if system == "docker-swarm" and proc == "swarmnode":
+        return "— (no swarmnode)"
+    return na(results.get(system, {}), results.get(system, {}).get(part, {}))
 
 
 def value(results, system, part, key):
@@ -572,7 +671,7 @@ def render(results, args, meta):
     def cell(system, part, key="s"):
         r = results.get(system, {})
         v = value(results, system, part, key)
-        return (fmt_s(v), v) if v is not None else (na(r, part), None)
+        return (fmt_s(v), v) if v is not None else (na(r, r.get(part, {})), None)
 
     L.append("## Create and scale (single node)\n")
     L.append("| scenario | swarmnode exec | swarmnode engine | Docker Swarm | engine / docker | exec / docker | target |")
@@ -586,6 +685,17 @@ def render(results, args, meta):
         dk, dk_v = cell("docker-swarm", part)
         L.append("| %s | %s | %s | %s | %s | %s | %s |" % (label, ex, en, dk, ratio_cell(en_v, dk_v),
                                                             ratio_cell(ex_v, dk_v), target))
+    ex, ex_v = cell("swarmnode-exec", "rss_fresh")
+    en, en_v = cell("swarmnode-engine", "rss_fresh")
+    dk, dk_v = cell("docker-swarm", "rss_fresh")
+    L.append("| create %d replicas on a fresh node (the memory scenario's) | %s | %s | %s | %s | %s | |"
+             % (args.rss_tasks, ex, en, dk, ratio_cell(en_v, dk_v), ratio_cell(ex_v, dk_v)))
+    floor = results.get("engine-alone", {})
+    for part, label in (("create", "dockerd alone: create + start %d containers, all requests at once" % args.create),
+                        ("scale", "dockerd alone: %d more containers the same way" % (args.scale - args.create))):
+        v = value(results, "engine-alone", part, "s")
+        L.append("| %s | | %s | | | | (reference: the engine's own time) |"
+                 % (label, fmt_s(v) if v is not None else na(floor, floor)))
     gaps = ["%s %s %.3f s" % (s, p, value(results, s, p, "gap")) for s in SYSTEMS for p in ("create", "scale")
             if value(results, s, p, "gap") is not None]
     if gaps:
@@ -600,8 +710,7 @@ def render(results, args, meta):
         r = results.get(s, {}).get("resched", {})
         runs = r.get("runs", [])
         meds[s] = statistics.median([x["s"] for x in runs]) if runs and "error" not in r else None
-        cells.append(median_cell(runs) if meds[s] is not None else
-                     na(results.get(s, {}) if "unavailable" in results.get(s, {}) else r, "resched"))
+        cells.append(median_cell(runs) if meds[s] is not None else na(results.get(s, {}), r))
     L.append("| kill -9 to all replicas running on the other nodes, median [min–max] of %d | %s | %s | %s | %s | %s "
              "| ≤ 5 s median |" % (args.repeats, cells[0], cells[1], cells[2],
                                    ratio_cell(meds["swarmnode-engine"], meds["docker-swarm"]),
@@ -612,31 +721,44 @@ def render(results, args, meta):
             L.append("\n%s runs: %s" % (s, ", ".join("%.2f s (%d tasks moved, gap %.2f)"
                                                      % (x["s"], x["moved"], x["gap"]) for x in runs)))
     L.append("\n## Daemon memory with %d tasks running (single node)\n" % args.rss_tasks)
+    L.append("'fresh': a new node whose only service was created with %d replicas; 'after %d': the node of the "
+             "scale scenario, scaled down from %d to %d (what the heap kept from the peak shows here). "
+             "MB = 10^6 bytes, the target's unit.\n" % (args.rss_tasks, args.scale, args.scale, args.rss_tasks))
     L.append("| VmRSS | swarmnode exec | swarmnode engine | Docker Swarm | target |")
     L.append("|---|---|---|---|---|")
-    for key, label, target in (("swarmnode_kib", "swarmnode daemon", "exec ≤ 8 MB"),
-                               ("dockerd_kib", "dockerd", ""), ("containerd_kib", "containerd (dockerd's)", "")):
-        row = []
-        for s in SYSTEMS:
-            v = value(results, s, "rss", key)
-            if v is not None:
-                row.append("%.1f MiB (%.1f MB)" % (v / 1024, v * 1024 / 1e6))
-            elif s == "swarmnode-exec" and key != "swarmnode_kib":
-                row.append("— (no engine)")
-            elif s == "docker-swarm" and key == "swarmnode_kib":
-                row.append("— (no swarmnode)")
-            else:
-                row.append(na(results.get(s, {}), "rss"))
-        L.append("| %s | %s | %s | %s | %s |" % (label, row[0], row[1], row[2], target))
+    for proc, label in (("swarmnode", "swarmnode daemon"), ("dockerd", "dockerd"),
+                        ("containerd", "containerd (dockerd's)")):
+        after = "after %d" % args.scale
+        for part, when, key in (("rss_fresh", "fresh, before the service", "idle_%s_kib"),
+                                ("rss_fresh", "fresh", "_kib"), ("rss", after, "_kib"),
+                                ("rss", after + ", peak (VmHWM)", "_hwm_kib")):
+            row = [memory_cell(results, s, part, proc, key) for s in SYSTEMS]
+            target = "exec ≤ 8 MB" if proc == "swarmnode" and key == "_kib" and part == "rss_fresh" else ""
+            L.append("| %s, %s | %s | %s | %s | %s |" % (label, when, row[0], row[1], row[2], target))
     L.append("\nContainer shims (one containerd-shim per container) and the tasks themselves are not counted.")
+    if args.churn_cycles:
+        L.append("\n## Memory under task churn (single node)\n")
+        L.append("The node of the scale scenario, after each further cycle of %d -> %d -> %d tasks (%d running at "
+                 "each reading); 'tasks kept' is what GET /tasks lists for the service on the manager.\n"
+                 % (args.rss_tasks, args.scale, args.rss_tasks, args.rss_tasks))
+        L.append("| after cycle | swarmnode exec: daemon VmRSS, tasks kept | swarmnode engine: daemon VmRSS, "
+                 "tasks kept | Docker Swarm: dockerd VmRSS, tasks kept |")
+        L.append("|---|---|---|---|")
+        for k in range(-1, args.churn_cycles):
+            row = [churn_cell(results.get(s, {}), k, "dockerd" if s == "docker-swarm" else "swarmnode")
+                   for s in SYSTEMS]
+            L.append("| %s | %s | %s | %s |" % ("0 (the memory reading above)" if k < 0 else k + 1, *row))
     fails = []
     for s in SYSTEMS:
         r = results.get(s, {})
-        if "unavailable" in r:
+        if "unavailable" in r and not r["unavailable"].startswith("not run"):
             fails.append("- %s: unavailable: %s" % (s, r["unavailable"]))
-        for part in ("single", "resched"):
-            if "error" in r.get(part, {}):
-                fails.append("- %s, %s: %s" % (s, part, r[part]["error"]))
+        for part in ("single_error", "rss_fresh", "resched"):
+            err = r.get(part) if part == "single_error" else r.get(part, {}).get("error")
+            if err:
+                fails.append("- %s, %s: %s" % (s, part.replace("_error", ""), err))
+    if "error" in results.get("engine-alone", {}):
+        fails.append("- dockerd alone: %s" % results["engine-alone"]["error"])
     if fails:
         L.append("\n## Failures\n")
         L.extend(fails)
@@ -644,14 +766,14 @@ def render(results, args, meta):
 
 
 def flatten(res):
-    """The single-node results under their scenario names, next to resched."""
-    single = res.pop("single", {})
-    res.update({k: v for k, v in single.items() if k != "error"})
+    """The single-node results under their scenario names, next to rss_fresh and resched;
+    a scenario the single-node run did not reach holds its error."""
+    single = res.pop("single")
+    for part in ("create", "scale", "rss"):
+        res[part] = single.get(part) or {"error": single.get("error", "not reached")}
+    res["churn"] = single.get("churn", [])
     if "error" in single:
-        res["single"] = {"error": single["error"]}
-        for part in ("create", "scale", "rss"):
-            res.setdefault(part, {})
-        res["error"] = single["error"]
+        res["single_error"] = single["error"]
     return res
 
 
@@ -689,6 +811,8 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=float, default=300, help="limit of every wait")
     ap.add_argument("--settle", type=float, default=3, help="pause before reading RSS")
     ap.add_argument("--resched-replicas", type=int, default=6)
+    ap.add_argument("--churn-cycles", type=int, default=3,
+                    help="after the memory reading, cycles of scaling up to the scale count and back")
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = ap.parse_args(argv)
@@ -717,12 +841,15 @@ def main(argv):
     t_start = time.monotonic()
     try:
         tarball = busybox_tarball(workdir)
+        if "swarmnode-engine" in systems or "docker-swarm" in systems:
+            results["engine-alone"] = engine_floor(args, workdir, tarball)
         for s in systems:
             why = check(s, args)
             if why:
                 results[s] = {"unavailable": why}
                 continue
             res = {"single": single_node(s, args, workdir, tarball),
+                   "rss_fresh": rss_fresh(s, args, workdir, tarball),
                    "resched": reschedule(s, args, workdir, tarball)}
             results[s] = flatten(res)
     except KeyboardInterrupt:
