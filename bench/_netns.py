@@ -62,14 +62,22 @@ class Netns:
     def run(self, argv, timeout=30, check=True):
         return run(self.exec_argv(argv), timeout=timeout, check=check)
 
-    def spawn(self, argv, logfile):
+    def nsenter_argv(self, argv):
+        # Unlike `ip netns exec`, nsenter enters only the network namespace:
+        # the mount namespace (and so /sys/fs/cgroup, which container engines
+        # need) stays the host's.
+        return ["nsenter", "--net=" + self.path] + list(argv)
+
+    def spawn(self, argv, logfile, nsenter=False):
         """Start argv inside the namespace, stdout+stderr to logfile.
 
-        `ip netns exec` execs the program, so the returned Popen's pid is
-        the program's own pid (what /proc and kill -9 need)."""
+        `ip netns exec` (or nsenter, when asked) execs the program, so the
+        returned Popen's pid is the program's own pid (what /proc and kill -9
+        need)."""
         out = open(logfile, "ab")
+        wrapped = self.nsenter_argv(argv) if nsenter else self.exec_argv(argv)
         try:
-            p = subprocess.Popen(self.exec_argv(argv), stdin=subprocess.DEVNULL,
+            p = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         finally:
@@ -126,6 +134,32 @@ class Netns:
         run(["ip", "netns", "del", self.name], check=False)
         if self in _live_namespaces:
             _live_namespaces.remove(self)
+
+
+class Lan:
+    """Namespaces joined by one Ethernet segment: a bridge in a hub namespace
+    of its own (so the host's interfaces are never touched) and a veth pair
+    per member, with a private address on the member's eth0."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.hub = Netns(prefix + "-hub")
+        self.hub.run(["ip", "link", "add", "br0", "type", "bridge"])
+        self.hub.run(["ip", "link", "set", "br0", "up"])
+        self.members = 0
+
+    def add(self, name, cidr):
+        """A new namespace NAME on the segment, its eth0 holding cidr (e.g. 10.231.0.1/24)."""
+        ns = Netns(name)
+        port = "p%d" % self.members
+        self.members += 1
+        run(["ip", "link", "add", port, "netns", self.hub.name, "type", "veth",
+             "peer", "name", "eth0", "netns", ns.name])
+        self.hub.run(["ip", "link", "set", port, "master", "br0"])
+        self.hub.run(["ip", "link", "set", port, "up"])
+        ns.run(["ip", "addr", "add", cidr, "dev", "eth0"])
+        ns.run(["ip", "link", "set", "eth0", "up"])
+        return ns
 
 
 def stop_procs(procs, grace=3.0):
@@ -189,12 +223,17 @@ def proc_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def proc_rss_kib(pid):
+def proc_status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM...), in KiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise StepError("pid %d has no VmRSS (exited?)" % pid)
+    raise StepError("pid %d has no %s (exited?)" % (pid, field))
+
+
+def proc_rss_kib(pid):
+    return proc_status_kib(pid, "VmRSS")
 
 
 def proc_comm(pid):
