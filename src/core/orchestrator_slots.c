@@ -150,15 +150,19 @@ static bool settle_extras(struct orch_pass *p, const struct orch_slot *slot, con
 	return live;
 }
 
-/* Deletes the oldest ended tasks beyond the history limit. */
+/* Deletes the oldest ended tasks beyond the history limit. A replicated
+ * slot a scale-down removed keeps none: Docker's task reaper deletes those
+ * tasks once they stopped, and keeping them would grow the store with every
+ * scale-down. (A global service's slot on a drained node keeps its history,
+ * as in Docker.) */
 static void retain_history(struct orch_pass *p, const struct orch_slot *slot)
 {
-	size_t old = 0;
+	size_t limit = slot->wanted || slot->node != NULL ? ORCHESTRATOR_HISTORY_LIMIT : 0, old = 0;
 	for (size_t i = 0; i < slot->n; i++) {
 		const json_t *v = orch_view(p, slot->tasks[i]);
 		old += !orch_task_wants_running(v) && orch_state_terminal(orch_task_state(v));
 	}
-	for (size_t i = 0; i < slot->n && old > ORCHESTRATOR_HISTORY_LIMIT; i++) {
+	for (size_t i = 0; i < slot->n && old > limit; i++) {
 		const json_t *t = slot->tasks[i], *v = orch_view(p, t);
 		if (v != t || orch_task_wants_running(v) || !orch_state_terminal(orch_task_state(v)))
 			continue;
