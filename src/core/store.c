@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "swarmnode/ids.h"
+#include "swarmnode/service_spec.h"
 #include "store_internal.h"
 
 struct store_watcher {
@@ -115,6 +116,31 @@ static int replace(struct store_state *st, enum store_kind kind, json_t *old, js
 }
 
 /* Applies one operation and records it in *ch, which also serves to undo it. */
+/* Why ports are checked again here, when the API checked them: two creates
+ * (or updates) on different managers can each pass the API's check against
+ * the store as it was, and each allocate the same free ingress port; the
+ * log orders them, and the second to commit is refused here with Docker's
+ * message, so no two services ever hold one port. */
+static int check_published_ports(const struct store_state *st, const json_t *obj, char *msg, size_t msglen)
+{
+	json_t *ports = json_object_get(json_object_get(obj, "Endpoint"), "Ports");
+	if (json_array_size(ports) == 0)
+		return 0;
+	json_t *mine = json_pack("{s:{s:O}}", "EndpointSpec", "Ports", ports);
+	if (mine == NULL)
+		return STORE_E_NOMEM;
+	const struct store_table *services = &st->objects[STORE_KIND_SERVICE];
+	const char *id = store_obj_id(obj);
+	int rc = 0;
+	for (size_t i = 0; i < services->len && rc == 0; i++) {
+		if (strcmp(services->v[i].id, id) != 0 &&
+		    service_ports_conflict(mine, services->v[i].obj, msg, msglen) != 0)
+			rc = STORE_E_INVALID;
+	}
+	json_decref(mine);
+	return rc;
+}
+
 static int apply_op(struct store *s, uint64_t index, const struct store_txn_decoded *txn,
 		    const struct store_op *op, struct store_change *ch, char *msg, size_t msglen)
 {
@@ -130,6 +156,8 @@ static int apply_op(struct store *s, uint64_t index, const struct store_txn_deco
 		if (obj == NULL)
 			return STORE_E_NOMEM;
 		rc = store_state_check_unique(&s->st, op->kind, obj, msg, msglen);
+		if (rc == 0 && op->kind == STORE_KIND_SERVICE)
+			rc = check_published_ports(&s->st, obj, msg, msglen);
 	}
 	if (rc == 0)
 		rc = replace(&s->st, op->kind, old, obj);

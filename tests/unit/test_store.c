@@ -353,6 +353,42 @@ static void service_names_are_unique(void **state)
 			 0);
 }
 
+/* A service publishing port (mode "ingress" or "host") on tcp. */
+static json_t *publishing(const char *id, const char *name, int port, const char *mode)
+{
+	json_t *s = service_obj(id, name);
+	json_t *p = json_pack("[{s:s, s:i, s:i, s:s}]", "Protocol", "tcp", "TargetPort", 80, "PublishedPort", port,
+			      "PublishMode", mode);
+	json_object_set_new(json_object_get(s, "Spec"), "EndpointSpec", json_pack("{s:O}", "Ports", p));
+	json_object_set_new(s, "Endpoint", json_pack("{s:o}", "Ports", p));
+	return s;
+}
+
+/* Two creates that each passed the API's check against an older store (on
+ * two managers): the one committed second is refused with Docker's text. */
+static void published_ports_are_checked_when_applied(void **state)
+{
+	struct fx *f = *state;
+	struct store_result res;
+	preload(f);
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_SERVICE, publishing(mkid("p1"), "a", 8080, "ingress"))), 0);
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_SERVICE, publishing(mkid("p2"), "b", 8080, "ingress"))),
+			 STORE_E_INVALID);
+	char want[STORE_MSG_MAX];
+	snprintf(want, sizeof(want), "port '8080' is already in use by service 'a' (%s) as an ingress port", mkid("p1"));
+	assert_string_equal(res.message, want);
+	/* host-mode ports may be shared (the scheduler keeps them on different nodes) */
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_SERVICE, publishing(mkid("h1"), "c", 9090, "host"))), 0);
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_SERVICE, publishing(mkid("h2"), "d", 9090, "host"))), 0);
+	/* a service updating itself keeps its own port */
+	json_t *p1;
+	assert_int_equal(store_resolve(f->s, STORE_KIND_SERVICE, "a", &p1, NULL, 0), 0);
+	uint64_t version = (uint64_t)json_integer_value(json_object_get(json_object_get(p1, "Version"), "Index"));
+	assert_int_equal(RUN(f, &res, UPDATE(STORE_KIND_SERVICE, mkid("p1"), version,
+					     publishing(mkid("p1"), "a", 8080, "ingress"))),
+			 0);
+}
+
 static void rename_frees_the_old_name(void **state)
 {
 	struct fx *f = *state;
@@ -1092,6 +1128,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(create_of_existing_id_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_object_is_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(service_names_are_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(published_ports_are_checked_when_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_frees_the_old_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(networks_are_a_kind_with_unique_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_entries_are_refused, setup, teardown),
