@@ -473,7 +473,8 @@ static struct exec_task *task_new(struct exec_rt *rt, const struct runtime_task_
 {
 	struct exec_task *t = calloc(1, sizeof(*t));
 	if (t == NULL || (t->spec = runtime_task_spec_copy(spec)) == NULL ||
-	    (t->dir = exec_task_dir_new(rt, spec->task_id)) == NULL || (t->prepare = calloc(1, sizeof(*t->prepare))) == NULL) {
+	    (t->dir = exec_task_dir_new(rt, spec->task_id)) == NULL ||
+	    (t->prepare = calloc(1, sizeof(*t->prepare))) == NULL) {
 		*rc = -ENOMEM;
 		goto err_after_alloc;
 	}
