@@ -22,18 +22,24 @@ struct exec_stream {
 	bool open;                    /* until its close callback */
 };
 
+/* What the thread pool finds out before the spawn: kept apart from the
+ * task because a running task no longer needs any of it. */
+struct exec_prepare {
+	uv_work_t work;                 /* data = this */
+	struct exec_task *task;
+	int rc;
+	char program[4096];             /* the resolved path */
+	char err[512];                  /* why it failed, when rc is not 0 */
+};
+
 struct exec_task {
 	struct exec_task *next;
 	struct exec_rt *rt;
 	struct runtime_task_spec *spec; /* owned copy */
-	char dir[EXEC_PATH_MAX];        /* DATA/tasks/<id> */
+	char *dir;                      /* DATA/tasks/<id>, malloc'd */
 	struct runtime_status status;
 	struct exec_strv argv, env;     /* built at start(), freed after the spawn */
-	char program[4096];             /* resolved by the prepare job */
-	int prepare_rc;
-	char prepare_err[512];
-	uv_work_t prepare;              /* data = this */
-	bool preparing;                 /* prepare job in flight */
+	struct exec_prepare *prepare;   /* malloc'd at start(), freed when the job is done; NULL then */
 	uv_process_t proc;              /* data = this */
 	bool proc_open;
 	struct exec_stream out, err;
@@ -71,6 +77,15 @@ void exec_task_dir(const struct exec_rt *rt, const char *task_id, char *out, siz
 	memcpy(out + a + 1, task_id, b + 1);
 }
 
+char *exec_task_dir_new(const struct exec_rt *rt, const char *task_id)
+{
+	size_t len = strlen(rt->tasks_dir) + 1 + strlen(task_id) + 1;
+	char *dir = malloc(len);
+	if (dir != NULL)
+		exec_task_dir(rt, task_id, dir, len);
+	return dir;
+}
+
 struct exec_task *exec_task_find(struct exec_rt *rt, const char *task_id)
 {
 	for (struct exec_task *t = rt->tasks; t != NULL; t = t->next) {
@@ -98,6 +113,7 @@ static void rt_closed(uv_handle_t *h)
 	if (rt->on_closed != NULL)
 		rt->on_closed(&rt->base);
 	free(rt->path_default);
+	free(rt->tasks_dir);
 	free(rt);
 }
 
@@ -118,13 +134,16 @@ void exec_rt_work_done(struct exec_rt *rt)
 
 static void task_maybe_free(struct exec_task *t)
 {
-	if (!t->released || t->timer_open || t->proc_open || t->out.open || t->err.open || t->preparing ||
+	if (!t->released || t->timer_open || t->proc_open || t->out.open || t->err.open || t->prepare != NULL ||
 	    exec_log_busy(&t->log))
 		return;
 	struct exec_rt *rt = t->rt;
 	exec_log_close(&t->log);
+	exec_line_discard(&t->out.lines);
+	exec_line_discard(&t->err.lines);
 	exec_strv_free(&t->argv);
 	exec_strv_free(&t->env);
+	free(t->dir);
 	free(t->spec);
 	free(t);
 	rt->tasks_alloc--;
@@ -359,7 +378,7 @@ static void record_process(struct exec_task *t)
 			 strerror(-rc));
 }
 
-static int spawn_process(struct exec_task *t)
+static int spawn_process(struct exec_task *t, const char *program)
 {
 	uv_loop_t *loop = t->rt->base.loop;
 	uv_pipe_init(loop, &t->out.pipe, 0);
@@ -373,7 +392,7 @@ static int spawn_process(struct exec_task *t)
 	};
 	uv_process_options_t opts = {
 		.exit_cb = exit_cb,
-		.file = t->program,
+		.file = program,
 		.args = t->argv.v,
 		.env = t->env.v,
 		.cwd = t->dir,
@@ -385,10 +404,10 @@ static int spawn_process(struct exec_task *t)
 	return uv_spawn(loop, &t->proc, &opts);
 }
 
-static void task_start_process(struct exec_task *t)
+static void task_start_process(struct exec_task *t, const char *program)
 {
 	task_report(t, RUNTIME_STATE_STARTING, "starting");
-	int rc = spawn_process(t);
+	int rc = spawn_process(t, program);
 	exec_strv_free(&t->argv);
 	exec_strv_free(&t->env);
 	t->proc_open = true; /* a failed uv_spawn leaves the handle to close too */
@@ -414,33 +433,36 @@ static void task_start_process(struct exec_task *t)
 
 static void prepare_work(uv_work_t *w)
 {
-	struct exec_task *t = w->data;
+	struct exec_prepare *job = w->data;
+	struct exec_task *t = job->task;
 	if (mkdir(t->dir, 0700) != 0 && errno != EEXIST) {
-		t->prepare_rc = -errno;
-		snprintf(t->prepare_err, sizeof(t->prepare_err), "task: cannot create %.256s: %s", t->dir, strerror(errno));
+		job->rc = -errno;
+		snprintf(job->err, sizeof(job->err), "task: cannot create %.256s: %s", t->dir, strerror(errno));
 		return;
 	}
-	t->prepare_rc = exec_find_program(t->spec->image, exec_env_get(&t->env, "PATH"), t->program,
-					  sizeof(t->program), t->prepare_err, sizeof(t->prepare_err));
+	job->rc = exec_find_program(t->spec->image, exec_env_get(&t->env, "PATH"), job->program, sizeof(job->program),
+				    job->err, sizeof(job->err));
 }
 
 static void prepare_done(uv_work_t *w, int status)
 {
-	struct exec_task *t = w->data;
-	t->preparing = false;
+	struct exec_prepare *job = w->data;
+	struct exec_task *t = job->task;
+	t->prepare = NULL;
 	task_report(t, RUNTIME_STATE_PREPARING, "preparing");
-	if (status != 0 && t->prepare_rc == 0) {
-		t->prepare_rc = status;
-		snprintf(t->prepare_err, sizeof(t->prepare_err), "task: preparation cancelled");
+	if (status != 0 && job->rc == 0) {
+		job->rc = status;
+		snprintf(job->err, sizeof(job->err), "task: preparation cancelled");
 	}
 	if (t->stop_requested) {
 		task_end_unstarted(t, RUNTIME_STATE_SHUTDOWN, "shutdown");
-	} else if (t->prepare_rc != 0) {
-		snprintf(t->status.err, sizeof(t->status.err), "%s", t->prepare_err);
+	} else if (job->rc != 0) {
+		snprintf(t->status.err, sizeof(t->status.err), "%s", job->err);
 		task_end_unstarted(t, RUNTIME_STATE_REJECTED, "preparing");
 	} else {
-		task_start_process(t);
+		task_start_process(t, job->program);
 	}
+	free(job);
 	task_maybe_free(t);
 }
 
@@ -450,20 +472,18 @@ static struct exec_task *task_new(struct exec_rt *rt, const struct runtime_task_
 				  int *rc)
 {
 	struct exec_task *t = calloc(1, sizeof(*t));
-	if (t == NULL || (t->spec = runtime_task_spec_copy(spec)) == NULL) {
-		free(t);
+	if (t == NULL || (t->spec = runtime_task_spec_copy(spec)) == NULL ||
+	    (t->dir = exec_task_dir_new(rt, spec->task_id)) == NULL ||
+	    (t->prepare = calloc(1, sizeof(*t->prepare))) == NULL) {
 		*rc = -ENOMEM;
-		return NULL;
+		goto err_after_alloc;
 	}
 	if ((*rc = exec_build_argv(spec, &t->argv, err, errlen)) != 0 ||
-	    (*rc = exec_build_env(spec, rt->path_default, &t->env)) != 0) {
-		exec_strv_free(&t->argv);
-		free(t->spec);
-		free(t);
-		return NULL;
-	}
+	    (*rc = exec_build_env(spec, rt->path_default, &t->env)) != 0)
+		goto err_after_alloc;
 	t->rt = rt;
-	exec_task_dir(rt, spec->task_id, t->dir, sizeof(t->dir));
+	t->prepare->work.data = t->prepare;
+	t->prepare->task = t;
 	uint64_t log_max = rt->log_max_bytes;
 	exec_log_init(&t->log, rt->base.loop, t->dir, log_max, log_written, t);
 	t->out.lines.stream = RUNTIME_LOG_STDOUT;
@@ -473,9 +493,17 @@ static struct exec_task *task_new(struct exec_rt *rt, const struct runtime_task_
 	uv_timer_init(rt->base.loop, &t->timer);
 	t->timer.data = t;
 	t->timer_open = true;
-	t->prepare.data = t;
 	rt->tasks_alloc++;
 	return t;
+err_after_alloc:
+	if (t != NULL) {
+		exec_strv_free(&t->argv);
+		free(t->prepare);
+		free(t->dir);
+		free(t->spec);
+		free(t);
+	}
+	return NULL;
 }
 
 static int exec_op_start(struct runtime *base, const struct runtime_task_spec *spec, char *err, size_t errlen)
@@ -502,14 +530,15 @@ static int exec_op_start(struct runtime *base, const struct runtime_task_spec *s
 			snprintf(err, errlen, "task %s: out of memory", spec->task_id);
 		return rc;
 	}
-	rc = uv_queue_work(base->loop, &t->prepare, prepare_work, prepare_done);
+	rc = uv_queue_work(base->loop, &t->prepare->work, prepare_work, prepare_done);
 	if (rc != 0) {
 		snprintf(err, errlen, "task %s: %s", spec->task_id, uv_strerror(rc));
+		free(t->prepare);
+		t->prepare = NULL;
 		t->released = true;
 		uv_close((uv_handle_t *)&t->timer, timer_closed);
 		return rc;
 	}
-	t->preparing = true;
 	t->next = rt->tasks;
 	rt->tasks = t;
 	rt->started = true;
@@ -608,14 +637,22 @@ int runtime_exec_new(uv_loop_t *loop, const struct runtime_exec_config *cfg, run
 		snprintf(err, errlen, "exec runtime: out of memory");
 		return -ENOMEM;
 	}
-	snprintf(rt->tasks_dir, sizeof(rt->tasks_dir), "%s/tasks", cfg->data_dir);
-	int rc = make_dir(rt->tasks_dir, err, errlen);
+	size_t dir_len = strlen(cfg->data_dir) + sizeof("/tasks");
+	int rc = 0;
+	if ((rt->tasks_dir = malloc(dir_len)) == NULL) {
+		snprintf(err, errlen, "exec runtime: out of memory");
+		rc = -ENOMEM;
+	} else {
+		snprintf(rt->tasks_dir, dir_len, "%s/tasks", cfg->data_dir);
+		rc = make_dir(rt->tasks_dir, err, errlen);
+	}
 	const char *path = getenv("PATH");
 	if (rc == 0 && path != NULL && (rt->path_default = strdup(path)) == NULL) {
 		snprintf(err, errlen, "exec runtime: out of memory");
 		rc = -ENOMEM;
 	}
 	if (rc != 0) {
+		free(rt->tasks_dir);
 		free(rt);
 		return rc;
 	}

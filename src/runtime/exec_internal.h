@@ -44,11 +44,11 @@ int exec_find_program(const char *image, const char *path, char *out, size_t out
 
 /* Writes records of a task's output to its log through the thread pool,
  * rotating it to log.1 at max_bytes. Lives on the loop; one write in
- * flight at a time. */
+ * flight at a time. The file names are built from dir when needed: a task
+ * that never writes holds no path and no buffer. */
 struct exec_log {
 	uv_loop_t *loop;
-	char path[EXEC_PATH_MAX];   /* DIR/log */
-	char path1[EXEC_PATH_MAX];  /* DIR/log.1 */
+	const char *dir;            /* DATA/tasks/<id>, borrowed: the owner keeps it until close */
 	uint64_t max_bytes;         /* rotation threshold */
 	char *pending;              /* records waiting (loop side), malloc'd */
 	size_t pending_len, pending_cap;
@@ -69,20 +69,19 @@ struct exec_log {
 void exec_log_init(struct exec_log *lg, uv_loop_t *loop, const char *dir, uint64_t max_bytes,
 		   void (*on_written)(struct exec_log *lg), void *data);
 
-/* Appends one record (text without newline) and starts a write if none is
- * in flight. Returns 0 or -ENOMEM (the record is dropped). */
-int exec_log_append(struct exec_log *lg, enum runtime_log_stream stream, const char *text, size_t len, bool partial);
-
 /* True while a write is in flight or records wait. */
 bool exec_log_busy(const struct exec_log *lg);
 
 /* Closes the file; call only when exec_log_busy() is false. */
 void exec_log_close(struct exec_log *lg);
 
-/* One stream of the process's output cut into lines for the log. */
+/* One stream of the process's output cut into lines for the log. Whole
+ * lines go from the bytes read straight to the log; only the start of a
+ * line still waiting for its newline is kept, in a buffer of its length
+ * (less than RUNTIME_EXEC_LINE_MAX), which exists only while that lasts. */
 struct exec_line_buf {
 	enum runtime_log_stream stream;
-	char line[RUNTIME_EXEC_LINE_MAX];
+	char *line;                 /* the unfinished line, malloc'd; NULL when len is 0 */
 	size_t len;
 };
 
@@ -90,8 +89,12 @@ struct exec_line_buf {
  * ones) become records. */
 void exec_line_feed(struct exec_line_buf *lb, struct exec_log *lg, const char *bytes, size_t len);
 
-/* The stream ended: a last line without newline becomes a record. */
+/* The stream ended: a last line without newline becomes a record, and the
+ * buffer is released. */
 void exec_line_flush(struct exec_line_buf *lb, struct exec_log *lg);
+
+/* Releases the buffer without writing it (the log is gone). */
+void exec_line_discard(struct exec_line_buf *lb);
 
 /* The last tail lines of DIR/log.1 and DIR/log, in order. Blocks: call it
  * from the thread pool. On success *lines (malloc'd) points into *buf
@@ -131,7 +134,7 @@ struct exec_task;
 
 struct exec_rt {
 	struct runtime base;          /* first: what the owner holds */
-	char tasks_dir[EXEC_PATH_MAX]; /* DATA/tasks */
+	char *tasks_dir;              /* DATA/tasks, malloc'd */
 	uint64_t log_max_bytes;
 	char *path_default;           /* the daemon's PATH (malloc'd), NULL if unset */
 	struct exec_task *tasks;      /* every task started in this run and not removed */
@@ -146,6 +149,9 @@ struct exec_rt {
 
 /* Where task_id's files live. */
 void exec_task_dir(const struct exec_rt *rt, const char *task_id, char *out, size_t len);
+
+/* The same as a malloc'd string of its length, or NULL (out of memory). */
+char *exec_task_dir_new(const struct exec_rt *rt, const char *task_id);
 
 /* The in-memory task of that id, or NULL. */
 struct exec_task *exec_task_find(struct exec_rt *rt, const char *task_id);

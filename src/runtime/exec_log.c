@@ -23,8 +23,7 @@ void exec_log_init(struct exec_log *lg, uv_loop_t *loop, const char *dir, uint64
 {
 	memset(lg, 0, sizeof(*lg));
 	lg->loop = loop;
-	snprintf(lg->path, sizeof(lg->path), "%s/log", dir);
-	snprintf(lg->path1, sizeof(lg->path1), "%s/log.1", dir);
+	lg->dir = dir;
 	lg->max_bytes = max_bytes;
 	lg->fd = -1;
 	lg->on_written = on_written;
@@ -46,10 +45,18 @@ static void format_time(char out[TS_LEN + 1])
 
 /* --- writing (thread side) ----------------------------------------------- */
 
+/* DIR/log, or DIR/log.1 when old. */
+static void log_path(const char *dir, bool old, char out[EXEC_PATH_MAX])
+{
+	snprintf(out, EXEC_PATH_MAX, "%s/log%s", dir, old ? ".1" : "");
+}
+
 static int log_open(struct exec_log *lg)
 {
+	char path[EXEC_PATH_MAX];
 	struct stat st;
-	lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	log_path(lg->dir, false, path);
+	lg->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (lg->fd < 0)
 		return -errno;
 	lg->size = fstat(lg->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -58,9 +65,12 @@ static int log_open(struct exec_log *lg)
 
 static int log_rotate(struct exec_log *lg)
 {
+	char path[EXEC_PATH_MAX], path1[EXEC_PATH_MAX];
 	close(lg->fd);
 	lg->fd = -1;
-	if (rename(lg->path, lg->path1) != 0)
+	log_path(lg->dir, false, path);
+	log_path(lg->dir, true, path1);
+	if (rename(path, path1) != 0)
 		return -errno;
 	return log_open(lg);
 }
@@ -177,17 +187,27 @@ static int pending_reserve(struct exec_log *lg, size_t more)
 	return 0;
 }
 
-int exec_log_append(struct exec_log *lg, enum runtime_log_stream stream, const char *text, size_t len, bool partial)
+/* Appends one record (text without newline) whose text is start then rest,
+ * so that a line begun in an earlier read is not copied together first,
+ * and starts a write if none is in flight. Returns 0 or -ENOMEM (the
+ * record is dropped). */
+static int log_append_parts(struct exec_log *lg, enum runtime_log_stream stream, const char *start, size_t start_len,
+			    const char *rest, size_t rest_len, bool partial)
 {
 	char head[TS_LEN + 16];
 	char ts[TS_LEN + 1];
 	format_time(ts);
 	int hl = snprintf(head, sizeof(head), "%s %s %c ", ts, stream_name(stream), partial ? 'P' : 'F');
-	if (pending_reserve(lg, (size_t)hl + len + 1) != 0)
+	if (pending_reserve(lg, (size_t)hl + start_len + rest_len + 1) != 0)
 		return -ENOMEM;
-	memcpy(lg->pending + lg->pending_len, head, (size_t)hl);
-	memcpy(lg->pending + lg->pending_len + hl, text, len);
-	lg->pending_len += (size_t)hl + len;
+	char *p = lg->pending + lg->pending_len;
+	memcpy(p, head, (size_t)hl);
+	p += hl;
+	if (start_len > 0)
+		memcpy(p, start, start_len);
+	if (rest_len > 0)
+		memcpy(p + start_len, rest, rest_len);
+	lg->pending_len += (size_t)hl + start_len + rest_len;
 	lg->pending[lg->pending_len++] = '\n';
 	log_kick(lg);
 	return 0;
@@ -210,11 +230,28 @@ void exec_log_close(struct exec_log *lg)
 
 /* --- lines --------------------------------------------------------------- */
 
-static void line_emit(struct exec_line_buf *lb, struct exec_log *lg, bool partial)
+/* Writes the kept start of the line then rest as one record, and forgets
+ * the start. Out of memory drops the record; the task goes on. */
+static void line_emit(struct exec_line_buf *lb, struct exec_log *lg, const char *rest, size_t rest_len, bool partial)
 {
-	/* Out of memory drops the line; the task goes on. */
-	(void)exec_log_append(lg, lb->stream, lb->line, lb->len, partial);
-	lb->len = 0;
+	(void)log_append_parts(lg, lb->stream, lb->line, lb->len, rest, rest_len, partial);
+	exec_line_discard(lb);
+}
+
+/* Keeps bytes as more of the unfinished line (the total stays below
+ * RUNTIME_EXEC_LINE_MAX). Without the memory for it, what there is goes
+ * out as a partial record instead, so that nothing is lost for lack of a
+ * buffer. */
+static void line_keep(struct exec_line_buf *lb, struct exec_log *lg, const char *bytes, size_t len)
+{
+	char *p = realloc(lb->line, lb->len + len);
+	if (p == NULL) {
+		line_emit(lb, lg, bytes, len, true);
+		return;
+	}
+	memcpy(p + lb->len, bytes, len);
+	lb->line = p;
+	lb->len += len;
 }
 
 void exec_line_feed(struct exec_line_buf *lb, struct exec_log *lg, const char *bytes, size_t len)
@@ -222,27 +259,33 @@ void exec_line_feed(struct exec_line_buf *lb, struct exec_log *lg, const char *b
 	while (len > 0) {
 		const char *nl = memchr(bytes, '\n', len);
 		size_t take = nl ? (size_t)(nl - bytes) : len;
-		size_t room = sizeof(lb->line) - lb->len;
+		size_t room = RUNTIME_EXEC_LINE_MAX - lb->len;
 		if (take > room)
 			take = room;
-		memcpy(lb->line + lb->len, bytes, take);
-		lb->len += take;
+		if (take < len && bytes[take] == '\n') {
+			line_emit(lb, lg, bytes, take, false);
+			take++;
+		} else if (take == room) {
+			line_emit(lb, lg, bytes, take, true);
+		} else {
+			line_keep(lb, lg, bytes, take);
+		}
 		bytes += take;
 		len -= take;
-		if (len > 0 && *bytes == '\n') {
-			line_emit(lb, lg, false);
-			bytes++;
-			len--;
-		} else if (lb->len == sizeof(lb->line)) {
-			line_emit(lb, lg, true);
-		}
 	}
 }
 
 void exec_line_flush(struct exec_line_buf *lb, struct exec_log *lg)
 {
 	if (lb->len > 0)
-		line_emit(lb, lg, false);
+		line_emit(lb, lg, NULL, 0, false);
+}
+
+void exec_line_discard(struct exec_line_buf *lb)
+{
+	free(lb->line);
+	lb->line = NULL;
+	lb->len = 0;
 }
 
 /* --- reading (thread side) ----------------------------------------------- */
@@ -361,8 +404,8 @@ static int collect_records(char *buf, size_t len, struct runtime_log_line **line
 int exec_log_read_tail(const char *dir, size_t tail, struct runtime_log_line **lines, size_t *n, char **buf)
 {
 	char path[EXEC_PATH_MAX], path1[EXEC_PATH_MAX];
-	snprintf(path, sizeof(path), "%s/log", dir);
-	snprintf(path1, sizeof(path1), "%s/log.1", dir);
+	log_path(dir, false, path);
+	log_path(dir, true, path1);
 	char *cur = NULL, *old = NULL;
 	size_t cur_len = 0, old_len = 0, cap = 0;
 	*lines = NULL;

@@ -613,6 +613,28 @@ static void term_ignoring_task_is_killed_after_grace(void **state)
 	ready_close(&rp);
 }
 
+static void unfinished_line_is_written_when_stopped(void **state)
+{
+	struct fx *f = *state;
+	char fifo[128], env_ready[160];
+	snprintf(fifo, sizeof(fifo), "%s/ready", f->dir);
+	snprintf(env_ready, sizeof(env_ready), "READY=%s", fifo);
+	struct ready_pipe rp;
+	ready_open(f, &rp, fifo);
+	const char *args[] = {"-c", "printf 'half a line'; echo ready > \"$READY\"; exec sleep 30"};
+	const char *env[] = {env_ready};
+	struct runtime_task_spec s = spec_of("t-half", "/bin/sh", args, 2);
+	s.env = env, s.env_len = 1;
+	start_ok(f, &s);
+	wait_state(f, "t-half", RUNTIME_STATE_RUNNING);
+	assert_true(run_until(f, child_ready, &rp));
+	ready_close(&rp); /* now: the loop runs below finish the close while rp lives */
+	assert_int_equal(runtime_stop(f->rt, "t-half", 10000), 0);
+	wait_state(f, "t-half", RUNTIME_STATE_SHUTDOWN);
+	read_logs(f, "t-half", RUNTIME_LOGS_ALL);
+	assert_string_equal(f->logs, "oF half a line\n");
+}
+
 static void ports_and_env_reach_the_child(void **state)
 {
 	struct fx *f = *state;
@@ -708,6 +730,60 @@ static void long_lines_are_split(void **state)
 	assert_memory_equal(p, "oF aaaa", 7);
 	p = strchr(p, '\n') + 1;
 	assert_string_equal(p, "oF tail\n");
+}
+
+/* A record's bytes on disk besides its text: time, stream, tag, spaces, newline. */
+#define RECORD_OVERHEAD (30 + 1 + 6 + 1 + 1 + 1 + 1)
+
+static void line_below_the_limit_is_whole_one_past_is_split(void **state)
+{
+	struct fx *f = *state;
+	/* 16383 a's and a newline, then 16385 b's and a newline. (A line of
+	 * exactly 16384 bytes is one record or a P and an empty F, as its
+	 * newline comes in the same read or the next: not testable here.) */
+	const char *args[] = {"-c", "head -c 16383 /dev/zero | tr '\\0' a; echo; head -c 16385 /dev/zero | tr '\\0' b; echo"};
+	struct runtime_task_spec s = spec_of("t-edge", "/bin/sh", args, 2);
+	start_ok(f, &s);
+	wait_state(f, "t-edge", RUNTIME_STATE_COMPLETE);
+	read_logs(f, "t-edge", RUNTIME_LOGS_ALL);
+	assert_int_equal(f->logs_n, 3);
+	const char *p = f->logs;
+	assert_memory_equal(p, "oF aaaa", 7);
+	p = strchr(p, '\n') + 1;
+	assert_memory_equal(p, "oP bbbb", 7);
+	p = strchr(p, '\n') + 1;
+	assert_string_equal(p, "oF b\n");
+	/* The texts are 16383, 16384 and 1 bytes long. */
+	assert_int_equal(file_size(f, "t-edge", "log"), 3 * RECORD_OVERHEAD + 16383 + 16384 + 1);
+}
+
+static void lines_written_in_pieces_are_joined(void **state)
+{
+	struct fx *f = *state;
+	/* The pauses make the pieces arrive in separate reads (the records are
+	 * the same if they do not); each stream keeps its own unfinished line. */
+	const char *args[] = {"-c", "printf abc; printf 'x' >&2; sleep 0.1; printf 'def\\nghi'; sleep 0.1; echo jkl; "
+				    "echo y >&2; printf 'no newline'"};
+	struct runtime_task_spec s = spec_of("t-pieces", "/bin/sh", args, 2);
+	start_ok(f, &s);
+	wait_state(f, "t-pieces", RUNTIME_STATE_COMPLETE);
+	read_logs(f, "t-pieces", RUNTIME_LOGS_ALL);
+	assert_int_equal(f->logs_n, 4);
+	assert_non_null(strstr(f->logs, "oF abcdef\noF ghijkl\n"));
+	assert_non_null(strstr(f->logs, "eF xy\n"));
+	assert_non_null(strstr(f->logs, "oF no newline\n"));
+}
+
+static void silent_task_has_no_log(void **state)
+{
+	struct fx *f = *state;
+	struct runtime_task_spec s = spec_of("t-quiet", "/bin/true", NULL, 0);
+	start_ok(f, &s);
+	wait_state(f, "t-quiet", RUNTIME_STATE_COMPLETE);
+	read_logs(f, "t-quiet", RUNTIME_LOGS_ALL);
+	assert_int_equal(f->logs_n, 0);
+	assert_true(file_size(f, "t-quiet", "") >= 0);
+	assert_int_equal(file_size(f, "t-quiet", "log"), -1);
 }
 
 static void stop_before_start_never_runs(void **state)
@@ -960,6 +1036,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ports_and_env_reach_the_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(chatty_task_log_is_capped, setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(long_lines_are_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(line_below_the_limit_is_whole_one_past_is_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(lines_written_in_pieces_are_joined, setup, teardown),
+		cmocka_unit_test_setup_teardown(unfinished_line_is_written_when_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(silent_task_has_no_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_before_start_never_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(exit_kills_the_rest_of_the_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(escaped_process_does_not_hold_the_task, setup, teardown),
