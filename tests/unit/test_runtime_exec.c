@@ -599,6 +599,7 @@ static void term_ignoring_task_is_killed_after_grace(void **state)
 	start_ok(f, &s);
 	wait_state(f, "t-trap", RUNTIME_STATE_RUNNING);
 	assert_true(run_until(f, child_ready, &rp));
+	ready_close(&rp); /* now: the loop runs below finish the close while rp lives */
 
 	uv_update_time(&f->loop);
 	uint64_t t0 = uv_now(&f->loop);
@@ -610,7 +611,6 @@ static void term_ignoring_task_is_killed_after_grace(void **state)
 		fail_msg("killed after %llu ms, before the 300 ms grace", (unsigned long long)took);
 	assert_int_equal(st.exit_code, 128 + SIGKILL);
 	assert_true(process_gone(st.pid));
-	ready_close(&rp);
 }
 
 static void unfinished_line_is_written_when_stopped(void **state)
