@@ -402,14 +402,11 @@ static int stream_start(struct swim *s, uint64_t now, const struct swim_addr *to
 	return 0;
 }
 
-/* Takes the pending stream with this id out of the list (its kind to *kind
- * when not NULL); false if none. */
-static bool pending_take(struct swim *s, uint32_t id, uint8_t *kind)
+/* Takes the pending stream with this id out of the list; false if none. */
+static bool pending_take(struct swim *s, uint32_t id)
 {
 	for (uint32_t i = 0; i < s->n_pending; i++) {
 		if (s->pending[i].id == id) {
-			if (kind != NULL)
-				*kind = s->pending[i].kind;
 			memmove(&s->pending[i], &s->pending[i + 1],
 				(s->n_pending - i - 1) * sizeof(s->pending[0]));
 			s->n_pending--;
@@ -549,8 +546,7 @@ int swim_pushpull_serve(struct swim *s, uint64_t now, const struct swim_addr *fr
 int swim_pushpull_response(struct swim *s, uint64_t now, uint32_t stream,
 			   const uint8_t *data, size_t len)
 {
-	uint8_t kind;
-	if (!pending_take(s, stream, &kind)) {
+	if (!pending_take(s, stream)) {
 		s->drops[SWIM_DROP_PP_UNEXPECTED]++;
 		return -ENOENT;
 	}
@@ -560,17 +556,7 @@ int swim_pushpull_response(struct swim *s, uint64_t now, uint32_t stream,
 		s->stats.pushpull_failed++;
 		return rc;
 	}
-	/* Why a join's answer is merged quietly: it is the seed's view, which
-	 * the cluster already has; queueing every member it lists made each of
-	 * N nodes joining at once retransmit about N/2 records nobody lacked
-	 * (a third of the traffic of a 128-node join, for seconds after all
-	 * had converged). The joiner itself is announced by the seed, which
-	 * learns it from the request; a claim against the joiner is still
-	 * refuted and gossiped. Periodic and reconnect answers stay loud: there
-	 * the news is often new to this side of a partition. */
-	s->quiet_merge = kind == SWIM_STREAM_JOIN;
 	swim_merge(s, now, &pp);
-	s->quiet_merge = false;
 	swim_proto_pushpull_free(&pp);
 	s->stats.pushpull_ok++;
 	return 0;
@@ -579,7 +565,7 @@ int swim_pushpull_response(struct swim *s, uint64_t now, uint32_t stream,
 void swim_pushpull_failed(struct swim *s, uint64_t now, uint32_t stream)
 {
 	(void)now;
-	if (pending_take(s, stream, NULL))
+	if (pending_take(s, stream))
 		s->stats.pushpull_failed++;
 }
 

@@ -70,7 +70,6 @@ struct swim {
 	struct swim_member *self;        /* our own record (in tab) */
 	struct swim_table tab;           /* every known member */
 	struct swim_bq bq;               /* updates waiting to be piggybacked */
-	bool quiet_merge;                /* merging a join's answer: others' updates are not queued */
 	struct rng rng;             /* all randomness */
 	struct swim_awareness aw;        /* Lifeguard local health */
 	struct swim_proto_limits lim;    /* decoder bounds */

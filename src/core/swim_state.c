@@ -76,8 +76,6 @@ void swim_member_msg(const struct swim *s, const struct swim_member *m, struct s
 
 static void queue_update(struct swim *s, struct swim_member *m)
 {
-	if (s->quiet_merge && m != s->self)
-		return;
 	swim_bq_push(&s->bq, &m->bcast);
 	swim_gossip_soon(s);
 }
