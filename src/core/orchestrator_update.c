@@ -33,9 +33,9 @@ static void update_config(const struct orch_service *svc, bool rollback, struct 
 }
 
 /* A task created from the current template since the update started. */
-static bool new_in_update(const struct orch_service *svc, const json_t *t, int64_t started)
+static bool new_in_update(struct orch_pass *p, const struct orch_service *svc, const json_t *t, int64_t started)
 {
-	return !orch_task_outdated(svc, t) && orch_jtime(t, "CreatedAt", NULL) >= started;
+	return !orch_task_outdated(p, svc, t) && orch_facts_of(p, t).created >= started;
 }
 
 /* Failed or rejected tasks of the update; *last is the latest one's id. */
@@ -47,8 +47,8 @@ static size_t count_failures(struct orch_pass *p, const struct orch_service *svc
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < slots[i].n; j++) {
 			const json_t *v = orch_view(p, slots[i].tasks[j]);
-			enum orch_state st = orch_task_state(v);
-			if ((st != ORCH_STATE_FAILED && st != ORCH_STATE_REJECTED) || !new_in_update(svc, v, started))
+			enum orch_state st = orch_facts_of(p, v).state;
+			if ((st != ORCH_STATE_FAILED && st != ORCH_STATE_REJECTED) || !new_in_update(p, svc, v, started))
 				continue;
 			failures++;
 			int64_t at = orch_jtime(v, "Status", "Timestamp", NULL);
@@ -69,8 +69,8 @@ static bool slot_busy(struct orch_pass *p, const struct orch_service *svc, const
 	if (cur == NULL)
 		return true;
 	const json_t *v = orch_view(p, cur);
-	enum orch_state st = orch_task_state(v);
-	if (!new_in_update(svc, v, started) || orch_state_terminal(st))
+	enum orch_state st = orch_facts_of(p, v).state;
+	if (!new_in_update(p, svc, v, started) || orch_state_terminal(st))
 		return false;
 	if (st < ORCH_STATE_RUNNING)
 		return true;
@@ -89,7 +89,7 @@ static bool monitor_over(struct orch_pass *p, const struct orch_service *svc, co
 			continue;
 		const json_t *cur = orch_slot_current(p, svc, &slots[i]);
 		const json_t *v = cur ? orch_view(p, cur) : NULL;
-		if (v == NULL || !new_in_update(svc, v, started) || orch_task_state(v) != ORCH_STATE_RUNNING)
+		if (v == NULL || !new_in_update(p, svc, v, started) || orch_facts_of(p, v).state != ORCH_STATE_RUNNING)
 			continue;
 		int64_t until = orch_jtime(v, "Status", "Timestamp", NULL) + monitor;
 		if (p->now < until) {

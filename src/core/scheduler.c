@@ -326,7 +326,7 @@ static void needs_of(const json_t *task, const json_t *ports, struct task_needs 
 	need->ports = ports;
 }
 
-static int record(struct sched_node *n, const json_t *task, const struct task_needs *need)
+static int record(struct sched_node *n, bool wants_running, const struct task_needs *need)
 {
 	n->cpu_free -= need->cpu;
 	n->mem_free -= need->mem;
@@ -340,7 +340,7 @@ static int record(struct sched_node *n, const json_t *task, const struct task_ne
 			return SCHEDULER_E_NOMEM;
 		n->ports[n->n_ports++] = hp;
 	}
-	if (!orch_task_wants_running(task))
+	if (!wants_running)
 		return 0;
 	n->active++;
 	struct service_count *c = service_slot(n, need->service);
@@ -355,18 +355,27 @@ static int record(struct sched_node *n, const json_t *task, const struct task_ne
 	return 0;
 }
 
+int scheduler_add_load(struct scheduler *s, const struct scheduler_load *load)
+{
+	struct sched_node *n = find_node(s, load->node_id);
+	if (n == NULL)
+		return 0;
+	struct task_needs need = {
+		.service = load->service_id, .cpu = load->cpu, .mem = load->mem, .ports = load->ports};
+	return record(n, load->wants_running, &need);
+}
+
 int scheduler_add_task(struct scheduler *s, const json_t *task, const json_t *ports)
 {
 	const char *node_id = orch_jstr(task, "NodeID", NULL);
 	enum orch_state st = orch_task_state(task);
 	if (node_id[0] == '\0' || st < ORCH_STATE_ASSIGNED || orch_state_terminal(st))
 		return 0;
-	struct sched_node *n = find_node(s, node_id);
-	if (n == NULL)
-		return 0;
 	struct task_needs need;
 	needs_of(task, ports, &need);
-	return record(n, task, &need);
+	struct scheduler_load load = {.node_id = node_id, .service_id = need.service, .cpu = need.cpu,
+				      .mem = need.mem, .ports = ports, .wants_running = orch_task_wants_running(task)};
+	return scheduler_add_load(s, &load);
 }
 
 /* ---- placing ----------------------------------------------------------------------------- */
@@ -479,7 +488,7 @@ int scheduler_place(struct scheduler *s, const json_t *task, const json_t *ports
 		explain(failures, err, errlen);
 		return SCHEDULER_E_NO_NODE;
 	}
-	rc = record(best, task, &need);
+	rc = record(best, orch_task_wants_running(task), &need);
 	if (rc != 0)
 		return rc;
 	*node_id = best->id;

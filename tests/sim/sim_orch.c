@@ -1346,6 +1346,7 @@ static void run_scenario(struct sim *sim, const struct scen *sc, const char *nam
 	for (int i = 0; i < NODES; i++)
 		free(run->agents[i].q);
 	free(run->leader.txn);
+	orchestrator_close(&run->leader.core);
 	free(run->buf);
 	store_free(run->s);
 	free(run);

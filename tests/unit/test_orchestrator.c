@@ -41,6 +41,7 @@ static int teardown(void **state)
 {
 	struct cl *c = *state;
 	store_free(c->s);
+	orchestrator_close(&c->o);
 	free(c);
 	return 0;
 }
