@@ -213,6 +213,7 @@ static bool read_nodes(struct orch_pass *p)
 			.down = strcmp(orch_jstr(n, "Status", "State", NULL), "down") == 0,
 			.drained = strcmp(orch_jstr(n, "Spec", "Availability", NULL), "drain") == 0,
 		};
+		orch_fingerprint_add(&p->nodes_print, orch_version(n));
 	}
 	return true;
 }
@@ -381,47 +382,71 @@ static void mark_wanted(struct orch_pass *p, const struct orch_service *svc, str
 	free(c);
 }
 
+/* Reconciles the service's slots and its update over its tasks. */
+static void reconcile_slots(struct orch_pass *p, const struct orch_service *svc, json_t **tasks, size_t n_tasks)
+{
+	struct orch_slot *slots = NULL;
+	size_t n = 0, cap = 0;
+	struct sort_key *keys = sorted_tasks(p, tasks, n_tasks);
+	if (n_tasks > 0 && keys == NULL)
+		return;
+	for (size_t i = 0; i < n_tasks; i++) {
+		if (n > 0 && same_slot(svc, &keys[i], &keys[i - 1])) {
+			slots[n - 1].n++;
+			continue;
+		}
+		if (!grow(p, (void **)&slots, n, &cap, sizeof(*slots)))
+			break;
+		slots[n++] = (struct orch_slot){.num = svc->global ? 0 : keys[i].slot,
+						.node = svc->global ? keys[i].node : NULL,
+						.tasks = &tasks[i],
+						.n = 1};
+	}
+	free(keys);
+	n = add_empty_slots(p, svc, &slots, n, &cap);
+	if (n > 1)
+		qsort(slots, n, sizeof(*slots), slot_cmp);
+	mark_wanted(p, svc, slots, n);
+	for (size_t i = 0; i < n && p->rc == 0; i++)
+		orch_slot_reconcile(p, svc, &slots[i]);
+	if (p->rc == 0)
+		orch_update_step(p, svc, slots, n);
+	free(slots);
+}
+
+/* A service whose last reconcile found nothing to do, and whose object,
+ * tasks and nodes have not changed since, is skipped until the time it asked
+ * to be run at: after an agent's report most services are in that case. */
 static void reconcile_service(struct orch_pass *p, json_t *obj)
 {
 	struct orch_service svc;
 	service_view(obj, &svc);
 	size_t n_tasks = store_tasks_by_service(p->s, svc.id, NULL, 0);
 	json_t **tasks = n_tasks ? malloc(n_tasks * sizeof(*tasks)) : NULL;
-	struct orch_slot *slots = NULL;
-	size_t n = 0, cap = 0;
 	if (n_tasks && tasks == NULL) {
 		fail(p, -ENOMEM);
 		return;
 	}
 	store_tasks_by_service(p->s, svc.id, tasks, n_tasks);
 	p->n_service_tasks += n_tasks;
-	struct sort_key *keys = sorted_tasks(p, tasks, n_tasks);
-	if (n_tasks > 0 && keys == NULL) {
+	struct orch_fingerprint print = {0};
+	for (size_t i = 0; i < n_tasks; i++)
+		orch_fingerprint_add(&print, orch_facts_stored(p, tasks[i]).version);
+	bool room = p->ops < p->max_ops; /* a reconcile with no room may stop the pass: never skip it */
+	int64_t wake, outer_wake = p->wake;
+	size_t ops = p->ops;
+	if (room && orch_cache_idle(p, obj, print, &wake)) {
+		orch_wake_at(p, wake);
 		free(tasks);
 		return;
 	}
-	for (size_t i = 0; i < n_tasks; i++) {
-		if (n > 0 && same_slot(&svc, &keys[i], &keys[i - 1])) {
-			slots[n - 1].n++;
-			continue;
-		}
-		if (!grow(p, (void **)&slots, n, &cap, sizeof(*slots)))
-			break;
-		slots[n++] = (struct orch_slot){.num = svc.global ? 0 : keys[i].slot,
-						.node = svc.global ? keys[i].node : NULL,
-						.tasks = &tasks[i],
-						.n = 1};
-	}
-	free(keys);
-	n = add_empty_slots(p, &svc, &slots, n, &cap);
-	if (n > 1)
-		qsort(slots, n, sizeof(*slots), slot_cmp);
-	mark_wanted(p, &svc, slots, n);
-	for (size_t i = 0; i < n && p->rc == 0; i++)
-		orch_slot_reconcile(p, &svc, &slots[i]);
-	if (p->rc == 0)
-		orch_update_step(p, &svc, slots, n);
-	free(slots);
+	p->wake = 0;
+	reconcile_slots(p, &svc, tasks, n_tasks);
+	wake = p->wake;
+	p->wake = outer_wake;
+	orch_wake_at(p, wake);
+	if (room && p->ops == ops && !p->full && p->rc == 0)
+		orch_cache_set_idle(p, obj, print, wake);
 	free(tasks);
 }
 
@@ -547,65 +572,95 @@ static void place_created(struct orch_pass *p, struct scheduler *sc, struct orch
 		fail(p, rc);
 }
 
-/* Whether some stored task of an existing service waits for a node. */
-static bool any_waiting(struct orch_pass *p, const struct service_ports *sp, size_t n_sp)
+/* Adds the load of the tasks (as this pass left them) placed on a node. */
+static void add_loads(struct orch_pass *p, struct scheduler *sc, json_t *const *tasks, size_t n, const char *service,
+		      const json_t *ports)
 {
-	size_t n_tasks = store_count(p->s, STORE_KIND_TASK);
-	for (size_t i = 0; i < n_tasks; i++) {
-		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		struct orch_facts f = orch_facts_of(p, t);
-		if (waits_for_node(&f) && service_exists(sp, n_sp, orch_facts_stored(p, t).service))
-			return true;
-	}
-	return false;
-}
-
-/* The nodes, and the load of every task placed on one (as this pass left it). */
-static struct scheduler *load_scheduler(struct orch_pass *p, const struct service_ports *sp, size_t n_sp)
-{
-	struct scheduler *sc = scheduler_new();
-	if (sc == NULL) {
-		fail(p, -ENOMEM);
-		return NULL;
-	}
-	size_t n_nodes = store_count(p->s, STORE_KIND_NODE), n_tasks = store_count(p->s, STORE_KIND_TASK);
-	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
-		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
-			fail(p, -ENOMEM);
-	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
-		struct orch_facts f = orch_facts_of(p, store_at(p->s, STORE_KIND_TASK, i));
+	for (size_t i = 0; i < n && p->rc == 0; i++) {
+		struct orch_facts f = orch_facts_of(p, tasks[i]);
 		if (f.node[0] == '\0' || f.state < ORCH_STATE_ASSIGNED || orch_state_terminal(f.state))
 			continue;
-		struct scheduler_load load = {.node_id = f.node, .service_id = f.service, .cpu = f.cpu, .mem = f.mem,
-					      .ports = ports_of(sp, n_sp, f.service),
+		struct scheduler_load load = {.node_id = f.node, .service_id = service ? service : f.service,
+					      .cpu = f.cpu, .mem = f.mem, .ports = ports,
 					      .wants_running = f.wants_running};
 		if (scheduler_add_load(sc, &load) != 0)
 			fail(p, -ENOMEM);
 	}
+}
+
+/* The nodes, and the load of every task placed on one: service by service
+ * (the order changes no sum), then the tasks of no service if there are any. */
+static struct scheduler *load_scheduler(struct orch_pass *p, const struct service_ports *sp, size_t n_sp)
+{
+	struct scheduler *sc = scheduler_new();
+	json_t **tasks = NULL;
+	size_t cap = 0, counted = 0, n_nodes = store_count(p->s, STORE_KIND_NODE);
+	if (sc == NULL) {
+		fail(p, -ENOMEM);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
+		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
+			fail(p, -ENOMEM);
+	for (size_t i = 0; i < n_sp && p->rc == 0; i++) {
+		size_t n = store_tasks_by_service(p->s, sp[i].id, NULL, 0);
+		if (n > cap) {
+			json_t **bigger = realloc(tasks, n * sizeof(*tasks));
+			if (bigger == NULL) {
+				fail(p, -ENOMEM);
+				break;
+			}
+			tasks = bigger;
+			cap = n;
+		}
+		store_tasks_by_service(p->s, sp[i].id, tasks, n);
+		add_loads(p, sc, tasks, n, sp[i].id, sp[i].ports);
+		counted += n;
+	}
+	free(tasks);
+	size_t n_tasks = store_count(p->s, STORE_KIND_TASK);
+	for (size_t i = 0; counted < n_tasks && i < n_tasks && p->rc == 0; i++) {
+		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
+		if (!service_exists(sp, n_sp, orch_facts_stored(p, t).service))
+			add_loads(p, sc, &t, 1, NULL, NULL);
+	}
 	return sc;
+}
+
+/* The stored tasks of existing services waiting for a node (as this pass
+ * left them), in id order; NULL when none (or out of memory). */
+static json_t **waiting_tasks(struct orch_pass *p, const struct service_ports *sp, size_t n_sp, size_t *n)
+{
+	json_t **out = NULL;
+	size_t cap = 0, n_tasks = store_count(p->s, STORE_KIND_TASK);
+	*n = 0;
+	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
+		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
+		struct orch_facts f = orch_facts_of(p, t);
+		if (!waits_for_node(&f) || !service_exists(sp, n_sp, orch_facts_stored(p, t).service))
+			continue;
+		if (grow(p, (void **)&out, *n, &cap, sizeof(*out)))
+			out[(*n)++] = t;
+	}
+	return out;
 }
 
 /* Places the tasks waiting for a node, in id order, then the new ones. With
  * none, the scheduler is not even built: most passes place nothing. */
 static void schedule(struct orch_pass *p)
 {
-	size_t n_sp;
+	size_t n_sp, n_waiting = 0;
 	struct service_ports *sp = all_service_ports(p, &n_sp);
-	if (p->rc != 0 || (p->n_creates == 0 && !any_waiting(p, sp, n_sp))) {
-		free(sp);
-		return;
-	}
-	struct scheduler *sc = load_scheduler(p, sp, n_sp);
-	size_t n_tasks = store_count(p->s, STORE_KIND_TASK);
-	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
-		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		struct orch_facts f = orch_facts_of(p, t);
-		if (waits_for_node(&f) && service_exists(sp, n_sp, orch_facts_stored(p, t).service))
-			place_existing(p, sc, t, ports_of(sp, n_sp, f.service));
-	}
+	json_t **waiting = p->rc == 0 ? waiting_tasks(p, sp, n_sp, &n_waiting) : NULL;
+	struct scheduler *sc = NULL;
+	if (p->rc == 0 && (n_waiting > 0 || p->n_creates > 0))
+		sc = load_scheduler(p, sp, n_sp);
+	for (size_t i = 0; i < n_waiting && p->rc == 0; i++)
+		place_existing(p, sc, waiting[i], ports_of(sp, n_sp, orch_facts_of(p, waiting[i]).service));
 	for (size_t i = 0; i < p->n_creates && p->rc == 0; i++)
 		place_created(p, sc, &p->creates[i]);
 	scheduler_free(sc);
+	free(waiting);
 	free(sp);
 }
 

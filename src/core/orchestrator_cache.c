@@ -8,28 +8,49 @@
 /*
  * Why a cache is safe: the store never modifies an object it holds, it
  * replaces it, so what a stored task says is fixed for the life of its
- * json_t. The cache holds a reference on every task it describes, so an
+ * json_t. The cache holds a reference on every object it describes, so an
  * address cannot be freed and reused by another object while its entry
- * lives. Entries a pass did not read are dropped (and their references
+ * lives. Entries a pass did not use are dropped (and their references
  * released) at the end of that pass, so the cache never holds more than one
- * pass's worth of tasks. Decisions do not depend on it: a miss parses the
+ * pass's worth of objects. Decisions do not depend on it: a miss parses the
  * object, as every pass did before there was a cache.
  */
 
+/* The head of every entry of a keyed table. */
+struct keyed_head {
+	json_t *obj;   /* the stored object it is about (a reference held) */
+	uint64_t seen; /* the last pass that used it */
+};
+
+/* Entries about stored objects, found by the object's address. */
+struct keyed_table {
+	unsigned char *v;          /* n entries of `size` bytes, each starting with a keyed_head, in no order */
+	size_t n, cap, size;
+	struct orch_ptrmap index;  /* object -> position in v */
+	void (*release)(void *entry); /* drops what an entry holds besides its head's reference, or NULL */
+};
+
 /* One stored task's facts. */
 struct cache_entry {
-	json_t *task;        /* the stored task (a reference held) */
-	uint64_t seen;       /* the last pass that read it */
+	struct keyed_head h; /* h.obj: the task */
 	struct orch_facts f; /* what it says */
 	json_t *tmpl;        /* the template `outdated` was computed against (a reference held), or NULL */
 	bool outdated;       /* its Spec differs from tmpl */
 };
 
+/* A service whose last reconcile wrote nothing and wanted nothing before wake. */
+struct idle_entry {
+	struct keyed_head h;          /* h.obj: the service */
+	struct orch_fingerprint tasks; /* its tasks then */
+	struct orch_fingerprint nodes; /* the nodes then */
+	int64_t at;                   /* the pass's time then */
+	int64_t wake;                 /* the earliest time it asked to be run at, 0 none */
+};
+
 struct orch_cache {
-	struct cache_entry *v;   /* n entries, in no order */
-	size_t n, cap;
-	struct orch_ptrmap index; /* task -> position in v */
-	uint64_t pass;           /* passes begun */
+	struct keyed_table facts; /* of tasks */
+	struct keyed_table idle;  /* of services */
+	uint64_t pass;            /* passes begun */
 };
 
 /* ---- pointer maps ------------------------------------------------------------------- */
@@ -115,78 +136,125 @@ void orch_facts_parse(const json_t *task, struct orch_facts *f)
 	f->mem = orch_jint(reservations, "MemoryBytes", NULL);
 	f->state = orch_task_state(task);
 	f->wants_running = orch_task_wants_running(task);
+	f->version = orch_version(task);
 }
 
-static void entry_release(struct cache_entry *e)
+static struct keyed_head *keyed_at(const struct keyed_table *t, size_t i)
 {
-	json_decref(e->task);
-	json_decref(e->tmpl);
+	return (struct keyed_head *)(t->v + i * t->size);
+}
+
+static void keyed_drop(struct keyed_table *t, size_t i)
+{
+	struct keyed_head *h = keyed_at(t, i);
+	if (t->release != NULL)
+		t->release(h);
+	json_decref(h->obj);
+}
+
+static void keyed_free(struct keyed_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		keyed_drop(t, i);
+	free(t->v);
+	orch_ptrmap_free(&t->index);
+}
+
+/* Drops the entries pass `pass` did not use. */
+static void keyed_sweep(struct keyed_table *t, uint64_t pass)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (keyed_at(t, i)->seen != pass)
+			keyed_drop(t, i);
+		else if (kept++ != i)
+			memcpy(keyed_at(t, kept - 1), keyed_at(t, i), t->size);
+	}
+	if (kept == t->n)
+		return;
+	t->n = kept;
+	orch_ptrmap_clear(&t->index);
+	for (size_t i = 0; i < t->n; i++)
+		if (orch_ptrmap_put(&t->index, keyed_at(t, i)->obj, i) != 0) {
+			/* Cannot happen (the map only shrank); if it did, start afresh. */
+			for (size_t j = 0; j < t->n; j++)
+				keyed_drop(t, j);
+			t->n = 0;
+			orch_ptrmap_clear(&t->index);
+			return;
+		}
+}
+
+/* The entry of obj, used by pass `pass`, or NULL. */
+static void *keyed_find(struct keyed_table *t, const json_t *obj, uint64_t pass)
+{
+	size_t i;
+	if (!orch_ptrmap_get(&t->index, obj, &i))
+		return NULL;
+	struct keyed_head *h = keyed_at(t, i);
+	h->seen = pass;
+	return h;
+}
+
+/* A new zeroed entry for obj (not in the table yet), or NULL when memory ran out. */
+static void *keyed_add(struct keyed_table *t, const json_t *obj, uint64_t pass)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		unsigned char *bigger = realloc(t->v, cap * t->size);
+		if (bigger == NULL)
+			return NULL;
+		t->v = bigger;
+		t->cap = cap;
+	}
+	if (orch_ptrmap_put(&t->index, obj, t->n) != 0)
+		return NULL;
+	struct keyed_head *h = keyed_at(t, t->n++);
+	memset(h, 0, t->size);
+	h->obj = json_incref((json_t *)obj);
+	h->seen = pass;
+	return h;
+}
+
+static void facts_release(void *entry)
+{
+	json_decref(((struct cache_entry *)entry)->tmpl);
 }
 
 void orch_cache_free(struct orch_cache *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->n; i++)
-		entry_release(&c->v[i]);
-	free(c->v);
-	orch_ptrmap_free(&c->index);
+	keyed_free(&c->facts);
+	keyed_free(&c->idle);
 	free(c);
 }
 
 int orch_cache_begin(struct orch_cache **cp)
 {
-	if (*cp == NULL && (*cp = calloc(1, sizeof(**cp))) == NULL)
-		return -ENOMEM;
+	if (*cp == NULL) {
+		*cp = calloc(1, sizeof(**cp));
+		if (*cp == NULL)
+			return -ENOMEM;
+		(*cp)->facts = (struct keyed_table){.size = sizeof(struct cache_entry), .release = facts_release};
+		(*cp)->idle = (struct keyed_table){.size = sizeof(struct idle_entry)};
+	}
 	(*cp)->pass++;
 	return 0;
 }
 
 void orch_cache_end(struct orch_cache *c)
 {
-	size_t kept = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		if (c->v[i].seen != c->pass)
-			entry_release(&c->v[i]);
-		else
-			c->v[kept++] = c->v[i];
-	}
-	if (kept == c->n)
-		return;
-	c->n = kept;
-	orch_ptrmap_clear(&c->index);
-	for (size_t i = 0; i < c->n; i++)
-		if (orch_ptrmap_put(&c->index, c->v[i].task, i) != 0) {
-			/* Cannot happen (the map only shrank); if it did, start afresh. */
-			for (size_t j = 0; j < c->n; j++)
-				entry_release(&c->v[j]);
-			c->n = 0;
-			orch_ptrmap_clear(&c->index);
-			return;
-		}
+	keyed_sweep(&c->facts, c->pass);
+	keyed_sweep(&c->idle, c->pass);
 }
 
 /* The entry of a stored task, added when new; NULL when memory ran out. */
 static struct cache_entry *entry_of(struct orch_cache *c, const json_t *task)
 {
-	size_t i;
-	if (orch_ptrmap_get(&c->index, task, &i)) {
-		c->v[i].seen = c->pass;
-		return &c->v[i];
-	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct cache_entry *bigger = realloc(c->v, cap * sizeof(*bigger));
-		if (bigger == NULL)
-			return NULL;
-		c->v = bigger;
-		c->cap = cap;
-	}
-	if (orch_ptrmap_put(&c->index, task, c->n) != 0)
-		return NULL;
-	struct cache_entry *e = &c->v[c->n++];
-	*e = (struct cache_entry){.task = json_incref((json_t *)task), .seen = c->pass};
-	orch_facts_parse(task, &e->f);
+	struct cache_entry *e = keyed_find(&c->facts, task, c->pass);
+	if (e == NULL && (e = keyed_add(&c->facts, task, c->pass)) != NULL)
+		orch_facts_parse(task, &e->f);
 	return e;
 }
 
@@ -231,4 +299,43 @@ bool orch_task_outdated(struct orch_pass *p, const struct orch_service *svc, con
 		e->outdated = spec_differs(svc->template, task);
 	}
 	return e->outdated;
+}
+
+/* ---- idle services ---------------------------------------------------------------------- */
+
+static bool same_print(struct orch_fingerprint a, struct orch_fingerprint b)
+{
+	return a.n == b.n && a.max_version == b.max_version;
+}
+
+void orch_fingerprint_add(struct orch_fingerprint *fp, uint64_t version)
+{
+	fp->n++;
+	if (version > fp->max_version)
+		fp->max_version = version;
+}
+
+bool orch_cache_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t *wake)
+{
+	struct orch_cache *c = p->o->cache;
+	const struct idle_entry *e = keyed_find(&c->idle, svc, c->pass);
+	if (e == NULL || !same_print(e->tasks, tasks) || !same_print(e->nodes, p->nodes_print) ||
+	    p->now < e->at || (e->wake != 0 && p->now >= e->wake))
+		return false;
+	*wake = e->wake;
+	return true;
+}
+
+void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t wake)
+{
+	struct orch_cache *c = p->o->cache;
+	struct idle_entry *e = keyed_find(&c->idle, svc, c->pass);
+	if (e == NULL)
+		e = keyed_add(&c->idle, svc, c->pass);
+	if (e == NULL)
+		return; /* not remembered: reconciled again next pass */
+	e->tasks = tasks;
+	e->nodes = p->nodes_print;
+	e->at = p->now;
+	e->wake = wake;
 }

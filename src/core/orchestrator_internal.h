@@ -47,6 +47,15 @@ struct orch_facts {
 	int64_t cpu, mem;                /* Spec.Resources.Reservations */
 	enum orch_state state;           /* Status.State */
 	bool wants_running;              /* DesiredState running (or absent) */
+	uint64_t version;                /* Version.Index */
+};
+
+/* A set of stored objects, told apart from any other set the store held:
+ * every write gives its object a Version.Index above all before it, so a
+ * create or an update raises the maximum and a delete alone lowers the count. */
+struct orch_fingerprint {
+	size_t n;             /* objects */
+	uint64_t max_version; /* their highest Version.Index */
 };
 
 /* A node as a pass sees it. */
@@ -65,6 +74,7 @@ struct orch_pass {
 	size_t n_service_tasks; /* tasks of the services reconciled */
 	struct orch_node *nodes; /* the store's nodes, in its (id) order */
 	size_t n_nodes;
+	struct orch_fingerprint nodes_print; /* of the nodes */
 	bool full;            /* an operation was refused for lack of room */
 	int64_t wake;         /* earliest future time wanted, 0 none */
 	int rc;               /* first failure (out of memory) */
@@ -141,6 +151,20 @@ void orch_cache_end(struct orch_cache *c);
 
 /* Frees the cache and releases its references (NULL is fine). */
 void orch_cache_free(struct orch_cache *c);
+
+/* Counts one object of a set into fp. */
+void orch_fingerprint_add(struct orch_fingerprint *fp, uint64_t version);
+
+/* Whether an earlier reconcile of this very service object, over the same
+ * tasks and nodes, at a time no later than now, wrote nothing and asked to
+ * run again at *wake (0: never) which has not come: reconciling it again
+ * would do the same. The caller also makes sure there is room for an
+ * operation, as there was then. */
+bool orch_cache_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t *wake);
+
+/* Remembers that reconciling svc over these tasks now wrote nothing and
+ * asked for wake. */
+void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t wake);
 
 /* Reads a task's facts from the document. */
 void orch_facts_parse(const json_t *task, struct orch_facts *f);

@@ -42,6 +42,7 @@ struct sched_node {
 	size_t active;                   /* tasks meant to run, all services */
 	struct service_count *services;  /* tasks meant to run, per service */
 	size_t n_services, cap_services;
+	size_t last_service;             /* the services entry found last: callers add tasks service by service */
 	struct host_port *ports;         /* host-mode ports held */
 	size_t n_ports, cap_ports;
 };
@@ -287,9 +288,13 @@ static struct sched_node *find_node(struct scheduler *s, const char *id)
 
 static struct service_count *service_slot(struct sched_node *n, const char *service)
 {
+	if (n->last_service < n->n_services && strcmp(n->services[n->last_service].service, service) == 0)
+		return &n->services[n->last_service];
 	for (size_t i = 0; i < n->n_services; i++)
-		if (strcmp(n->services[i].service, service) == 0)
+		if (strcmp(n->services[i].service, service) == 0) {
+			n->last_service = i;
 			return &n->services[i];
+		}
 	return NULL;
 }
 

@@ -119,6 +119,9 @@ struct svc_info {
 struct figures {
 	uint64_t passes, txns, refused, ops_total, ops_max, bytes_max, reports, actions;
 	uint64_t kills, revives, drains, fails, scales, updates, broken;
+	double pass_ms_total, pass_ms_max; /* CPU time of orchestrator_run */
+	double idle_ms_total;              /* of the passes that wrote nothing */
+	uint64_t idle_passes;
 };
 
 struct orun {
@@ -576,6 +579,30 @@ static void leader_kick(struct orun *run, uint64_t delay_ms)
 	sim_wake(run->sim, LEADER);
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Times one pass in CPU time (what the leader spends on it, whatever else
+ * the machine runs). */
+static int timed_pass(struct orun *run, uint64_t now, struct orchestrator_pass *out, char *err, size_t errlen)
+{
+	struct figures *f = &run->f;
+	double t0 = cpu_now();
+	int rc = orchestrator_run(&run->leader.core, run->s, ns_at(now), 0, out, err, errlen);
+	double ms = (cpu_now() - t0) * 1000.0;
+	f->pass_ms_total += ms;
+	f->pass_ms_max = ms > f->pass_ms_max ? ms : f->pass_ms_max;
+	if (rc == 0 && out->txn == NULL) {
+		f->idle_ms_total += ms;
+		f->idle_passes++;
+	}
+	return rc;
+}
+
 static void leader_pass(struct orun *run, uint64_t now)
 {
 	struct leader *l = &run->leader;
@@ -586,7 +613,7 @@ static void leader_pass(struct orun *run, uint64_t now)
 		return;
 	l->dirty = false;
 	run->f.passes++;
-	if (orchestrator_run(&l->core, run->s, ns_at(now), 0, &out, err, sizeof(err)) != 0) {
+	if (timed_pass(run, now, &out, err, sizeof(err)) != 0) {
 		sim_fail(run->sim, LEADER, "pass failed: %s", err);
 		return;
 	}
@@ -1308,6 +1335,10 @@ static void record(struct orun *run, const char *scenario, double wall)
 	figure(scenario, "ops per transaction (max)", (double)f->ops_max);
 	figure(scenario, "bytes per transaction (max)", (double)f->bytes_max);
 	figure(scenario, "tasks in the store at the end", (double)store_count(run->s, STORE_KIND_TASK));
+	figure(scenario, "pass (ms CPU, mean)", f->passes ? f->pass_ms_total / (double)f->passes : 0);
+	figure(scenario, "pass (ms CPU, max)", f->pass_ms_max);
+	figure(scenario, "pass writing nothing (ms CPU, mean)",
+	       f->idle_passes ? f->idle_ms_total / (double)f->idle_passes : 0);
 	figure(scenario, "wall time per seed (s, real)", wall);
 	printf("  %s seed %" PRIu64 ": setup %.1f s, %" PRIu64 " kills %" PRIu64 " returns %" PRIu64 " drains %" PRIu64
 	       " failures %" PRIu64 " scales %" PRIu64 " updates (%" PRIu64 " broken); converged %.1f s after the last"
