@@ -257,7 +257,7 @@ static void service_view(json_t *obj, struct orch_service *svc)
 struct sort_key {
 	json_t *task;
 	int64_t slot;
-	const char *node;
+	char node[IDS_LEN + 1];
 	int64_t created;
 	const char *id;
 };
@@ -288,8 +288,8 @@ static struct sort_key *sorted_tasks(struct orch_pass *p, json_t **tasks, size_t
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct orch_facts f = orch_facts_stored(p, tasks[i]);
-		keys[i] = (struct sort_key){
-			.task = tasks[i], .slot = f.slot, .node = f.node, .created = f.created, .id = f.id};
+		keys[i] = (struct sort_key){.task = tasks[i], .slot = f.slot, .created = f.created, .id = f.id};
+		memcpy(keys[i].node, f.node, sizeof(f.node));
 	}
 	qsort(keys, n, sizeof(*keys), by_slot_then_age);
 	for (size_t i = 0; i < n; i++)
@@ -398,7 +398,7 @@ static void reconcile_slots(struct orch_pass *p, const struct orch_service *svc,
 		if (!grow(p, (void **)&slots, n, &cap, sizeof(*slots)))
 			break;
 		slots[n++] = (struct orch_slot){.num = svc->global ? 0 : keys[i].slot,
-						.node = svc->global ? keys[i].node : NULL,
+						.node = svc->global ? orch_jstr(tasks[i], "NodeID", NULL) : NULL,
 						.tasks = &tasks[i],
 						.n = 1};
 	}
@@ -621,7 +621,8 @@ static struct scheduler *load_scheduler(struct orch_pass *p, const struct servic
 	size_t n_tasks = store_count(p->s, STORE_KIND_TASK);
 	for (size_t i = 0; counted < n_tasks && i < n_tasks && p->rc == 0; i++) {
 		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		if (!service_exists(sp, n_sp, orch_facts_stored(p, t).service))
+		struct orch_facts f = orch_facts_stored(p, t);
+		if (!service_exists(sp, n_sp, f.service))
 			add_loads(p, sc, &t, 1, NULL, NULL);
 	}
 	return sc;
@@ -637,7 +638,7 @@ static json_t **waiting_tasks(struct orch_pass *p, const struct service_ports *s
 	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
 		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
 		struct orch_facts f = orch_facts_of(p, t);
-		if (!waits_for_node(&f) || !service_exists(sp, n_sp, orch_facts_stored(p, t).service))
+		if (!waits_for_node(&f) || !service_exists(sp, n_sp, f.service)) /* edits keep ServiceID */
 			continue;
 		if (grow(p, (void **)&out, *n, &cap, sizeof(*out)))
 			out[(*n)++] = t;
@@ -655,8 +656,10 @@ static void schedule(struct orch_pass *p)
 	struct scheduler *sc = NULL;
 	if (p->rc == 0 && (n_waiting > 0 || p->n_creates > 0))
 		sc = load_scheduler(p, sp, n_sp);
-	for (size_t i = 0; i < n_waiting && p->rc == 0; i++)
-		place_existing(p, sc, waiting[i], ports_of(sp, n_sp, orch_facts_of(p, waiting[i]).service));
+	for (size_t i = 0; i < n_waiting && p->rc == 0; i++) {
+		struct orch_facts f = orch_facts_of(p, waiting[i]);
+		place_existing(p, sc, waiting[i], ports_of(sp, n_sp, f.service));
+	}
 	for (size_t i = 0; i < p->n_creates && p->rc == 0; i++)
 		place_created(p, sc, &p->creates[i]);
 	scheduler_free(sc);

@@ -1,5 +1,6 @@
 /* orchestrator_cache: what passes read of stored tasks, parsed once per stored object and kept across passes, and the pointer maps a pass looks objects up in. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,8 +129,8 @@ void orch_facts_parse(const json_t *task, struct orch_facts *f)
 {
 	const json_t *reservations = orch_jget(task, "Spec", "Resources", "Reservations", NULL);
 	f->id = orch_jstr(task, "ID", NULL);
-	f->service = orch_jstr(task, "ServiceID", NULL);
-	f->node = orch_jstr(task, "NodeID", NULL);
+	snprintf(f->service, sizeof(f->service), "%s", orch_jstr(task, "ServiceID", NULL));
+	snprintf(f->node, sizeof(f->node), "%s", orch_jstr(task, "NodeID", NULL));
 	f->slot = orch_jint(task, "Slot", NULL);
 	f->created = orch_jtime(task, "CreatedAt", NULL);
 	f->cpu = orch_jint(reservations, "NanoCPUs", NULL);
