@@ -419,34 +419,32 @@ static void reconcile_slots(struct orch_pass *p, const struct orch_service *svc,
  * to be run at: after an agent's report most services are in that case. */
 static void reconcile_service(struct orch_pass *p, json_t *obj)
 {
-	struct orch_service svc;
-	service_view(obj, &svc);
-	size_t n_tasks = store_tasks_by_service(p->s, svc.id, NULL, 0);
+	const char *id = orch_jstr(obj, "ID", NULL);
+	size_t n_tasks = store_tasks_by_service(p->s, id, NULL, 0);
 	json_t **tasks = n_tasks ? malloc(n_tasks * sizeof(*tasks)) : NULL;
 	if (n_tasks && tasks == NULL) {
 		fail(p, -ENOMEM);
 		return;
 	}
-	store_tasks_by_service(p->s, svc.id, tasks, n_tasks);
+	store_tasks_by_service(p->s, id, tasks, n_tasks);
 	p->n_service_tasks += n_tasks;
-	struct orch_fingerprint print = {0};
-	for (size_t i = 0; i < n_tasks; i++)
-		orch_fingerprint_add(&print, orch_facts_stored(p, tasks[i]).version);
 	bool room = p->ops < p->max_ops; /* a reconcile with no room may stop the pass: never skip it */
 	int64_t wake, outer_wake = p->wake;
 	size_t ops = p->ops;
-	if (room && orch_cache_idle(p, obj, print, &wake)) {
+	if (room && orch_cache_idle(p, obj, tasks, n_tasks, &wake)) {
 		orch_wake_at(p, wake);
 		free(tasks);
 		return;
 	}
+	struct orch_service svc;
+	service_view(obj, &svc);
 	p->wake = 0;
 	reconcile_slots(p, &svc, tasks, n_tasks);
 	wake = p->wake;
 	p->wake = outer_wake;
 	orch_wake_at(p, wake);
 	if (room && p->ops == ops && !p->full && p->rc == 0)
-		orch_cache_set_idle(p, obj, print, wake);
+		orch_cache_set_idle(p, obj, tasks, n_tasks, wake);
 	free(tasks);
 }
 
@@ -572,36 +570,54 @@ static void place_created(struct orch_pass *p, struct scheduler *sc, struct orch
 		fail(p, rc);
 }
 
-/* Adds the load of the tasks (as this pass left them) placed on a node. */
-static void add_loads(struct orch_pass *p, struct scheduler *sc, json_t *const *tasks, size_t n, const char *service,
-		      const json_t *ports)
+/* What one scan of the tasks (as this pass left them) found for scheduling. */
+struct task_scan {
+	struct placed *placed; /* tasks on a node, not ended: the load */
+	size_t n_placed, cap_placed;
+	json_t **waiting;      /* stored tasks of existing services waiting for a node */
+	size_t n_waiting, cap_waiting;
+};
+
+/* A task's load on its node, with the ids copied in. */
+struct placed {
+	char node[IDS_LEN + 1], service[IDS_LEN + 1];
+	int64_t cpu, mem;
+	const json_t *ports; /* its service's */
+	bool wants_running;
+};
+
+/* Files one task; service is NULL for a task whose service is gone. */
+static void scan_task(struct orch_pass *p, struct task_scan *scan, json_t *t, const struct service_ports *service)
 {
-	for (size_t i = 0; i < n && p->rc == 0; i++) {
-		struct orch_facts f = orch_facts_of(p, tasks[i]);
-		if (f.node[0] == '\0' || f.state < ORCH_STATE_ASSIGNED || orch_state_terminal(f.state))
-			continue;
-		struct scheduler_load load = {.node_id = f.node, .service_id = service ? service : f.service,
-					      .cpu = f.cpu, .mem = f.mem, .ports = ports,
-					      .wants_running = f.wants_running};
-		if (scheduler_add_load(sc, &load) != 0)
-			fail(p, -ENOMEM);
+	struct orch_facts f = orch_facts_of(p, t);
+	if (service != NULL && waits_for_node(&f)) {
+		if (grow(p, (void **)&scan->waiting, scan->n_waiting, &scan->cap_waiting, sizeof(*scan->waiting)))
+			scan->waiting[scan->n_waiting++] = t;
+		return;
 	}
+	if (f.node[0] == '\0' || f.state < ORCH_STATE_ASSIGNED || orch_state_terminal(f.state))
+		return;
+	if (!grow(p, (void **)&scan->placed, scan->n_placed, &scan->cap_placed, sizeof(*scan->placed)))
+		return;
+	struct placed *pl = &scan->placed[scan->n_placed++];
+	*pl = (struct placed){.cpu = f.cpu, .mem = f.mem, .ports = service ? service->ports : NULL,
+			      .wants_running = f.wants_running};
+	memcpy(pl->node, f.node, sizeof(pl->node));
+	memcpy(pl->service, f.service, sizeof(pl->service));
 }
 
-/* The nodes, and the load of every task placed on one: service by service
- * (the order changes no sum), then the tasks of no service if there are any. */
-static struct scheduler *load_scheduler(struct orch_pass *p, const struct service_ports *sp, size_t n_sp)
+static int by_task_id(const void *a, const void *b)
 {
-	struct scheduler *sc = scheduler_new();
+	return strcmp(orch_jstr(*(json_t *const *)a, "ID", NULL), orch_jstr(*(json_t *const *)b, "ID", NULL));
+}
+
+/* Scans the tasks service by service (through the index; the load is a sum,
+ * so order does not matter), then, if some task has no service, all tasks
+ * for those. The waiting tasks end up in id order, the store's. */
+static void scan_tasks(struct orch_pass *p, const struct service_ports *sp, size_t n_sp, struct task_scan *scan)
+{
 	json_t **tasks = NULL;
-	size_t cap = 0, counted = 0, n_nodes = store_count(p->s, STORE_KIND_NODE);
-	if (sc == NULL) {
-		fail(p, -ENOMEM);
-		return NULL;
-	}
-	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
-		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
-			fail(p, -ENOMEM);
+	size_t cap = 0, counted = 0, n_tasks = store_count(p->s, STORE_KIND_TASK);
 	for (size_t i = 0; i < n_sp && p->rc == 0; i++) {
 		size_t n = store_tasks_by_service(p->s, sp[i].id, NULL, 0);
 		if (n > cap) {
@@ -614,56 +630,64 @@ static struct scheduler *load_scheduler(struct orch_pass *p, const struct servic
 			cap = n;
 		}
 		store_tasks_by_service(p->s, sp[i].id, tasks, n);
-		add_loads(p, sc, tasks, n, sp[i].id, sp[i].ports);
+		for (size_t j = 0; j < n; j++)
+			scan_task(p, scan, tasks[j], &sp[i]);
 		counted += n;
 	}
 	free(tasks);
-	size_t n_tasks = store_count(p->s, STORE_KIND_TASK);
 	for (size_t i = 0; counted < n_tasks && i < n_tasks && p->rc == 0; i++) {
 		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
 		struct orch_facts f = orch_facts_stored(p, t);
 		if (!service_exists(sp, n_sp, f.service))
-			add_loads(p, sc, &t, 1, NULL, NULL);
+			scan_task(p, scan, t, NULL);
 	}
-	return sc;
+	if (scan->n_waiting > 1)
+		qsort(scan->waiting, scan->n_waiting, sizeof(*scan->waiting), by_task_id);
 }
 
-/* The stored tasks of existing services waiting for a node (as this pass
- * left them), in id order; NULL when none (or out of memory). */
-static json_t **waiting_tasks(struct orch_pass *p, const struct service_ports *sp, size_t n_sp, size_t *n)
+/* The nodes and the load on them. */
+static struct scheduler *load_scheduler(struct orch_pass *p, const struct task_scan *scan)
 {
-	json_t **out = NULL;
-	size_t cap = 0, n_tasks = store_count(p->s, STORE_KIND_TASK);
-	*n = 0;
-	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
-		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		struct orch_facts f = orch_facts_of(p, t);
-		if (!waits_for_node(&f) || !service_exists(sp, n_sp, f.service)) /* edits keep ServiceID */
-			continue;
-		if (grow(p, (void **)&out, *n, &cap, sizeof(*out)))
-			out[(*n)++] = t;
+	struct scheduler *sc = scheduler_new();
+	size_t n_nodes = store_count(p->s, STORE_KIND_NODE);
+	if (sc == NULL) {
+		fail(p, -ENOMEM);
+		return NULL;
 	}
-	return out;
+	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
+		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
+			fail(p, -ENOMEM);
+	for (size_t i = 0; i < scan->n_placed && p->rc == 0; i++) {
+		const struct placed *pl = &scan->placed[i];
+		struct scheduler_load load = {.node_id = pl->node, .service_id = pl->service, .cpu = pl->cpu,
+					      .mem = pl->mem, .ports = pl->ports, .wants_running = pl->wants_running};
+		if (scheduler_add_load(sc, &load) != 0)
+			fail(p, -ENOMEM);
+	}
+	return sc;
 }
 
 /* Places the tasks waiting for a node, in id order, then the new ones. With
  * none, the scheduler is not even built: most passes place nothing. */
 static void schedule(struct orch_pass *p)
 {
-	size_t n_sp, n_waiting = 0;
+	size_t n_sp;
 	struct service_ports *sp = all_service_ports(p, &n_sp);
-	json_t **waiting = p->rc == 0 ? waiting_tasks(p, sp, n_sp, &n_waiting) : NULL;
+	struct task_scan scan = {0};
 	struct scheduler *sc = NULL;
-	if (p->rc == 0 && (n_waiting > 0 || p->n_creates > 0))
-		sc = load_scheduler(p, sp, n_sp);
-	for (size_t i = 0; i < n_waiting && p->rc == 0; i++) {
-		struct orch_facts f = orch_facts_of(p, waiting[i]);
-		place_existing(p, sc, waiting[i], ports_of(sp, n_sp, f.service));
+	if (p->rc == 0)
+		scan_tasks(p, sp, n_sp, &scan);
+	if (p->rc == 0 && (scan.n_waiting > 0 || p->n_creates > 0))
+		sc = load_scheduler(p, &scan);
+	for (size_t i = 0; i < scan.n_waiting && p->rc == 0; i++) {
+		struct orch_facts f = orch_facts_of(p, scan.waiting[i]);
+		place_existing(p, sc, scan.waiting[i], ports_of(sp, n_sp, f.service));
 	}
 	for (size_t i = 0; i < p->n_creates && p->rc == 0; i++)
 		place_created(p, sc, &p->creates[i]);
 	scheduler_free(sc);
-	free(waiting);
+	free(scan.placed);
+	free(scan.waiting);
 	free(sp);
 }
 

@@ -42,7 +42,8 @@ struct cache_entry {
 /* A service whose last reconcile wrote nothing and wanted nothing before wake. */
 struct idle_entry {
 	struct keyed_head h;          /* h.obj: the service */
-	struct orch_fingerprint tasks; /* its tasks then */
+	json_t **tasks;               /* its tasks then, in the store's order (references held) */
+	size_t n_tasks;
 	struct orch_fingerprint nodes; /* the nodes then */
 	int64_t at;                   /* the pass's time then */
 	int64_t wake;                 /* the earliest time it asked to be run at, 0 none */
@@ -222,6 +223,16 @@ static void facts_release(void *entry)
 	json_decref(((struct cache_entry *)entry)->tmpl);
 }
 
+static void idle_release(void *entry)
+{
+	struct idle_entry *e = entry;
+	for (size_t i = 0; i < e->n_tasks; i++)
+		json_decref(e->tasks[i]);
+	free(e->tasks);
+	e->tasks = NULL;
+	e->n_tasks = 0;
+}
+
 void orch_cache_free(struct orch_cache *c)
 {
 	if (c == NULL)
@@ -238,7 +249,7 @@ int orch_cache_begin(struct orch_cache **cp)
 		if (*cp == NULL)
 			return -ENOMEM;
 		(*cp)->facts = (struct keyed_table){.size = sizeof(struct cache_entry), .release = facts_release};
-		(*cp)->idle = (struct keyed_table){.size = sizeof(struct idle_entry)};
+		(*cp)->idle = (struct keyed_table){.size = sizeof(struct idle_entry), .release = idle_release};
 	}
 	(*cp)->pass++;
 	return 0;
@@ -316,26 +327,33 @@ void orch_fingerprint_add(struct orch_fingerprint *fp, uint64_t version)
 		fp->max_version = version;
 }
 
-bool orch_cache_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t *wake)
+bool orch_cache_idle(struct orch_pass *p, const json_t *svc, json_t *const *tasks, size_t n, int64_t *wake)
 {
 	struct orch_cache *c = p->o->cache;
 	const struct idle_entry *e = keyed_find(&c->idle, svc, c->pass);
-	if (e == NULL || !same_print(e->tasks, tasks) || !same_print(e->nodes, p->nodes_print) ||
-	    p->now < e->at || (e->wake != 0 && p->now >= e->wake))
+	if (e == NULL || e->n_tasks != n || (n > 0 && memcmp(e->tasks, tasks, n * sizeof(*tasks)) != 0) ||
+	    !same_print(e->nodes, p->nodes_print) || p->now < e->at || (e->wake != 0 && p->now >= e->wake))
 		return false;
 	*wake = e->wake;
 	return true;
 }
 
-void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t wake)
+void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, json_t *const *tasks, size_t n, int64_t wake)
 {
 	struct orch_cache *c = p->o->cache;
-	struct idle_entry *e = keyed_find(&c->idle, svc, c->pass);
-	if (e == NULL)
-		e = keyed_add(&c->idle, svc, c->pass);
-	if (e == NULL)
+	json_t **copy = NULL;
+	if (n > 0 && (copy = malloc(n * sizeof(*copy))) == NULL)
 		return; /* not remembered: reconciled again next pass */
-	e->tasks = tasks;
+	struct idle_entry *e = keyed_find(&c->idle, svc, c->pass);
+	if (e == NULL && (e = keyed_add(&c->idle, svc, c->pass)) == NULL) {
+		free(copy);
+		return;
+	}
+	idle_release(e);
+	for (size_t i = 0; i < n; i++)
+		copy[i] = json_incref(tasks[i]);
+	e->tasks = copy;
+	e->n_tasks = n;
 	e->nodes = p->nodes_print;
 	e->at = p->now;
 	e->wake = wake;

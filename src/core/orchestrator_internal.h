@@ -54,9 +54,10 @@ struct orch_facts {
 	uint64_t version;                /* Version.Index */
 };
 
-/* A set of stored objects, told apart from any other set the store held:
- * every write gives its object a Version.Index above all before it, so a
- * create or an update raises the maximum and a delete alone lowers the count. */
+/* A set of stored objects (the nodes), told apart from any other set the
+ * store held: every write gives its object a Version.Index above all before
+ * it, so a create or an update raises the maximum and a delete alone lowers
+ * the count. */
 struct orch_fingerprint {
 	size_t n;             /* objects */
 	uint64_t max_version; /* their highest Version.Index */
@@ -159,16 +160,17 @@ void orch_cache_free(struct orch_cache *c);
 /* Counts one object of a set into fp. */
 void orch_fingerprint_add(struct orch_fingerprint *fp, uint64_t version);
 
-/* Whether an earlier reconcile of this very service object, over the same
- * tasks and nodes, at a time no later than now, wrote nothing and asked to
- * run again at *wake (0: never) which has not come: reconciling it again
- * would do the same. The caller also makes sure there is room for an
- * operation, as there was then. */
-bool orch_cache_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t *wake);
+/* Whether an earlier reconcile of this very service object, over the very
+ * same task objects (the cache holds references, so an address cannot have
+ * been reused) and the same nodes, at a time no later than now, wrote
+ * nothing and asked to run again at *wake (0: never), which has not come:
+ * reconciling it again would do the same. The caller also makes sure there
+ * is room for an operation, as there was then. */
+bool orch_cache_idle(struct orch_pass *p, const json_t *svc, json_t *const *tasks, size_t n, int64_t *wake);
 
 /* Remembers that reconciling svc over these tasks now wrote nothing and
  * asked for wake. */
-void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, struct orch_fingerprint tasks, int64_t wake);
+void orch_cache_set_idle(struct orch_pass *p, const json_t *svc, json_t *const *tasks, size_t n, int64_t wake);
 
 /* Reads a task's facts from the document. */
 void orch_facts_parse(const json_t *task, struct orch_facts *f);
