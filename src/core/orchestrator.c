@@ -276,8 +276,8 @@ static int by_slot_then_age(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* The service's tasks with their sort keys, in slot order, oldest first in
- * each slot; NULL when out of memory (or there are none). */
+/* Sorts tasks into slot order, oldest first in each slot, and returns their
+ * sort keys in that order; NULL when out of memory (or there are none). */
 static struct sort_key *sorted_tasks(struct orch_pass *p, json_t **tasks, size_t n)
 {
 	struct sort_key *keys = n > 0 ? malloc(n * sizeof(*keys)) : NULL;
@@ -421,7 +421,7 @@ static void reconcile_service(struct orch_pass *p, json_t *obj)
 {
 	const char *id = orch_jstr(obj, "ID", NULL);
 	size_t n_tasks = store_tasks_by_service(p->s, id, NULL, 0);
-	json_t **tasks = n_tasks ? malloc(n_tasks * sizeof(*tasks)) : NULL;
+	json_t **tasks = n_tasks ? malloc(2 * n_tasks * sizeof(*tasks)) : NULL; /* in the store's order, then sorted */
 	if (n_tasks && tasks == NULL) {
 		fail(p, -ENOMEM);
 		return;
@@ -439,7 +439,9 @@ static void reconcile_service(struct orch_pass *p, json_t *obj)
 	struct orch_service svc;
 	service_view(obj, &svc);
 	p->wake = 0;
-	reconcile_slots(p, &svc, tasks, n_tasks);
+	if (n_tasks > 0)
+		memcpy(tasks + n_tasks, tasks, n_tasks * sizeof(*tasks));
+	reconcile_slots(p, &svc, tasks + n_tasks, n_tasks);
 	wake = p->wake;
 	p->wake = outer_wake;
 	orch_wake_at(p, wake);
