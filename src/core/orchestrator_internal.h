@@ -227,7 +227,8 @@ void orch_slot_reconcile(struct orch_pass *p, const struct orch_service *svc, st
 
 /* The slot's task meant to run (as this pass left it): the newest from the
  * template if any (tasks created at the same time are not ordered by age),
- * else the newest; NULL when none is meant to run. */
+ * else the newest; when none is meant to run, its newest task if that ended
+ * on its own and may not restart (it holds the slot); else NULL. */
 const json_t *orch_slot_current(struct orch_pass *p, const struct orch_service *svc,
 				const struct orch_slot *slot);
 

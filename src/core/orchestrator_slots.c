@@ -20,22 +20,6 @@ void orch_restart_policy(const json_t *task, struct orch_restart *out)
 	out->max_attempts = max > 0 ? (uint64_t)max : 0;
 }
 
-const json_t *orch_slot_current(struct orch_pass *p, const struct orch_service *svc, const struct orch_slot *slot)
-{
-	const json_t *best = NULL;
-	bool best_fresh = false;
-	for (size_t i = 0; i < slot->n; i++) { /* oldest first: a later one of equal rank wins */
-		if (!orch_facts_of(p, slot->tasks[i]).wants_running)
-			continue;
-		bool fresh = !orch_task_outdated(p, svc, slot->tasks[i]);
-		if (best == NULL || fresh || !best_fresh) {
-			best = slot->tasks[i];
-			best_fresh = fresh;
-		}
-	}
-	return best;
-}
-
 static const char *node_availability(struct orch_pass *p, const char *node_id)
 {
 	const json_t *node = store_get(p->s, STORE_KIND_NODE, node_id);
@@ -58,9 +42,15 @@ static void handle_nodes(struct orch_pass *p, const struct orch_slot *slot)
 	for (size_t i = 0; i < slot->n; i++) {
 		const json_t *t = slot->tasks[i];
 		struct orch_facts f = orch_facts_of(p, t);
-		if (orch_state_terminal(f.state))
-			continue;
 		const struct orch_node *node = f.node[0] ? orch_node_find(p, f.node) : NULL;
+		if (orch_state_terminal(f.state)) {
+			/* It ended on its own and may still be its slot's last word
+			 * (a restart not allowed), but nothing is meant to run on a
+			 * node that is lost or drained. */
+			if (f.wants_running && f.node[0] && (node == NULL || node->down || node->drained))
+				orch_shutdown(p, t);
+			continue;
+		}
 		bool placed = f.state >= ORCH_STATE_ASSIGNED;
 		if (placed && (node == NULL || node->down))
 			orphan(p, t);
@@ -120,6 +110,45 @@ static bool restart_allowed(struct orch_pass *p, const struct orch_slot *slot, c
 		return false;
 	*due = ended_at(cur) + rp.delay;
 	return true;
+}
+
+/* The slot's newest task when it ended on its own, is no longer meant to run
+ * (its node was lost or drained) and may not restart: it still speaks for the
+ * slot, as a task of the same end still meant to run would (swarmkit's
+ * UpdatableTasksInSlot), so the slot is not refilled. NULL otherwise. */
+static const json_t *ended_for_good(struct orch_pass *p, const struct orch_slot *slot)
+{
+	const json_t *newest = NULL;
+	int64_t newest_at = 0, due;
+	for (size_t i = 0; i < slot->n; i++) {
+		int64_t at = orch_facts_of(p, slot->tasks[i]).created;
+		if (newest == NULL || at >= newest_at) {
+			newest = slot->tasks[i];
+			newest_at = at;
+		}
+	}
+	if (newest == NULL)
+		return NULL;
+	struct orch_facts f = orch_facts_of(p, newest);
+	if (f.wants_running || !counts_as_failure(f.state) || restart_allowed(p, slot, orch_view(p, newest), &due))
+		return NULL;
+	return newest;
+}
+
+const json_t *orch_slot_current(struct orch_pass *p, const struct orch_service *svc, const struct orch_slot *slot)
+{
+	const json_t *best = NULL;
+	bool best_fresh = false;
+	for (size_t i = 0; i < slot->n; i++) { /* oldest first: a later one of equal rank wins */
+		if (!orch_facts_of(p, slot->tasks[i]).wants_running)
+			continue;
+		bool fresh = !orch_task_outdated(p, svc, slot->tasks[i]);
+		if (best == NULL || fresh || !best_fresh) {
+			best = slot->tasks[i];
+			best_fresh = fresh;
+		}
+	}
+	return best ? best : ended_for_good(p, slot);
 }
 
 /* Other tasks meant to run: ended ones stop being meant to, and running
