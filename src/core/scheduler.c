@@ -353,8 +353,11 @@ static int record(struct sched_node *n, bool wants_running, const struct task_ne
 		if (reserve_one((void **)&n->services, n->n_services, &n->cap_services, sizeof(*n->services)) != 0)
 			return SCHEDULER_E_NOMEM;
 		c = &n->services[n->n_services++];
-		snprintf(c->service, sizeof(c->service), "%s", need->service);
+		size_t len = strnlen(need->service, IDS_LEN); /* as snprintf would truncate, without its cost */
+		memcpy(c->service, need->service, len);
+		c->service[len] = '\0';
 		c->n = 0;
+		n->last_service = n->n_services - 1;
 	}
 	c->n++;
 	return 0;
