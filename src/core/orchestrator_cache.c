@@ -134,6 +134,7 @@ void orch_facts_parse(const json_t *task, struct orch_facts *f)
 	snprintf(f->node, sizeof(f->node), "%s", orch_jstr(task, "NodeID", NULL));
 	f->slot = orch_jint(task, "Slot", NULL);
 	f->created = orch_jtime(task, "CreatedAt", NULL);
+	f->status_at = orch_jtime(task, "Status", "Timestamp", NULL);
 	f->cpu = orch_jint(reservations, "NanoCPUs", NULL);
 	f->mem = orch_jint(reservations, "MemoryBytes", NULL);
 	f->state = orch_task_state(task);

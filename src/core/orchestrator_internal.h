@@ -48,6 +48,7 @@ struct orch_facts {
 	char node[IDS_LEN + 1];          /* NodeID (likewise) */
 	int64_t slot;                    /* Slot (0 when absent) */
 	int64_t created;                 /* CreatedAt, ns (0 when absent) */
+	int64_t status_at;               /* Status.Timestamp, ns (0 when absent) */
 	int64_t cpu, mem;                /* Spec.Resources.Reservations */
 	enum orch_state state;           /* Status.State */
 	bool wants_running;              /* DesiredState running (or absent) */

@@ -70,9 +70,9 @@ static bool fillable(struct orch_pass *p, const struct orch_slot *slot)
 	return true;
 }
 
-static int64_t ended_at(const json_t *t)
+static int64_t ended_at(struct orch_pass *p, const json_t *t)
 {
-	int64_t ts = orch_jtime(t, "Status", "Timestamp", NULL);
+	int64_t ts = orch_facts_of(p, t).status_at;
 	return ts ? ts : orch_jtime(t, "UpdatedAt", NULL);
 }
 
@@ -85,11 +85,11 @@ static bool counts_as_failure(enum orch_state st)
 static uint64_t failures_in_window(struct orch_pass *p, const struct orch_slot *slot, const json_t *cur,
 				   const struct orch_restart *rp)
 {
-	int64_t end = ended_at(cur);
+	int64_t end = ended_at(p, cur);
 	uint64_t n = 0;
 	for (size_t i = 0; i < slot->n; i++) {
 		const json_t *v = orch_view(p, slot->tasks[i]);
-		int64_t at = ended_at(v);
+		int64_t at = ended_at(p, v);
 		if (!counts_as_failure(orch_task_state(v)) || at > end || (rp->window > 0 && at < end - rp->window))
 			continue;
 		if (json_equal(json_object_get(v, "Spec"), json_object_get(cur, "Spec")))
@@ -108,7 +108,7 @@ static bool restart_allowed(struct orch_pass *p, const struct orch_slot *slot, c
 		return false;
 	if (rp.max_attempts > 0 && failures_in_window(p, slot, cur, &rp) > rp.max_attempts)
 		return false;
-	*due = ended_at(cur) + rp.delay;
+	*due = ended_at(p, cur) + rp.delay;
 	return true;
 }
 

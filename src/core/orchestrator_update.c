@@ -51,7 +51,7 @@ static size_t count_failures(struct orch_pass *p, const struct orch_service *svc
 			if ((st != ORCH_STATE_FAILED && st != ORCH_STATE_REJECTED) || !new_in_update(p, svc, v, started))
 				continue;
 			failures++;
-			int64_t at = orch_jtime(v, "Status", "Timestamp", NULL);
+			int64_t at = orch_facts_of(p, v).status_at;
 			if (at >= last_at) {
 				last_at = at;
 				*last = orch_jstr(v, "ID", NULL);
@@ -74,7 +74,7 @@ static bool slot_busy(struct orch_pass *p, const struct orch_service *svc, const
 		return false;
 	if (st < ORCH_STATE_RUNNING)
 		return true;
-	int64_t ready_at = orch_jtime(v, "Status", "Timestamp", NULL) + c->delay;
+	int64_t ready_at = orch_facts_of(p, v).status_at + c->delay;
 	orch_wake_at(p, ready_at);
 	return p->now < ready_at;
 }
@@ -91,7 +91,7 @@ static bool monitor_over(struct orch_pass *p, const struct orch_service *svc, co
 		const json_t *v = cur ? orch_view(p, cur) : NULL;
 		if (v == NULL || !new_in_update(p, svc, v, started) || orch_facts_of(p, v).state != ORCH_STATE_RUNNING)
 			continue;
-		int64_t until = orch_jtime(v, "Status", "Timestamp", NULL) + monitor;
+		int64_t until = orch_facts_of(p, v).status_at + monitor;
 		if (p->now < until) {
 			orch_wake_at(p, until);
 			over = false;
