@@ -36,7 +36,11 @@
  *                "shutdown" at once, and its slot a replacement elsewhere;
  *                nobody else will ever report on it. A drained node's tasks
  *                get DesiredState "shutdown" (its agent stops them) and
- *                replacements at once.
+ *                replacements at once. A task that already ended on a lost
+ *                or drained node also gets DesiredState "shutdown"; if it
+ *                ended on its own and may not restart (below), it still
+ *                holds its slot, which stays empty (swarmkit's
+ *                UpdatableTasksInSlot).
  *   restart      a slot's task that ended (complete, failed, rejected, or
  *                stopped on its own) is replaced after RestartPolicy.Delay
  *                (default 5 s) when Condition allows (any; on-failure: not
