@@ -139,7 +139,6 @@ void orch_facts_parse(const json_t *task, struct orch_facts *f)
 	f->mem = orch_jint(reservations, "MemoryBytes", NULL);
 	f->state = orch_task_state(task);
 	f->wants_running = orch_task_wants_running(task);
-	f->version = orch_version(task);
 }
 
 static struct keyed_head *keyed_at(const struct keyed_table *t, size_t i)

@@ -52,7 +52,6 @@ struct orch_facts {
 	int64_t cpu, mem;                /* Spec.Resources.Reservations */
 	enum orch_state state;           /* Status.State */
 	bool wants_running;              /* DesiredState running (or absent) */
-	uint64_t version;                /* Version.Index */
 };
 
 /* A set of stored objects (the nodes), told apart from any other set the
