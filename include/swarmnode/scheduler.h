@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -90,6 +91,21 @@ int scheduler_add_node(struct scheduler *s, const json_t *node);
  * is unknown, or it is not yet assigned or already terminal). ports is its service's Endpoint.Ports (or
  * NULL). Add every node first. Returns 0 or SCHEDULER_E_NOMEM. */
 int scheduler_add_task(struct scheduler *s, const json_t *task, const json_t *ports);
+
+/* What a task placed on a node holds there, read by the caller (the
+ * orchestrator reads each stored task once, not once per pass). */
+struct scheduler_load {
+	const char *node_id;    /* NodeID */
+	const char *service_id; /* ServiceID */
+	int64_t cpu, mem;       /* Spec.Resources.Reservations NanoCPUs, MemoryBytes */
+	const json_t *ports;    /* its service's Endpoint.Ports, or NULL */
+	bool wants_running;     /* DesiredState running (or absent): counts for spreading */
+};
+
+/* scheduler_add_task for a task the caller has read and found assigned and
+ * not terminal (ignored when its node is unknown). Strings are copied or only
+ * compared; ports must outlive the scheduler. Returns 0 or SCHEDULER_E_NOMEM. */
+int scheduler_add_load(struct scheduler *s, const struct scheduler_load *load);
 
 /* Chooses a node for task (its ServiceID and Spec are read; a non-empty
  * NodeID, as global services set, is the only node tried) and records the

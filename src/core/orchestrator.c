@@ -10,6 +10,13 @@
 void orchestrator_init(struct orchestrator *o, uint64_t seed)
 {
 	o->rng = seed;
+	o->cache = NULL;
+}
+
+void orchestrator_close(struct orchestrator *o)
+{
+	orch_cache_free(o->cache);
+	o->cache = NULL;
 }
 
 /* splitmix64: small, fast, and good enough to draw ids from a seeded state. */
@@ -70,10 +77,14 @@ void orch_wake_at(struct orch_pass *p, int64_t t)
 
 static struct orch_edit *find_edit(struct orch_pass *p, const json_t *obj)
 {
-	for (size_t i = 0; i < p->n_edits; i++)
-		if (p->edits[i].orig == obj || p->edits[i].obj == obj)
-			return &p->edits[i];
-	return NULL;
+	size_t i;
+	return orch_ptrmap_get(&p->edit_index, obj, &i) ? &p->edits[i] : NULL;
+}
+
+const json_t *orch_edit_copy(struct orch_pass *p, const json_t *obj)
+{
+	struct orch_edit *e = find_edit(p, obj);
+	return e ? e->obj : NULL;
 }
 
 const json_t *orch_view(struct orch_pass *p, const json_t *obj)
@@ -94,14 +105,19 @@ json_t *orch_edit(struct orch_pass *p, enum store_kind kind, const json_t *obj)
 		fail(p, -ENOMEM);
 		return NULL;
 	}
-	e = &p->edits[p->n_edits++];
+	e = &p->edits[p->n_edits];
 	e->kind = kind;
 	e->orig = obj;
 	e->id = orch_jstr(obj, "ID", NULL);
 	e->expect = orch_version(obj);
 	e->obj = copy;
 	p->ops++;
-	return copy;
+	/* A complete edit either way: the pass releases it even when it fails here. */
+	if (orch_ptrmap_put(&p->edit_index, obj, p->n_edits) != 0 ||
+	    orch_ptrmap_put(&p->edit_index, copy, p->n_edits) != 0)
+		fail(p, -ENOMEM);
+	p->n_edits++;
+	return p->rc == 0 ? copy : NULL;
 }
 
 void orch_set(struct orch_pass *p, json_t *obj, const char *key, json_t *value)
@@ -182,6 +198,36 @@ void orch_create_task(struct orch_pass *p, const struct orch_service *svc, const
 	p->ops++;
 }
 
+/* ---- nodes ------------------------------------------------------------------------------ */
+
+static bool read_nodes(struct orch_pass *p)
+{
+	p->n_nodes = store_count(p->s, STORE_KIND_NODE);
+	p->nodes = p->n_nodes ? malloc(p->n_nodes * sizeof(*p->nodes)) : NULL;
+	if (p->n_nodes && p->nodes == NULL)
+		return false;
+	for (size_t i = 0; i < p->n_nodes; i++) {
+		const json_t *n = store_at(p->s, STORE_KIND_NODE, i);
+		p->nodes[i] = (struct orch_node){
+			.id = orch_jstr(n, "ID", NULL),
+			.down = strcmp(orch_jstr(n, "Status", "State", NULL), "down") == 0,
+			.drained = strcmp(orch_jstr(n, "Spec", "Availability", NULL), "drain") == 0,
+		};
+		orch_fingerprint_add(&p->nodes_print, orch_version(n));
+	}
+	return true;
+}
+
+static int node_id_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct orch_node *)elem)->id);
+}
+
+const struct orch_node *orch_node_find(struct orch_pass *p, const char *id)
+{
+	return p->n_nodes ? bsearch(id, p->nodes, p->n_nodes, sizeof(*p->nodes), node_id_cmp) : NULL;
+}
+
 /* ---- a service's slots ------------------------------------------------------------- */
 
 static const json_t *service_ports(const json_t *svc)
@@ -211,7 +257,7 @@ static void service_view(json_t *obj, struct orch_service *svc)
 struct sort_key {
 	json_t *task;
 	int64_t slot;
-	const char *node;
+	char node[IDS_LEN + 1];
 	int64_t created;
 	const char *id;
 };
@@ -219,7 +265,7 @@ struct sort_key {
 /* Slot (or node), then oldest first, then id. */
 static int by_slot_then_age(const void *a, const void *b)
 {
-	const struct sort_key *x = a, *y = b;
+	const struct sort_key *x = *(const struct sort_key *const *)a, *y = *(const struct sort_key *const *)b;
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
 	int c = strcmp(x->node, y->node);
@@ -230,34 +276,35 @@ static int by_slot_then_age(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* Sorts the service's tasks into slot order, oldest first in each slot. */
-static bool sort_tasks(struct orch_pass *p, json_t **tasks, size_t n)
+/* Sorts tasks into slot order, oldest first in each slot; *order gets their
+ * sort keys in that order (pointers into the returned block, which the
+ * caller frees). NULL when out of memory (or there are none). */
+static struct sort_key *sorted_tasks(struct orch_pass *p, json_t **tasks, size_t n, struct sort_key ***order)
 {
-	struct sort_key *keys = n > 1 ? malloc(n * sizeof(*keys)) : NULL;
-	if (n > 1 && keys == NULL) {
-		fail(p, -ENOMEM);
-		return false;
+	struct sort_key *keys = n > 0 ? malloc(n * (sizeof(*keys) + sizeof(**order))) : NULL;
+	if (keys == NULL) {
+		if (n > 0)
+			fail(p, -ENOMEM);
+		return NULL;
 	}
-	for (size_t i = 0; i < n && keys; i++)
-		keys[i] = (struct sort_key){.task = tasks[i],
-					    .slot = orch_jint(tasks[i], "Slot", NULL),
-					    .node = orch_jstr(tasks[i], "NodeID", NULL),
-					    .created = orch_jtime(tasks[i], "CreatedAt", NULL),
-					    .id = orch_jstr(tasks[i], "ID", NULL)};
-	if (keys != NULL) {
-		qsort(keys, n, sizeof(*keys), by_slot_then_age);
-		for (size_t i = 0; i < n; i++)
-			tasks[i] = keys[i].task;
+	*order = (struct sort_key **)(keys + n); /* pointers sort faster than the keys */
+	for (size_t i = 0; i < n; i++) {
+		struct orch_facts f = orch_facts_stored(p, tasks[i]);
+		keys[i] = (struct sort_key){.task = tasks[i], .slot = f.slot, .created = f.created, .id = f.id};
+		memcpy(keys[i].node, f.node, sizeof(f.node));
+		(*order)[i] = &keys[i];
 	}
-	free(keys);
-	return true;
+	qsort(*order, n, sizeof(**order), by_slot_then_age);
+	for (size_t i = 0; i < n; i++)
+		tasks[i] = (*order)[i]->task;
+	return keys;
 }
 
-static bool same_slot(const struct orch_service *svc, const json_t *a, const json_t *b)
+static bool same_slot(const struct orch_service *svc, const struct sort_key *a, const struct sort_key *b)
 {
 	if (svc->global)
-		return strcmp(orch_jstr(a, "NodeID", NULL), orch_jstr(b, "NodeID", NULL)) == 0;
-	return orch_jint(a, "Slot", NULL) == orch_jint(b, "Slot", NULL);
+		return strcmp(a->node, b->node) == 0;
+	return a->slot == b->slot;
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -338,57 +385,93 @@ static void mark_wanted(struct orch_pass *p, const struct orch_service *svc, str
 	free(c);
 }
 
-static void reconcile_service(struct orch_pass *p, json_t *obj)
+/* Reconciles the service's slots and its update over its tasks. */
+static void reconcile_slots(struct orch_pass *p, const struct orch_service *svc, json_t **tasks, size_t n_tasks)
 {
-	struct orch_service svc;
-	service_view(obj, &svc);
-	size_t n_tasks = store_tasks_by_service(p->s, svc.id, NULL, 0);
-	json_t **tasks = n_tasks ? malloc(n_tasks * sizeof(*tasks)) : NULL;
 	struct orch_slot *slots = NULL;
 	size_t n = 0, cap = 0;
-	if (n_tasks && tasks == NULL) {
-		fail(p, -ENOMEM);
+	struct sort_key **order = NULL, *keys = sorted_tasks(p, tasks, n_tasks, &order);
+	if (n_tasks > 0 && keys == NULL)
 		return;
-	}
-	store_tasks_by_service(p->s, svc.id, tasks, n_tasks);
-	if (!sort_tasks(p, tasks, n_tasks)) {
-		free(tasks);
-		return;
-	}
 	for (size_t i = 0; i < n_tasks; i++) {
-		if (n > 0 && same_slot(&svc, tasks[i], slots[n - 1].tasks[0])) {
+		if (n > 0 && same_slot(svc, order[i], order[i - 1])) {
 			slots[n - 1].n++;
 			continue;
 		}
 		if (!grow(p, (void **)&slots, n, &cap, sizeof(*slots)))
 			break;
-		slots[n++] = (struct orch_slot){.num = svc.global ? 0 : orch_jint(tasks[i], "Slot", NULL),
-						.node = svc.global ? orch_jstr(tasks[i], "NodeID", NULL) : NULL,
+		slots[n++] = (struct orch_slot){.num = svc->global ? 0 : order[i]->slot,
+						.node = svc->global ? orch_jstr(tasks[i], "NodeID", NULL) : NULL,
 						.tasks = &tasks[i],
 						.n = 1};
 	}
-	n = add_empty_slots(p, &svc, &slots, n, &cap);
+	free(keys);
+	n = add_empty_slots(p, svc, &slots, n, &cap);
 	if (n > 1)
 		qsort(slots, n, sizeof(*slots), slot_cmp);
-	mark_wanted(p, &svc, slots, n);
+	mark_wanted(p, svc, slots, n);
 	for (size_t i = 0; i < n && p->rc == 0; i++)
-		orch_slot_reconcile(p, &svc, &slots[i]);
+		orch_slot_reconcile(p, svc, &slots[i]);
 	if (p->rc == 0)
-		orch_update_step(p, &svc, slots, n);
+		orch_update_step(p, svc, slots, n);
 	free(slots);
+}
+
+/* A service whose last reconcile found nothing to do, and whose object,
+ * tasks and nodes have not changed since, is skipped until the time it asked
+ * to be run at: after an agent's report most services are in that case. */
+static void reconcile_service(struct orch_pass *p, json_t *obj)
+{
+	const char *id = orch_jstr(obj, "ID", NULL);
+	size_t n_tasks = store_tasks_by_service(p->s, id, NULL, 0);
+	json_t **tasks = n_tasks ? malloc(2 * n_tasks * sizeof(*tasks)) : NULL; /* in the store's order, then sorted */
+	if (n_tasks && tasks == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	store_tasks_by_service(p->s, id, tasks, n_tasks);
+	p->n_service_tasks += n_tasks;
+	bool room = p->ops < p->max_ops; /* a reconcile with no room may stop the pass: never skip it */
+	int64_t wake, outer_wake = p->wake;
+	size_t ops = p->ops;
+	if (room && orch_cache_idle(p, obj, tasks, n_tasks, &wake)) {
+		orch_wake_at(p, wake);
+		free(tasks);
+		return;
+	}
+	struct orch_service svc;
+	service_view(obj, &svc);
+	p->wake = 0;
+	if (n_tasks > 0)
+		memcpy(tasks + n_tasks, tasks, n_tasks * sizeof(*tasks));
+	reconcile_slots(p, &svc, tasks + n_tasks, n_tasks);
+	wake = p->wake;
+	p->wake = outer_wake;
+	orch_wake_at(p, wake);
+	if (room && p->ops == ops && !p->full && p->rc == 0)
+		orch_cache_set_idle(p, obj, tasks, n_tasks, wake);
 	free(tasks);
 }
 
 /* Tasks whose service is gone: stop them, then delete them once stopped (at
  * once when no agent will report on them). */
-static void reap_orphan_tasks(struct orch_pass *p)
+static void reap_orphan_tasks(struct orch_pass *p, bool every_service)
 {
-	for (size_t i = 0; i < store_count(p->s, STORE_KIND_TASK) && orch_room(p); i++) {
+	size_t n = store_count(p->s, STORE_KIND_TASK);
+	if (every_service && p->n_service_tasks == n) {
+		/* Every task belongs to a service that exists: nothing to reap. The
+		 * loop below would still have asked for room once. */
+		if (n > 0)
+			orch_room(p);
+		return;
+	}
+	for (size_t i = 0; i < n && orch_room(p); i++) {
 		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		if (store_get(p->s, STORE_KIND_SERVICE, orch_jstr(t, "ServiceID", NULL)) != NULL)
+		struct orch_facts f = orch_facts_stored(p, t);
+		if (store_get(p->s, STORE_KIND_SERVICE, f.service) != NULL)
 			continue;
-		enum orch_state st = orch_task_state(t);
-		const json_t *node = store_get(p->s, STORE_KIND_NODE, orch_jstr(t, "NodeID", NULL));
+		enum orch_state st = f.state;
+		const json_t *node = store_get(p->s, STORE_KIND_NODE, f.node);
 		bool lost = node == NULL || strcmp(orch_jstr(node, "Status", "State", NULL), "down") == 0;
 		if (orch_state_terminal(st) || st < ORCH_STATE_ASSIGNED || lost) /* nothing left to stop */
 			orch_delete(p, t);
@@ -399,16 +482,47 @@ static void reap_orphan_tasks(struct orch_pass *p)
 
 /* ---- scheduling -------------------------------------------------------------------- */
 
-static const json_t *ports_of_task(struct orch_pass *p, const json_t *task)
+/* A service's host-mode ports, looked up by id (services in ascending id order). */
+struct service_ports {
+	const char *id;
+	const json_t *ports;
+};
+
+static int service_ports_cmp(const void *key, const void *elem)
 {
-	const json_t *svc = store_get(p->s, STORE_KIND_SERVICE, orch_jstr(task, "ServiceID", NULL));
-	return svc ? service_ports(svc) : NULL;
+	return strcmp(key, ((const struct service_ports *)elem)->id);
 }
 
-static bool waits_for_node(const json_t *t)
+/* The ports of every service, in the store's order; NULL when out of memory
+ * (or there is no service). */
+static struct service_ports *all_service_ports(struct orch_pass *p, size_t *n)
 {
-	enum orch_state st = orch_task_state(t);
-	return orch_task_wants_running(t) && st < ORCH_STATE_ASSIGNED;
+	*n = store_count(p->s, STORE_KIND_SERVICE);
+	struct service_ports *sp = *n ? malloc(*n * sizeof(*sp)) : NULL;
+	if (*n && sp == NULL)
+		fail(p, -ENOMEM);
+	for (size_t i = 0; sp && i < *n; i++) {
+		const json_t *svc = store_at(p->s, STORE_KIND_SERVICE, i);
+		sp[i] = (struct service_ports){.id = orch_jstr(svc, "ID", NULL), .ports = service_ports(svc)};
+	}
+	return sp;
+}
+
+/* The ports of the service with this id, or NULL (no such service, or no ports). */
+static const json_t *ports_of(const struct service_ports *sp, size_t n, const char *service)
+{
+	const struct service_ports *found = n ? bsearch(service, sp, n, sizeof(*sp), service_ports_cmp) : NULL;
+	return found ? found->ports : NULL;
+}
+
+static bool service_exists(const struct service_ports *sp, size_t n, const char *service)
+{
+	return n && bsearch(service, sp, n, sizeof(*sp), service_ports_cmp) != NULL;
+}
+
+static bool waits_for_node(const struct orch_facts *f)
+{
+	return f->wants_running && f->state < ORCH_STATE_ASSIGNED;
 }
 
 static void assign(struct orch_pass *p, json_t *t, const char *node_id)
@@ -426,12 +540,12 @@ static void leave_pending(struct orch_pass *p, json_t *t, const char *why)
 		orch_set(p, status, "Err", json_string(why));
 }
 
-static void place_existing(struct orch_pass *p, struct scheduler *sc, const json_t *t)
+static void place_existing(struct orch_pass *p, struct scheduler *sc, const json_t *t, const json_t *ports)
 {
 	char why[SCHEDULER_MSG_MAX];
 	const char *node = NULL;
 	const json_t *view = orch_view(p, t);
-	int rc = scheduler_place(sc, view, ports_of_task(p, view), &node, why, sizeof(why));
+	int rc = scheduler_place(sc, view, ports, &node, why, sizeof(why));
 	if (rc == SCHEDULER_E_NOMEM) {
 		fail(p, rc);
 		return;
@@ -461,30 +575,125 @@ static void place_created(struct orch_pass *p, struct scheduler *sc, struct orch
 		fail(p, rc);
 }
 
-static void schedule(struct orch_pass *p)
+/* What one scan of the tasks (as this pass left them) found for scheduling. */
+struct task_scan {
+	struct placed *placed; /* tasks on a node, not ended: the load */
+	size_t n_placed, cap_placed;
+	json_t **waiting;      /* stored tasks of existing services waiting for a node */
+	size_t n_waiting, cap_waiting;
+};
+
+/* A task's load on its node, with the ids copied in. */
+struct placed {
+	char node[IDS_LEN + 1], service[IDS_LEN + 1];
+	int64_t cpu, mem;
+	const json_t *ports; /* its service's */
+	bool wants_running;
+};
+
+/* Files one task; service is NULL for a task whose service is gone. */
+static void scan_task(struct orch_pass *p, struct task_scan *scan, json_t *t, const struct service_ports *service)
 {
-	struct scheduler *sc = scheduler_new();
-	if (sc == NULL) {
-		fail(p, -ENOMEM);
+	struct orch_facts f = orch_facts_of(p, t);
+	if (service != NULL && waits_for_node(&f)) {
+		if (grow(p, (void **)&scan->waiting, scan->n_waiting, &scan->cap_waiting, sizeof(*scan->waiting)))
+			scan->waiting[scan->n_waiting++] = t;
 		return;
 	}
-	size_t n_nodes = store_count(p->s, STORE_KIND_NODE), n_tasks = store_count(p->s, STORE_KIND_TASK);
+	if (f.node[0] == '\0' || f.state < ORCH_STATE_ASSIGNED || orch_state_terminal(f.state))
+		return;
+	if (!grow(p, (void **)&scan->placed, scan->n_placed, &scan->cap_placed, sizeof(*scan->placed)))
+		return;
+	struct placed *pl = &scan->placed[scan->n_placed++];
+	*pl = (struct placed){.cpu = f.cpu, .mem = f.mem, .ports = service ? service->ports : NULL,
+			      .wants_running = f.wants_running};
+	memcpy(pl->node, f.node, sizeof(pl->node));
+	memcpy(pl->service, f.service, sizeof(pl->service));
+}
+
+static int by_task_id(const void *a, const void *b)
+{
+	return strcmp(orch_jstr(*(json_t *const *)a, "ID", NULL), orch_jstr(*(json_t *const *)b, "ID", NULL));
+}
+
+/* Scans the tasks service by service (through the index; the load is a sum,
+ * so order does not matter), then, if some task has no service, all tasks
+ * for those. The waiting tasks end up in id order, the store's. */
+static void scan_tasks(struct orch_pass *p, const struct service_ports *sp, size_t n_sp, struct task_scan *scan)
+{
+	json_t **tasks = NULL;
+	size_t cap = 0, counted = 0, n_tasks = store_count(p->s, STORE_KIND_TASK);
+	for (size_t i = 0; i < n_sp && p->rc == 0; i++) {
+		size_t n = store_tasks_by_service(p->s, sp[i].id, NULL, 0);
+		if (n > cap) {
+			json_t **bigger = realloc(tasks, n * sizeof(*tasks));
+			if (bigger == NULL) {
+				fail(p, -ENOMEM);
+				break;
+			}
+			tasks = bigger;
+			cap = n;
+		}
+		store_tasks_by_service(p->s, sp[i].id, tasks, n);
+		for (size_t j = 0; j < n; j++)
+			scan_task(p, scan, tasks[j], &sp[i]);
+		counted += n;
+	}
+	free(tasks);
+	for (size_t i = 0; counted < n_tasks && i < n_tasks && p->rc == 0; i++) {
+		json_t *t = store_at(p->s, STORE_KIND_TASK, i);
+		struct orch_facts f = orch_facts_stored(p, t);
+		if (!service_exists(sp, n_sp, f.service))
+			scan_task(p, scan, t, NULL);
+	}
+	if (scan->n_waiting > 1)
+		qsort(scan->waiting, scan->n_waiting, sizeof(*scan->waiting), by_task_id);
+}
+
+/* The nodes and the load on them. */
+static struct scheduler *load_scheduler(struct orch_pass *p, const struct task_scan *scan)
+{
+	struct scheduler *sc = scheduler_new();
+	size_t n_nodes = store_count(p->s, STORE_KIND_NODE);
+	if (sc == NULL) {
+		fail(p, -ENOMEM);
+		return NULL;
+	}
 	for (size_t i = 0; i < n_nodes && p->rc == 0; i++)
 		if (scheduler_add_node(sc, store_at(p->s, STORE_KIND_NODE, i)) == SCHEDULER_E_NOMEM)
 			fail(p, -ENOMEM);
-	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
-		const json_t *t = orch_view(p, store_at(p->s, STORE_KIND_TASK, i));
-		if (scheduler_add_task(sc, t, ports_of_task(p, t)) != 0)
+	for (size_t i = 0; i < scan->n_placed && p->rc == 0; i++) {
+		const struct placed *pl = &scan->placed[i];
+		struct scheduler_load load = {.node_id = pl->node, .service_id = pl->service, .cpu = pl->cpu,
+					      .mem = pl->mem, .ports = pl->ports, .wants_running = pl->wants_running};
+		if (scheduler_add_load(sc, &load) != 0)
 			fail(p, -ENOMEM);
 	}
-	for (size_t i = 0; i < n_tasks && p->rc == 0; i++) {
-		const json_t *t = store_at(p->s, STORE_KIND_TASK, i);
-		if (waits_for_node(orch_view(p, t)) && store_get(p->s, STORE_KIND_SERVICE, orch_jstr(t, "ServiceID", NULL)))
-			place_existing(p, sc, t);
+	return sc;
+}
+
+/* Places the tasks waiting for a node, in id order, then the new ones. With
+ * none, the scheduler is not even built: most passes place nothing. */
+static void schedule(struct orch_pass *p)
+{
+	size_t n_sp;
+	struct service_ports *sp = all_service_ports(p, &n_sp);
+	struct task_scan scan = {0};
+	struct scheduler *sc = NULL;
+	if (p->rc == 0)
+		scan_tasks(p, sp, n_sp, &scan);
+	if (p->rc == 0 && (scan.n_waiting > 0 || p->n_creates > 0))
+		sc = load_scheduler(p, &scan);
+	for (size_t i = 0; i < scan.n_waiting && p->rc == 0; i++) {
+		struct orch_facts f = orch_facts_of(p, scan.waiting[i]);
+		place_existing(p, sc, scan.waiting[i], ports_of(sp, n_sp, f.service));
 	}
 	for (size_t i = 0; i < p->n_creates && p->rc == 0; i++)
 		place_created(p, sc, &p->creates[i]);
 	scheduler_free(sc);
+	free(scan.placed);
+	free(scan.waiting);
+	free(sp);
 }
 
 /* ---- the pass ------------------------------------------------------------------------ */
@@ -512,6 +721,8 @@ static void pass_release(struct orch_pass *p)
 	free(p->creates);
 	free(p->deletes);
 	free(p->delete_expect);
+	orch_ptrmap_free(&p->edit_index);
+	free(p->nodes);
 }
 
 static int pass_finish(struct orch_pass *p, struct orchestrator_pass *out, char *err, size_t errlen)
@@ -546,9 +757,15 @@ int orchestrator_run(struct orchestrator *o, const struct store *s, int64_t now_
 		snprintf(err, errlen, "orchestrator: the time is before 1970");
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < store_count(s, STORE_KIND_SERVICE) && p.rc == 0 && !p.full; i++)
+	if (!read_nodes(&p) || orch_cache_begin(&o->cache) != 0) {
+		free(p.nodes);
+		snprintf(err, errlen, "orchestrator: out of memory");
+		return -ENOMEM;
+	}
+	size_t n_services = store_count(s, STORE_KIND_SERVICE), i = 0;
+	for (; i < n_services && p.rc == 0 && !p.full; i++)
 		reconcile_service(&p, store_at(s, STORE_KIND_SERVICE, i));
-	reap_orphan_tasks(&p);
+	reap_orphan_tasks(&p, i == n_services);
 	if (p.rc == 0)
 		schedule(&p);
 	int rc = p.rc;
@@ -557,5 +774,6 @@ int orchestrator_run(struct orchestrator *o, const struct store *s, int64_t now_
 	else
 		rc = pass_finish(&p, out, err, errlen);
 	pass_release(&p);
+	orch_cache_end(o->cache);
 	return rc;
 }

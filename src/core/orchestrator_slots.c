@@ -6,14 +6,6 @@
 /* Docker's default RestartPolicy.Delay. */
 #define DEFAULT_RESTART_DELAY (5 * NS_PER_SEC)
 
-bool orch_task_outdated(const struct orch_service *svc, const json_t *task)
-{
-	const json_t *spec = json_object_get(task, "Spec");
-	if (svc->template == NULL)
-		return json_object_size(spec) > 0;
-	return !json_equal(spec, svc->template);
-}
-
 void orch_restart_policy(const json_t *task, struct orch_restart *out)
 {
 	const json_t *rp = orch_jget(task, "Spec", "RestartPolicy", NULL);
@@ -28,26 +20,9 @@ void orch_restart_policy(const json_t *task, struct orch_restart *out)
 	out->max_attempts = max > 0 ? (uint64_t)max : 0;
 }
 
-const json_t *orch_slot_current(struct orch_pass *p, const struct orch_service *svc, const struct orch_slot *slot)
+static const char *node_availability(struct orch_pass *p, const char *node_id)
 {
-	const json_t *best = NULL;
-	bool best_fresh = false;
-	for (size_t i = 0; i < slot->n; i++) { /* oldest first: a later one of equal rank wins */
-		const json_t *v = orch_view(p, slot->tasks[i]);
-		if (!orch_task_wants_running(v))
-			continue;
-		bool fresh = !orch_task_outdated(svc, v);
-		if (best == NULL || fresh || !best_fresh) {
-			best = slot->tasks[i];
-			best_fresh = fresh;
-		}
-	}
-	return best;
-}
-
-static const char *node_availability(struct orch_pass *p, const json_t *task)
-{
-	const json_t *node = store_get(p->s, STORE_KIND_NODE, orch_jstr(task, "NodeID", NULL));
+	const json_t *node = store_get(p->s, STORE_KIND_NODE, node_id);
 	return orch_jstr(node, "Spec", "Availability", NULL);
 }
 
@@ -65,16 +40,21 @@ static void orphan(struct orch_pass *p, const json_t *task)
 static void handle_nodes(struct orch_pass *p, const struct orch_slot *slot)
 {
 	for (size_t i = 0; i < slot->n; i++) {
-		const json_t *t = slot->tasks[i], *v = orch_view(p, t);
-		if (orch_state_terminal(orch_task_state(v)))
+		const json_t *t = slot->tasks[i];
+		struct orch_facts f = orch_facts_of(p, t);
+		const struct orch_node *node = f.node[0] ? orch_node_find(p, f.node) : NULL;
+		if (orch_state_terminal(f.state)) {
+			/* It ended on its own and may still be its slot's last word
+			 * (a restart not allowed), but nothing is meant to run on a
+			 * node that is lost or drained. */
+			if (f.wants_running && f.node[0] && (node == NULL || node->down || node->drained))
+				orch_shutdown(p, t);
 			continue;
-		const char *node_id = orch_jstr(v, "NodeID", NULL);
-		const json_t *node = node_id[0] ? store_get(p->s, STORE_KIND_NODE, node_id) : NULL;
-		bool placed = orch_task_state(v) >= ORCH_STATE_ASSIGNED;
-		if (placed && (node == NULL || strcmp(orch_jstr(node, "Status", "State", NULL), "down") == 0))
+		}
+		bool placed = f.state >= ORCH_STATE_ASSIGNED;
+		if (placed && (node == NULL || node->down))
 			orphan(p, t);
-		else if (!slot->wanted || !orch_task_wants_running(v) ||
-			 (placed && strcmp(orch_jstr(node, "Spec", "Availability", NULL), "drain") == 0))
+		else if (!slot->wanted || !f.wants_running || (placed && node->drained))
 			orch_shutdown(p, t);
 	}
 }
@@ -83,16 +63,16 @@ static void handle_nodes(struct orch_pass *p, const struct orch_slot *slot)
 static bool fillable(struct orch_pass *p, const struct orch_slot *slot)
 {
 	for (size_t i = 0; i < slot->n; i++) {
-		const json_t *v = orch_view(p, slot->tasks[i]);
-		if (!orch_state_terminal(orch_task_state(v)) && strcmp(node_availability(p, v), "drain") != 0)
+		struct orch_facts f = orch_facts_of(p, slot->tasks[i]);
+		if (!orch_state_terminal(f.state) && strcmp(node_availability(p, f.node), "drain") != 0)
 			return false;
 	}
 	return true;
 }
 
-static int64_t ended_at(const json_t *t)
+static int64_t ended_at(struct orch_pass *p, const json_t *t)
 {
-	int64_t ts = orch_jtime(t, "Status", "Timestamp", NULL);
+	int64_t ts = orch_facts_of(p, t).status_at;
 	return ts ? ts : orch_jtime(t, "UpdatedAt", NULL);
 }
 
@@ -105,11 +85,11 @@ static bool counts_as_failure(enum orch_state st)
 static uint64_t failures_in_window(struct orch_pass *p, const struct orch_slot *slot, const json_t *cur,
 				   const struct orch_restart *rp)
 {
-	int64_t end = ended_at(cur);
+	int64_t end = ended_at(p, cur);
 	uint64_t n = 0;
 	for (size_t i = 0; i < slot->n; i++) {
 		const json_t *v = orch_view(p, slot->tasks[i]);
-		int64_t at = ended_at(v);
+		int64_t at = ended_at(p, v);
 		if (!counts_as_failure(orch_task_state(v)) || at > end || (rp->window > 0 && at < end - rp->window))
 			continue;
 		if (json_equal(json_object_get(v, "Spec"), json_object_get(cur, "Spec")))
@@ -128,8 +108,47 @@ static bool restart_allowed(struct orch_pass *p, const struct orch_slot *slot, c
 		return false;
 	if (rp.max_attempts > 0 && failures_in_window(p, slot, cur, &rp) > rp.max_attempts)
 		return false;
-	*due = ended_at(cur) + rp.delay;
+	*due = ended_at(p, cur) + rp.delay;
 	return true;
+}
+
+/* The slot's newest task when it ended on its own, is no longer meant to run
+ * (its node was lost or drained) and may not restart: it still speaks for the
+ * slot, as a task of the same end still meant to run would (swarmkit's
+ * UpdatableTasksInSlot), so the slot is not refilled. NULL otherwise. */
+static const json_t *ended_for_good(struct orch_pass *p, const struct orch_slot *slot)
+{
+	const json_t *newest = NULL;
+	int64_t newest_at = 0, due;
+	for (size_t i = 0; i < slot->n; i++) {
+		int64_t at = orch_facts_of(p, slot->tasks[i]).created;
+		if (newest == NULL || at >= newest_at) {
+			newest = slot->tasks[i];
+			newest_at = at;
+		}
+	}
+	if (newest == NULL)
+		return NULL;
+	struct orch_facts f = orch_facts_of(p, newest);
+	if (f.wants_running || !counts_as_failure(f.state) || restart_allowed(p, slot, orch_view(p, newest), &due))
+		return NULL;
+	return newest;
+}
+
+const json_t *orch_slot_current(struct orch_pass *p, const struct orch_service *svc, const struct orch_slot *slot)
+{
+	const json_t *best = NULL;
+	bool best_fresh = false;
+	for (size_t i = 0; i < slot->n; i++) { /* oldest first: a later one of equal rank wins */
+		if (!orch_facts_of(p, slot->tasks[i]).wants_running)
+			continue;
+		bool fresh = !orch_task_outdated(p, svc, slot->tasks[i]);
+		if (best == NULL || fresh || !best_fresh) {
+			best = slot->tasks[i];
+			best_fresh = fresh;
+		}
+	}
+	return best ? best : ended_for_good(p, slot);
 }
 
 /* Other tasks meant to run: ended ones stop being meant to, and running
@@ -137,12 +156,13 @@ static bool restart_allowed(struct orch_pass *p, const struct orch_slot *slot, c
  * whether one of them still runs or is starting. */
 static bool settle_extras(struct orch_pass *p, const struct orch_slot *slot, const json_t *cur)
 {
-	bool cur_runs = orch_task_state(orch_view(p, cur)) == ORCH_STATE_RUNNING, live = false;
+	bool cur_runs = orch_facts_of(p, cur).state == ORCH_STATE_RUNNING, live = false;
 	for (size_t i = 0; i < slot->n; i++) {
-		const json_t *t = slot->tasks[i], *v = orch_view(p, t);
-		if (t == cur || !orch_task_wants_running(v))
+		const json_t *t = slot->tasks[i];
+		struct orch_facts f = orch_facts_of(p, t);
+		if (t == cur || !f.wants_running)
 			continue;
-		if (orch_state_terminal(orch_task_state(v)) || cur_runs)
+		if (orch_state_terminal(f.state) || cur_runs)
 			orch_shutdown(p, t);
 		else
 			live = true;
@@ -159,12 +179,13 @@ static void retain_history(struct orch_pass *p, const struct orch_slot *slot)
 {
 	size_t limit = slot->wanted || slot->node != NULL ? ORCHESTRATOR_HISTORY_LIMIT : 0, old = 0;
 	for (size_t i = 0; i < slot->n; i++) {
-		const json_t *v = orch_view(p, slot->tasks[i]);
-		old += !orch_task_wants_running(v) && orch_state_terminal(orch_task_state(v));
+		struct orch_facts f = orch_facts_of(p, slot->tasks[i]);
+		old += !f.wants_running && orch_state_terminal(f.state);
 	}
 	for (size_t i = 0; i < slot->n && old > limit; i++) {
-		const json_t *t = slot->tasks[i], *v = orch_view(p, t);
-		if (v != t || orch_task_wants_running(v) || !orch_state_terminal(orch_task_state(v)))
+		const json_t *t = slot->tasks[i];
+		struct orch_facts f = orch_facts_of(p, t);
+		if (orch_edit_copy(p, t) != NULL || f.wants_running || !orch_state_terminal(f.state))
 			continue;
 		orch_delete(p, t);
 		old--;
@@ -183,7 +204,7 @@ static void reconcile_ended(struct orch_pass *p, const struct orch_service *svc,
 		orch_shutdown(p, cur);
 		if (!live_extra && slot->may_create)
 			orch_create_task(p, svc, slot);
-	} else if (!live_extra && orch_task_outdated(svc, orch_view(p, cur))) {
+	} else if (!live_extra && orch_task_outdated(p, svc, cur)) {
 		slot->outdated = true; /* ended for good, but an update replaces it */
 	}
 }
@@ -196,9 +217,9 @@ void orch_slot_reconcile(struct orch_pass *p, const struct orch_service *svc, st
 		orch_create_task(p, svc, slot);
 	if (cur != NULL) {
 		bool live_extra = settle_extras(p, slot, cur);
-		if (orch_state_terminal(orch_task_state(orch_view(p, cur))))
+		if (orch_state_terminal(orch_facts_of(p, cur).state))
 			reconcile_ended(p, svc, slot, cur, live_extra);
-		else if (!live_extra && orch_task_outdated(svc, orch_view(p, cur)))
+		else if (!live_extra && orch_task_outdated(p, svc, cur))
 			slot->outdated = true;
 	}
 	retain_history(p, slot);

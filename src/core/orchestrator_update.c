@@ -33,9 +33,9 @@ static void update_config(const struct orch_service *svc, bool rollback, struct 
 }
 
 /* A task created from the current template since the update started. */
-static bool new_in_update(const struct orch_service *svc, const json_t *t, int64_t started)
+static bool new_in_update(struct orch_pass *p, const struct orch_service *svc, const json_t *t, int64_t started)
 {
-	return !orch_task_outdated(svc, t) && orch_jtime(t, "CreatedAt", NULL) >= started;
+	return !orch_task_outdated(p, svc, t) && orch_facts_of(p, t).created >= started;
 }
 
 /* Failed or rejected tasks of the update; *last is the latest one's id. */
@@ -47,11 +47,11 @@ static size_t count_failures(struct orch_pass *p, const struct orch_service *svc
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < slots[i].n; j++) {
 			const json_t *v = orch_view(p, slots[i].tasks[j]);
-			enum orch_state st = orch_task_state(v);
-			if ((st != ORCH_STATE_FAILED && st != ORCH_STATE_REJECTED) || !new_in_update(svc, v, started))
+			enum orch_state st = orch_facts_of(p, v).state;
+			if ((st != ORCH_STATE_FAILED && st != ORCH_STATE_REJECTED) || !new_in_update(p, svc, v, started))
 				continue;
 			failures++;
-			int64_t at = orch_jtime(v, "Status", "Timestamp", NULL);
+			int64_t at = orch_facts_of(p, v).status_at;
 			if (at >= last_at) {
 				last_at = at;
 				*last = orch_jstr(v, "ID", NULL);
@@ -69,12 +69,12 @@ static bool slot_busy(struct orch_pass *p, const struct orch_service *svc, const
 	if (cur == NULL)
 		return true;
 	const json_t *v = orch_view(p, cur);
-	enum orch_state st = orch_task_state(v);
-	if (!new_in_update(svc, v, started) || orch_state_terminal(st))
+	enum orch_state st = orch_facts_of(p, v).state;
+	if (!new_in_update(p, svc, v, started) || orch_state_terminal(st))
 		return false;
 	if (st < ORCH_STATE_RUNNING)
 		return true;
-	int64_t ready_at = orch_jtime(v, "Status", "Timestamp", NULL) + c->delay;
+	int64_t ready_at = orch_facts_of(p, v).status_at + c->delay;
 	orch_wake_at(p, ready_at);
 	return p->now < ready_at;
 }
@@ -89,9 +89,9 @@ static bool monitor_over(struct orch_pass *p, const struct orch_service *svc, co
 			continue;
 		const json_t *cur = orch_slot_current(p, svc, &slots[i]);
 		const json_t *v = cur ? orch_view(p, cur) : NULL;
-		if (v == NULL || !new_in_update(svc, v, started) || orch_task_state(v) != ORCH_STATE_RUNNING)
+		if (v == NULL || !new_in_update(p, svc, v, started) || orch_facts_of(p, v).state != ORCH_STATE_RUNNING)
 			continue;
-		int64_t until = orch_jtime(v, "Status", "Timestamp", NULL) + monitor;
+		int64_t until = orch_facts_of(p, v).status_at + monitor;
 		if (p->now < until) {
 			orch_wake_at(p, until);
 			over = false;

@@ -42,6 +42,7 @@ struct sched_node {
 	size_t active;                   /* tasks meant to run, all services */
 	struct service_count *services;  /* tasks meant to run, per service */
 	size_t n_services, cap_services;
+	size_t last_service;             /* the services entry found last: callers add tasks service by service */
 	struct host_port *ports;         /* host-mode ports held */
 	size_t n_ports, cap_ports;
 };
@@ -287,9 +288,13 @@ static struct sched_node *find_node(struct scheduler *s, const char *id)
 
 static struct service_count *service_slot(struct sched_node *n, const char *service)
 {
+	if (n->last_service < n->n_services && strcmp(n->services[n->last_service].service, service) == 0)
+		return &n->services[n->last_service];
 	for (size_t i = 0; i < n->n_services; i++)
-		if (strcmp(n->services[i].service, service) == 0)
+		if (strcmp(n->services[i].service, service) == 0) {
+			n->last_service = i;
 			return &n->services[i];
+		}
 	return NULL;
 }
 
@@ -326,7 +331,7 @@ static void needs_of(const json_t *task, const json_t *ports, struct task_needs 
 	need->ports = ports;
 }
 
-static int record(struct sched_node *n, const json_t *task, const struct task_needs *need)
+static int record(struct sched_node *n, bool wants_running, const struct task_needs *need)
 {
 	n->cpu_free -= need->cpu;
 	n->mem_free -= need->mem;
@@ -340,7 +345,7 @@ static int record(struct sched_node *n, const json_t *task, const struct task_ne
 			return SCHEDULER_E_NOMEM;
 		n->ports[n->n_ports++] = hp;
 	}
-	if (!orch_task_wants_running(task))
+	if (!wants_running)
 		return 0;
 	n->active++;
 	struct service_count *c = service_slot(n, need->service);
@@ -348,11 +353,24 @@ static int record(struct sched_node *n, const json_t *task, const struct task_ne
 		if (reserve_one((void **)&n->services, n->n_services, &n->cap_services, sizeof(*n->services)) != 0)
 			return SCHEDULER_E_NOMEM;
 		c = &n->services[n->n_services++];
-		snprintf(c->service, sizeof(c->service), "%s", need->service);
+		size_t len = strnlen(need->service, IDS_LEN); /* as snprintf would truncate, without its cost */
+		memcpy(c->service, need->service, len);
+		c->service[len] = '\0';
 		c->n = 0;
+		n->last_service = n->n_services - 1;
 	}
 	c->n++;
 	return 0;
+}
+
+int scheduler_add_load(struct scheduler *s, const struct scheduler_load *load)
+{
+	struct sched_node *n = find_node(s, load->node_id);
+	if (n == NULL)
+		return 0;
+	struct task_needs need = {
+		.service = load->service_id, .cpu = load->cpu, .mem = load->mem, .ports = load->ports};
+	return record(n, load->wants_running, &need);
 }
 
 int scheduler_add_task(struct scheduler *s, const json_t *task, const json_t *ports)
@@ -361,12 +379,11 @@ int scheduler_add_task(struct scheduler *s, const json_t *task, const json_t *po
 	enum orch_state st = orch_task_state(task);
 	if (node_id[0] == '\0' || st < ORCH_STATE_ASSIGNED || orch_state_terminal(st))
 		return 0;
-	struct sched_node *n = find_node(s, node_id);
-	if (n == NULL)
-		return 0;
 	struct task_needs need;
 	needs_of(task, ports, &need);
-	return record(n, task, &need);
+	struct scheduler_load load = {.node_id = node_id, .service_id = need.service, .cpu = need.cpu,
+				      .mem = need.mem, .ports = ports, .wants_running = orch_task_wants_running(task)};
+	return scheduler_add_load(s, &load);
 }
 
 /* ---- placing ----------------------------------------------------------------------------- */
@@ -479,7 +496,7 @@ int scheduler_place(struct scheduler *s, const json_t *task, const json_t *ports
 		explain(failures, err, errlen);
 		return SCHEDULER_E_NO_NODE;
 	}
-	rc = record(best, task, &need);
+	rc = record(best, orch_task_wants_running(task), &need);
 	if (rc != 0)
 		return rc;
 	*node_id = best->id;

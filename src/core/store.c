@@ -310,12 +310,10 @@ size_t store_find(const struct store *s, enum store_index index, const char *key
 	if ((unsigned)index >= STORE_INDEX_COUNT || key == NULL)
 		return 0;
 	const struct store_table *t = &s->st.indexes[index];
-	size_t n = 0;
-	for (size_t pos = store_table_lower_bound(t, key, NULL);
-	     pos < t->len && store_key_cmp(t, t->v[pos].key, key) == 0; pos++, n++) {
-		if (n < cap)
-			out[n] = t->v[pos].obj;
-	}
+	size_t first = store_table_lower_bound(t, key, NULL);
+	size_t n = store_table_upper_bound(t, key) - first; /* two searches, not a compare per match */
+	for (size_t i = 0; i < n && i < cap; i++)
+		out[i] = t->v[first + i].obj;
 	return n;
 }
 

@@ -48,6 +48,9 @@ int store_table_reserve(struct store_table *t, size_t n);
 /* First position whose entry is >= (key, id); id NULL means before every id. */
 size_t store_table_lower_bound(const struct store_table *t, const char *key, const char *id);
 
+/* First position whose key is > key (every id of key before it). */
+size_t store_table_upper_bound(const struct store_table *t, const char *key);
+
 /* Inserts e; the caller reserved room for it. */
 void store_table_insert(struct store_table *t, struct store_entry e);
 

@@ -90,6 +90,19 @@ size_t store_table_lower_bound(const struct store_table *t, const char *key, con
 	return lo;
 }
 
+size_t store_table_upper_bound(const struct store_table *t, const char *key)
+{
+	size_t lo = 0, hi = t->len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (store_key_cmp(t, t->v[mid].key, key) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 void store_table_insert(struct store_table *t, struct store_entry e)
 {
 	size_t pos = store_table_lower_bound(t, e.key, e.id);

@@ -11,7 +11,7 @@
 struct orchestrate {
 	uv_loop_t *loop;
 	struct manager *m;             /* not owned; NULL once stopping */
-	struct orchestrator core;      /* the passes' random state */
+	struct orchestrator core;      /* the passes' random state and cache */
 	uv_timer_t timer;              /* the next pass; data = this */
 	uint64_t timer_due;            /* loop time the timer fires at, 0 when idle */
 	int64_t wake_ns;               /* wall-clock time a pass asked to run at, 0 none */
@@ -51,6 +51,7 @@ static void maybe_free(struct orchestrate *o)
 		return;
 	void (*closed)(void *) = o->closed;
 	void *data = o->closed_data;
+	orchestrator_close(&o->core);
 	free(o);
 	if (closed)
 		closed(data);
@@ -167,6 +168,7 @@ int orchestrate_start(uv_loop_t *loop, struct manager *m, uint64_t seed, struct 
 	o->batch = ORCHESTRATOR_BATCH;
 	int rc = store_watch(manager_store_watchable(m), on_store_change, o);
 	if (rc != 0) {
+		orchestrator_close(&o->core);
 		free(o);
 		return rc == STORE_E_NOMEM ? -ENOMEM : -EINVAL;
 	}

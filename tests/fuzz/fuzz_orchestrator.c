@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(bytes);
 	}
+	orchestrator_close(&o);
 	store_free(s);
 	return 0;
 }

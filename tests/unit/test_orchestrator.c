@@ -41,6 +41,7 @@ static int teardown(void **state)
 {
 	struct cl *c = *state;
 	store_free(c->s);
+	orchestrator_close(&c->o);
 	free(c);
 	return 0;
 }
@@ -499,6 +500,37 @@ static void restart_condition_is_honoured(void **state)
 	c->now += 60 * SEC;
 	assert_false(pass(c)); /* none: never */
 	assert_int_equal(count(c, "job", 1, "running", "failed"), 1);
+}
+
+/* Found by sim_orch (deaths, seed 30): a task that ended and may not restart
+ * kept DesiredState running on a node that went down. It stops being meant to
+ * run there, and its slot still stays empty. */
+static void ended_task_of_a_lost_node_is_no_longer_meant_to_run(void **state)
+{
+	struct cl *c = *state;
+	add_nodes(c, 2);
+	json_t *svc = service("job", 2, "batch");
+	json_object_set_new(json_object_get(spec_path(svc, "TaskTemplate", NULL), "RestartPolicy"), "Condition",
+			    json_string("none"));
+	put(c, STORE_KIND_SERVICE, svc);
+	settle(c);
+	json_t *t = slot_task(c, "job", 1);
+	const char *tag = strcmp(str(t, "NodeID", NULL), mkid("n0")) == 0 ? "n0" : "n1";
+	end_task(c, t, "failed");
+	c->now += 60 * SEC;
+	assert_false(pass(c)); /* none: the slot stays as it is */
+	set_node(c, tag, "down", NULL);
+	assert_true(pass(c));
+	assert_int_equal(count(c, "job", 1, "shutdown", "failed"), 1);
+	assert_int_equal(count(c, "job", 1, NULL, NULL), 1); /* not refilled */
+	c->now += 60 * SEC;
+	settle(c);
+	assert_int_equal(count(c, "job", 1, NULL, NULL), 1);
+	set_node(c, tag, "ready", NULL); /* back: still not refilled */
+	c->now += 60 * SEC;
+	settle(c);
+	assert_int_equal(count(c, "job", 1, NULL, NULL), 1);
+	assert_int_equal(count(c, "job", 2, "running", "running"), 1);
 }
 
 static void max_attempts_count_within_the_window(void **state)
@@ -994,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failed_task_is_replaced_after_the_restart_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_condition_is_honoured, setup, teardown),
 		cmocka_unit_test_setup_teardown(max_attempts_count_within_the_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(ended_task_of_a_lost_node_is_no_longer_meant_to_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(history_keeps_five_ended_tasks_per_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(tasks_of_a_down_node_are_orphaned_and_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(drained_node_is_emptied, setup, teardown),
