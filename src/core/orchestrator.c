@@ -442,9 +442,12 @@ static void reconcile_service(struct orch_pass *p, json_t *obj)
 	struct orch_service svc;
 	service_view(obj, &svc);
 	p->wake = 0;
-	if (n_tasks > 0)
-		memcpy(tasks + n_tasks, tasks, n_tasks * sizeof(*tasks));
-	reconcile_slots(p, &svc, tasks + n_tasks, n_tasks);
+	json_t **work = NULL; /* the second half: reconcile_slots reorders it (tasks is NULL without any) */
+	if (n_tasks > 0) {
+		work = tasks + n_tasks;
+		memcpy(work, tasks, n_tasks * sizeof(*tasks));
+	}
+	reconcile_slots(p, &svc, work, n_tasks);
 	wake = p->wake;
 	p->wake = outer_wake;
 	orch_wake_at(p, wake);

@@ -120,11 +120,15 @@ static int replace(struct store_state *st, enum store_kind kind, json_t *old, js
  * (or updates) on different managers can each pass the API's check against
  * the store as it was, and each allocate the same free ingress port; the
  * log orders them, and the second to commit is refused here with Docker's
- * message, so no two services ever hold one port. */
-static int check_published_ports(const struct store_state *st, const json_t *obj, char *msg, size_t msglen)
+ * message, so no two services ever hold one port. Only a write that
+ * changes the ports is checked: a store that already holds a conflict (from
+ * before this check) must not refuse the orchestrator's status writes. */
+static int check_published_ports(const struct store_state *st, const json_t *old, const json_t *obj, char *msg,
+				 size_t msglen)
 {
 	json_t *ports = json_object_get(json_object_get(obj, "Endpoint"), "Ports");
-	if (json_array_size(ports) == 0)
+	if (json_array_size(ports) == 0 ||
+	    (old != NULL && json_equal(ports, json_object_get(json_object_get(old, "Endpoint"), "Ports"))))
 		return 0;
 	json_t *mine = json_pack("{s:{s:O}}", "EndpointSpec", "Ports", ports);
 	if (mine == NULL)
@@ -157,7 +161,7 @@ static int apply_op(struct store *s, uint64_t index, const struct store_txn_deco
 			return STORE_E_NOMEM;
 		rc = store_state_check_unique(&s->st, op->kind, obj, msg, msglen);
 		if (rc == 0 && op->kind == STORE_KIND_SERVICE)
-			rc = check_published_ports(&s->st, obj, msg, msglen);
+			rc = check_published_ports(&s->st, old, obj, msg, msglen);
 	}
 	if (rc == 0)
 		rc = replace(&s->st, op->kind, old, obj);

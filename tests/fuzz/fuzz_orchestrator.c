@@ -1,5 +1,6 @@
 /* Fuzz target: orchestrator passes over a store built from arbitrary transactions; every pass's transaction must apply to the store it was computed from. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == STORE_E_TOO_BIG)
 			break; /* the driver halves its batch then */
 		struct store_result res;
-		if (rc != 0 || store_apply(s, index++, bytes, len, &res) != 0)
+		if (rc != 0 || store_apply(s, index++, bytes, len, &res) != 0) {
+			fprintf(stderr, "the orchestrator's write was refused: %d %s\n", rc, rc == 0 ? res.message : "");
 			abort();
+		}
 		free(bytes);
 	}
 	orchestrator_close(&o);
