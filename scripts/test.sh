@@ -9,9 +9,14 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+# The short run fuzzes from a fixed seed so that a failure seen once is seen
+# again on a rerun of the same commit; --long (or FUZZ_SEED=0) lets libFuzzer
+# pick a new seed each run, to explore.
+FUZZ_SEED=${FUZZ_SEED:-1}
 LONG_SUITES="--no-suite sim-long"
 if [ "${1:-}" = "--long" ]; then
 	FUZZ_SECONDS=600
+	FUZZ_SEED=0
 	export SIM_SEEDS=${SIM_SEEDS:-10000}
 	LONG_SUITES=""
 fi
@@ -67,13 +72,19 @@ if CC=clang setup build-fuzz -Dfuzz=true -Dtests=true && ninja -C build-fuzz; th
 		corpus=$(mktemp -d)
 		[ -d "$seeds/$name" ] && cp -r "$seeds/$name/." "$corpus/"
 		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
-		if (cd "$corpus" && "$ROOT/$exe" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 . \
+		if (cd "$corpus" && "$ROOT/$exe" -max_total_time="$FUZZ_SECONDS" -seed="$FUZZ_SEED" -print_final_stats=0 . \
 			>"$corpus.log" 2>&1); then
 			passed=$((passed + 1))
 			echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$corpus.log" | tail -1)"
 		else
 			fail "$name (log follows)"
 			tail -40 "$corpus.log"
+			for input in "$corpus"/crash-* "$corpus"/leak-* "$corpus"/timeout-* "$corpus"/oom-*; do
+				[ -f "$input" ] || continue
+				echo "input that failed, base64 ($(basename "$input")):"
+				base64 -w 0 "$input" | head -c 8192
+				echo
+			done
 		fi
 		rm -rf "$corpus" "$corpus.log"
 	done

@@ -25,14 +25,19 @@ static uint64_t next_random(struct orchestrator *o)
 	return rng_splitmix64(&o->rng);
 }
 
-static void new_id(struct orchestrator *o, char out[IDS_LEN + 1])
+/* A fresh task id: drawn again while the store already holds it, since a
+ * create of an existing id would refuse the whole pass's transaction (the
+ * state came from the log, so nothing stops it holding any id). */
+static void new_task_id(const struct orch_pass *p, char out[IDS_LEN + 1])
 {
-	uint8_t entropy[IDS_ENTROPY];
-	for (size_t i = 0; i < IDS_ENTROPY; i += 8) {
-		uint64_t r = next_random(o);
-		memcpy(entropy + i, &r, 8);
-	}
-	ids_format(entropy, out);
+	do {
+		uint8_t entropy[IDS_ENTROPY];
+		for (size_t i = 0; i < IDS_ENTROPY; i += 8) {
+			uint64_t r = next_random(p->o);
+			memcpy(entropy + i, &r, 8);
+		}
+		ids_format(entropy, out);
+	} while (store_get(p->s, STORE_KIND_TASK, out) != NULL);
 }
 
 static void fail(struct orch_pass *p, int rc)
@@ -179,7 +184,7 @@ void orch_create_task(struct orch_pass *p, const struct orch_service *svc, const
 	if (!orch_room(p) || !grow(p, (void **)&p->creates, p->n_creates, &p->cap_creates, sizeof(*p->creates)))
 		return;
 	char id[IDS_LEN + 1];
-	new_id(p->o, id);
+	new_task_id(p, id);
 	json_t *spec = svc->template ? json_deep_copy(svc->template) : json_object();
 	json_t *t = json_pack("{s:s, s:{}, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:{s:s}, s:{s:I}}",
 			      "ID", id, "Labels", "Spec", spec, "ServiceID", svc->id,

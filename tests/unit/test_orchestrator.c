@@ -873,6 +873,36 @@ static void passes_are_deterministic(void **state)
 	free(bytes[1]);
 }
 
+/* The store comes from the log, so it may already hold the id the next draw
+ * gives (the fuzzer found one); the pass must draw again, not write a create
+ * the store refuses. */
+static void a_new_task_never_reuses_a_stored_id(void **state)
+{
+	(void)state;
+	struct cl *first, *second;
+	setup((void **)&first);
+	add_nodes(first, 3);
+	put(first, STORE_KIND_SERVICE, service("web", 1, "nginx"));
+	assert_true(pass(first));
+	json_t *drawn = json_deep_copy(slot_task(first, "web", 1));
+	void *p = first;
+	teardown(&p);
+
+	setup((void **)&second); /* the same seed: its first draw is the same id */
+	add_nodes(second, 3);
+	json_object_set_new(drawn, "ServiceID", json_string("0000000000000000000000000"));
+	char taken[IDS_LEN + 1];
+	snprintf(taken, sizeof(taken), "%s", str(drawn, "ID", NULL));
+	put(second, STORE_KIND_TASK, drawn);
+	put(second, STORE_KIND_SERVICE, service("web", 1, "nginx"));
+	assert_true(pass(second));
+	json_t *t = slot_task(second, "web", 1);
+	assert_non_null(t);
+	assert_string_not_equal(str(t, "ID", NULL), taken);
+	p = second;
+	teardown(&p);
+}
+
 /* ---- property test: random scale, update, node loss, drain, failures and time ------------------ */
 
 #define PROP_NODES 6
@@ -1039,6 +1069,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(manual_rollback_uses_rollback_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_pass_is_bounded, setup, teardown),
 		cmocka_unit_test(passes_are_deterministic),
+		cmocka_unit_test(a_new_task_never_reuses_a_stored_id),
 		cmocka_unit_test(random_histories_keep_the_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
