@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +122,7 @@ static int parse_duration(const char *s, int64_t *out)
 	}
 	if (total > 9.2e18)
 		return -ERANGE;
-	*out = (int64_t)llround(total);
+	*out = (int64_t)(total + 0.5); /* total >= 0: every part is */
 	return 0;
 }
 
@@ -142,7 +141,8 @@ static int parse_bytes(const char *s, int64_t *out)
 	if (*end) {
 		if (u == NULL)
 			return -EINVAL;
-		mult = pow(1024, (double)(u - units));
+		for (const char *k = units; k < u; k++)
+			mult *= 1024;
 		end++;
 		if (u != units && (*end == 'i' || *end == 'I'))
 			end++;
@@ -162,7 +162,7 @@ static int parse_cpus(const char *s, int64_t *out)
 	double v = strtod(s, &end);
 	if (end == s || *end != '\0' || v < 0 || v > 1e9 || !isdigit((unsigned char)*s))
 		return -EINVAL;
-	*out = (int64_t)llround(v * 1e9);
+	*out = (int64_t)(v * 1e9 + 0.5); /* v >= 0 */
 	return 0;
 }
 
