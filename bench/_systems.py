@@ -558,6 +558,21 @@ class SwarmnodeSystem(System):
                               % (i, status, text.strip()[:200]))
         return done, errors
 
+    def converged(self, i):
+        # As for Serf: the cheap counters of GET /swarmnode/gossip are polled
+        # first, and once they say every member alive (and none suspect,
+        # dead or left) the full member list confirms each of them.
+        status, body = self._get(i, "/swarmnode/gossip")
+        if status != 200 or not isinstance(body, dict):
+            raise StepError("GET /swarmnode/gossip on node %d: HTTP %d %s"
+                            % (i, status, str(body)[:200]))
+        c = body.get("Members") or {}
+        if c.get("Alive", 0) < self.n - 1 or c.get("Suspect") or c.get("Dead") or c.get("Left"):
+            return False, "counts: alive=%s suspect=%s dead=%s left=%s" % (
+                c.get("Alive"), c.get("Suspect"), c.get("Dead"), c.get("Left"))
+        view = self.members(i)
+        return self.all_alive(i, view), summarize(view)
+
     def members(self, i):
         status, body = self._get(i, "/swarmnode/members")
         if status != 200 or not isinstance(body, list):
