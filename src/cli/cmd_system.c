@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "sn_build_info.h"
+#include "sn_git.h"
 #include "swarmnode/api.h"
 
 static const char *jstr(json_t *obj, const char *key)

@@ -8,6 +8,7 @@
 
 #include "api_internal.h"
 #include "sn_build_info.h"
+#include "sn_git.h"
 #include "swarmnode/log.h"
 
 /* Reads KEY="value" from os-release into out; leaves out untouched if absent. */
