@@ -376,6 +376,10 @@ static void swarm_mesh_message(void *data, const char *from, enum identity_role 
 	else if ((kind == PEER_MSG_RAFT || kind == PEER_MSG_MANAGER) && sw->manager != NULL &&
 		 from_role == IDENTITY_ROLE_MANAGER)
 		manager_receive(sw->manager, from, kind, body, len);
+	else if (kind == PEER_MSG_DISPATCH && swarm_node_revoked(sw, from))
+		/* A stream up when its node was removed, until the next mesh tick
+		 * cuts it: its sessions and task reports are not taken. */
+		log_debug("swarm", "dispatch message from a removed node dropped", LF_STR("node", from));
 	else if (kind == PEER_MSG_DISPATCH)
 		swarm_dispatch_message(sw, from, from_role, body, len);
 	else
@@ -945,10 +949,10 @@ int swarm_revoke_node(const struct swarm *sw, struct store_txn *txn, const char 
 	}
 	/* The version read here makes a concurrent removal's write conflict
 	 * (409) instead of one list overwriting the other. */
+	const char *id = json_string_value(json_object_get(cluster, "ID"));
 	uint64_t version = (uint64_t)json_integer_value(json_object_get(json_object_get(cluster, "Version"), "Index"));
 	rc = cluster == NULL ? store_txn_create(txn, STORE_KIND_CLUSTER, next, err, errlen)
-			     : store_txn_update(txn, STORE_KIND_CLUSTER, json_string_value(json_object_get(cluster, "ID")), version, next, err,
-						errlen);
+			     : store_txn_update(txn, STORE_KIND_CLUSTER, id, version, next, err, errlen);
 	json_decref(next);
 	return rc;
 }
