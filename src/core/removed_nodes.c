@@ -2,30 +2,30 @@
 #include "swarmnode/removed_nodes.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "swarmnode/ids.h"
 #include "swarmnode/store.h"
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
+/* "where.RemovedNodes: reason" into err. */
+static int list_error(char *err, size_t errlen, const char *where, const char *reason)
 {
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s." REMOVED_NODES_FIELD ": %s", where, reason);
+	return -1;
 }
 
 /* "where.RemovedNodes[i].field: reason" into err. */
 static int entry_error(char *err, size_t errlen, const char *where, size_t i, const char *field,
 		       const char *reason)
 {
-	errf(err, errlen, "%s." REMOVED_NODES_FIELD "[%zu]%s%s: %s", where, i, field[0] ? "." : "", field, reason);
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s." REMOVED_NODES_FIELD "[%zu]%s%s: %s", where, i, field[0] ? "." : "", field,
+			 reason);
 	return -1;
 }
 
@@ -58,14 +58,10 @@ int removed_nodes_check(const json_t *cluster, const char *where, char *err, siz
 	const json_t *list = json_object_get(cluster, REMOVED_NODES_FIELD);
 	if (list == NULL)
 		return 0;
-	if (!json_is_array(list)) {
-		errf(err, errlen, "%s." REMOVED_NODES_FIELD ": not an array", where);
-		return -1;
-	}
-	if (json_array_size(list) > REMOVED_NODES_MAX) {
-		errf(err, errlen, "%s." REMOVED_NODES_FIELD ": more than %d entries", where, REMOVED_NODES_MAX);
-		return -1;
-	}
+	if (!json_is_array(list))
+		return list_error(err, errlen, where, "not an array");
+	if (json_array_size(list) > REMOVED_NODES_MAX)
+		return list_error(err, errlen, where, "more than " STR(REMOVED_NODES_MAX) " entries");
 	for (size_t i = 0; i < json_array_size(list); i++)
 		if (check_entry(json_array_get(list, i), where, i, err, errlen) != 0)
 			return -1;
