@@ -242,7 +242,7 @@ def removed_node_stays_removed():
         wait_for(lambda: node_ls_status(m, wid) == "Ready", 20, "the worker to be Ready")
         w.proc.send_signal(signal.SIGKILL)
         w.proc.wait()
-        wait_for(lambda: node_ls_status(m, wid) == "Down", 60, "node ls to show the killed worker Down")
+        wait_for(lambda: node_ls_status(m, wid) == "Down", 90, "node ls to show the killed worker Down")
         assert ok(m.cli("node", "rm", wid)) == f"{wid}\n"
         assert node_ls_status(m, wid) is None
         # back on its old data dir, with its still-valid certificate
