@@ -245,7 +245,11 @@ def removed_node_stays_removed():
         wait_for(lambda: node_ls_status(m, wid) == "Down", 90, "node ls to show the killed worker Down")
         assert ok(m.cli("node", "rm", wid)) == f"{wid}\n"
         assert node_ls_status(m, wid) is None
-        # back on its old data dir, with its still-valid certificate
+        # the manager restarts (nothing held in memory survives), then the
+        # worker comes back on its old data dir with its still-valid certificate
+        assert m.stop() == 0
+        m.start()
+        wait_for(lambda: m.cli("node", "ls").returncode == 0, 30, "the restarted manager to lead again")
         w.start()
         wait_for(lambda: " Swarm: inactive" in ok(w.cli("info")), 30, "the removed worker to be told and leave")
         assert "this node was removed from the swarm by a manager; leaving" in w.logs(), w.logs()
