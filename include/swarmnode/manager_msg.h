@@ -28,7 +28,9 @@
  *            manager certificate; to worker with no secrets, after Raft no
  *            longer counts it
  *   REMOVED  [ type=5 ]
- *            the node was removed from the swarm (node rm --force): it leaves
+ *            the node was removed from the swarm (node rm): it leaves. Sent
+ *            while gossip says a removed node is alive, and on each stream of
+ *            a removed node just before a manager closes it
  *
  * Who may send these is checked by the receiver (a manager's certificate);
  * the decoders only check shape and bounds.

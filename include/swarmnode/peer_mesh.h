@@ -29,6 +29,12 @@
 /* A peer with no stream, that this node does not dial, stays listed (down) this long. */
 #define PEER_MESH_FORGET_MS (10ull * 60 * 1000)
 
+/* How many refused peers the mesh remembers having logged (a removed node is
+ * refused on each attempt until it leaves; one warning each is enough). */
+#define PEER_MESH_REFUSED_LOGGED 16
+/* Largest farewell message ops->allowed may hand over. */
+#define PEER_MESH_BYE_MAX 64
+
 /* A live manager gossip knows of. */
 struct peer_mesh_target {
 	char node_id[IDS_LEN + 1];
@@ -50,6 +56,13 @@ struct peer_mesh_ops {
 	 * counted unknown. */
 	void (*message)(void *data, const char *from_node_id, enum identity_role from_role, uint64_t kind,
 			const uint8_t *body, size_t body_len);
+	/* Whether the peer whose certificate names node_id may keep a stream;
+	 * the owner refuses nodes removed from the swarm. Asked when an
+	 * accepted stream comes up (a refused one never reaches the owner) and
+	 * on every tick for each up stream. When refusing, the owner may put in
+	 * bye (cap bytes, *bye_len set; 0: nothing) an encoded peer message the
+	 * peer receives before its stream closes. May be NULL: every peer may. */
+	bool (*allowed)(void *data, const char *node_id, uint8_t *bye, size_t cap, size_t *bye_len);
 	/* The stream to node_id came up (up: a new stream; reported again when a
 	 * new stream replaces an up one, since the peer may have restarted) or
 	 * went down. May be NULL. */
@@ -97,6 +110,9 @@ struct peer_mesh {
 	uint64_t unknown_msgs;            /* messages of kinds this version does not handle */
 	uint64_t bad_msgs;                /* messages that did not decode */
 	uint64_t duplicates;              /* streams closed because the pair had one already */
+	uint64_t refused_removed;         /* streams closed because ops->allowed refused the peer */
+	char refused_logged[PEER_MESH_REFUSED_LOGGED][IDS_LEN + 1]; /* last peers refused, logged once each */
+	size_t refused_logged_next;       /* the slot the next new one takes */
 	int closing_parts;
 	void (*on_closed)(struct peer_mesh *m);
 	bool closing;

@@ -34,6 +34,7 @@
  *   O  a JSON object with "ID" (for update: absent or equal to "id"). The
  *      store replaces "Version", "CreatedAt" and "UpdatedAt". Checked fields:
  *        cluster  Spec.Name             non-empty string (unique)
+ *                 RemovedNodes          absent, or the list removed_nodes.h draws
  *        node     Description.Hostname  string if present
  *        service  Spec.Name             non-empty string (unique, ASCII case-insensitive)
  *        task     ServiceID, NodeID     absent, "" or an id

@@ -69,10 +69,6 @@ struct swarm {
 	swarm_done_fn ready_done;         /* waits until Raft counts this manager (init, join) */
 	void *ready_data;
 	uint64_t ready_deadline;          /* loop time when the wait gives up */
-	struct {
-		char node_id[IDS_LEN + 1];
-		uint64_t at;                  /* loop time of the removal */
-	} removed[8];                     /* nodes just removed with rm --force: not re-created from gossip */
 	swarm_done_fn forcing_done;       /* --force-new-cluster: the manager is restarting */
 	void *forcing_data;
 	struct join_client *join_client;  /* a join in progress */
@@ -116,12 +112,19 @@ int swarm_force_new_cluster(struct swarm *sw, char node_id[IDS_LEN + 1], swarm_d
 struct manager_msg;
 int swarm_send_manager_msg(struct swarm *sw, const char *node_id, const struct manager_msg *mm);
 
-/* node rm: forgets node_id for a minute in the leader's reconciling (it is
- * leaving) and, when it is up, tells it to leave. */
-void swarm_node_removed(struct swarm *sw, const char *node_id, bool alive);
+/* Whether node_id was removed from the swarm (node rm) and its identity is
+ * refused: listed in the cluster object's RemovedNodes (removed_nodes.h) of
+ * this manager's store and not expired. Always false on a worker, which has
+ * no store: managers enforce it. */
+bool swarm_node_revoked(const struct swarm *sw, const char *node_id);
 
-/* Whether node_id was removed within the last minute. */
-bool swarm_node_recently_removed(const struct swarm *sw, const char *node_id);
+/* Adds to txn (the one that deletes node_id's object) the cluster object's
+ * write that lists node_id as removed until no certificate of it can still
+ * be valid, dropping expired entries. Returns 0, or a STORE_E_* code with
+ * the reason in err (errlen bytes). */
+struct store_txn;
+int swarm_revoke_node(const struct swarm *sw, struct store_txn *txn, const char *node_id, char *err,
+		      size_t errlen);
 
 /* How long init and a manager's join wait for Raft to count the node. */
 #define SWARM_READY_TIMEOUT_MS 20000

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "swarmnode/ids.h"
+#include "swarmnode/removed_nodes.h"
 #include "store_internal.h"
 
 const struct store_kind_desc store_kinds[STORE_KIND_COUNT] = {
@@ -213,6 +214,10 @@ int store_schema_check(enum store_kind kind, const json_t *obj, const char *wher
 		    check_field(&store_indexes[i], obj, where, err, errlen) != 0)
 			return -1;
 	}
+	/* Every manager refuses the identities listed there: a list some managers
+	 * read differently from others would let a removed node back in. */
+	if (kind == STORE_KIND_CLUSTER && removed_nodes_check(obj, where, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "api_internal.h"
+#include "swarmnode/log.h"
 #include "swarmnode/store.h"
 #include "swarmnode/swarm.h"
 #include "swarmnode/swarm_nodes.h"
@@ -539,13 +540,18 @@ static void node_remove(struct api *api, struct http_request *req, json_t *body,
 		api_reply_error(req, 400, "node %s is not down and can't be removed", id);
 		return;
 	}
+	/* One transaction: the object goes and the identity is revoked on every
+	 * manager at the same log index, so no manager can re-create the node
+	 * from gossip in between, and the refusal survives restarts and leader
+	 * changes. */
 	struct store_txn *txn = store_txn_new(api_now_ns());
-	if (txn == NULL || store_txn_delete(txn, STORE_KIND_NODE, id, 0, err, sizeof(err)) != 0) {
-		api_reply_error(req, 500, "cannot remove node %s", id);
+	if (txn == NULL || store_txn_delete(txn, STORE_KIND_NODE, id, 0, err, sizeof(err)) != 0 ||
+	    (rc = swarm_revoke_node(sw, txn, id, err, sizeof(err))) != 0) {
+		api_reply_error(req, 500, "cannot remove node %s: %s", id, txn == NULL ? "out of memory" : err);
 		store_txn_free(txn);
 		return;
 	}
-	swarm_node_removed(sw, id, alive);
+	log_info("swarm", "removing node", LF_STR("node", id), LF_BOOL("alive", alive));
 	api_propose(api, req, txn, 200, NULL);
 	store_txn_free(txn);
 }
@@ -697,6 +703,9 @@ static void h_peers(struct api *api, struct http_request *req, struct api_call *
 		json_object_set_new(refused, peer_refusal_name((enum peer_refusal)r),
 				    json_integer((json_int_t)sw->mesh.io.refused[r]));
 	}
+	/* Authenticated, but a node removed from the swarm (RemovedNodes). */
+	json_object_set_new(refused, "RemovedNode", json_integer((json_int_t)sw->mesh.refused_removed));
+	total += sw->mesh.refused_removed;
 	json_object_set_new(refused, "Total", json_integer((json_int_t)total));
 	json_t *out = json_pack("{s:s, s:o, s:I, s:o, s:{s:I, s:I, s:I}}", "NodeID", sw->st.node_id,
 		"Streams", streams, "Accepted", (json_int_t)sw->mesh.io.accepted, "Refused", refused,

@@ -121,6 +121,34 @@ static void link_heartbeat(struct peer_mesh *m, struct peer_link *l)
 	}
 }
 
+/* Whether node_id's refusal was logged already; remembers it if not. */
+static bool refusal_logged(struct peer_mesh *m, const char *node_id)
+{
+	for (size_t i = 0; i < PEER_MESH_REFUSED_LOGGED; i++)
+		if (strcmp(m->refused_logged[i], node_id) == 0)
+			return true;
+	snprintf(m->refused_logged[m->refused_logged_next], IDS_LEN + 1, "%s", node_id);
+	m->refused_logged_next = (m->refused_logged_next + 1) % PEER_MESH_REFUSED_LOGGED;
+	return false;
+}
+
+/* Asks the owner whether node_id may keep stream c. If not: counts and logs
+ * it, queues the owner's farewell on c (closing c flushes it) and returns
+ * false; the caller ends the stream. */
+static bool mesh_allowed(struct peer_mesh *m, struct peer_conn *c, const char *node_id)
+{
+	uint8_t bye[PEER_MESH_BYE_MAX];
+	size_t bye_len = 0;
+	if (m->ops->allowed == NULL || m->ops->allowed(m->data, node_id, bye, sizeof(bye), &bye_len))
+		return true;
+	m->refused_removed++;
+	if (!refusal_logged(m, node_id))
+		log_warn("peer", "refused a removed node's stream", LF_STR("node", node_id));
+	if (bye_len > 0 && bye_len <= sizeof(bye))
+		peer_send(c, bye, bye_len);
+	return false;
+}
+
 /* --- peer_io callbacks ----------------------------------------------------------- */
 
 static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_conn_state state,
@@ -132,6 +160,10 @@ static void mesh_on_state(struct peer_io *pio, struct peer_conn *c, enum peer_co
 	struct peer_link *l = link_of_conn(m, c);
 	bool was_up = false;
 	if (l == NULL && info.dir == PEER_CONN_IN && state == PEER_CONN_UP) {
+		if (!mesh_allowed(m, c, info.node_id)) {
+			peer_conn_close(c); /* before it replaces a stream or reaches the owner */
+			return;
+		}
 		/* A new accepted stream: one per pair of nodes. */
 		l = link_find(m, info.node_id);
 		if (l != NULL && l->conn != NULL && l->dir == PEER_CONN_OUT &&
@@ -322,6 +354,12 @@ static void mesh_tick(uv_timer_t *t)
 		const struct identity_cert *cert = peer_conn_cert(l->conn);
 		if (cert != NULL && wall_ms() >= cert->expires_at_ms) {
 			peer_conn_reset(l->conn, "peer certificate expired while the stream was up");
+			continue;
+		}
+		/* A node removed while its stream was up (or one this node dialed):
+		 * told, then cut; a dialed stream's redials meet the same answer. */
+		if (!mesh_allowed(m, l->conn, l->node_id)) {
+			peer_conn_reset(l->conn, "the peer was removed from the swarm");
 			continue;
 		}
 		if (now - l->last_heard > PEER_MESH_SILENCE_MS) {

@@ -16,6 +16,8 @@
 #include "swarmnode/log.h"
 #include "swarmnode/manager_msg.h"
 #include "swarmnode/peer_msg.h"
+#include "swarmnode/removed_nodes.h"
+#include "swarmnode/store.h"
 #include "swarmnode/swarm_dispatch.h"
 #include "swarmnode/swarm_nodes.h"
 
@@ -262,7 +264,9 @@ static int manager_issue(void *data, enum identity_role role, const uint8_t *nod
 	struct swarm *sw = data;
 	struct join_payload p;
 	memset(&p, 0, sizeof(p));
-	random_id(node_id);
+	do /* a machine removed before joins again as a new node (as in Docker) */
+		random_id(node_id);
+	while (swarm_node_revoked(sw, node_id));
 	if (keyring_serialize(sw->keyring, p.keyring, sizeof(p.keyring), &p.keyring_len) != 0)
 		return -EIO;
 	/* Seeds: this manager first, then live members it knows. */
@@ -372,6 +376,10 @@ static void swarm_mesh_message(void *data, const char *from, enum identity_role 
 	else if ((kind == PEER_MSG_RAFT || kind == PEER_MSG_MANAGER) && sw->manager != NULL &&
 		 from_role == IDENTITY_ROLE_MANAGER)
 		manager_receive(sw->manager, from, kind, body, len);
+	else if (kind == PEER_MSG_DISPATCH && swarm_node_revoked(sw, from))
+		/* A stream up when its node was removed, until the next mesh tick
+		 * cuts it: its sessions and task reports are not taken. */
+		log_debug("swarm", "dispatch message from a removed node dropped", LF_STR("node", from));
 	else if (kind == PEER_MSG_DISPATCH)
 		swarm_dispatch_message(sw, from, from_role, body, len);
 	else
@@ -387,8 +395,25 @@ static void swarm_mesh_link_changed(void *data, const char *node_id, bool up)
 	swarm_dispatch_link_changed(sw, node_id, up);
 }
 
+/* A removed node's streams are refused; it is told why, so that it leaves
+ * (swarm_role_message) instead of redialing forever. */
+static bool swarm_mesh_allowed(void *data, const char *node_id, uint8_t *bye, size_t cap, size_t *bye_len)
+{
+	struct swarm *sw = data;
+	if (!swarm_node_revoked(sw, node_id))
+		return true;
+	uint8_t body[16];
+	size_t len;
+	struct manager_msg mm = { .type = MANAGER_MSG_REMOVED };
+	if (manager_msg_encode(&mm, body, sizeof(body), &len) != 0 ||
+	    peer_msg_encode(PEER_MSG_MANAGER, body, len, bye, cap, bye_len) != 0)
+		*bye_len = 0;
+	return false;
+}
+
 static const struct peer_mesh_ops swarm_mesh_ops = {
 	.managers = swarm_mesh_managers,
+	.allowed = swarm_mesh_allowed,
 	.message = swarm_mesh_message,
 	.link_changed = swarm_mesh_link_changed,
 };
@@ -898,32 +923,38 @@ int swarm_send_manager_msg(struct swarm *sw, const char *node_id, const struct m
 	return swarm_peer_send(sw, node_id, PEER_MSG_MANAGER, buf, len);
 }
 
-#define SWARM_REMOVED_MS (60 * 1000)
-
-void swarm_node_removed(struct swarm *sw, const char *node_id, bool alive)
+bool swarm_node_revoked(const struct swarm *sw, const char *node_id)
 {
-	size_t oldest = 0;
-	for (size_t i = 1; i < sizeof(sw->removed) / sizeof(sw->removed[0]); i++)
-		if (sw->removed[i].at < sw->removed[oldest].at)
-			oldest = i;
-	snprintf(sw->removed[oldest].node_id, sizeof(sw->removed[oldest].node_id), "%s", node_id);
-	sw->removed[oldest].at = uv_now(sw->loop);
-	int rc = 0;
-	if (alive) {
-		struct manager_msg mm = { .type = MANAGER_MSG_REMOVED };
-		rc = swarm_send_manager_msg(sw, node_id, &mm);
-	}
-	log_info("swarm", "node removed", LF_STR("node", node_id), LF_BOOL("told_to_leave", alive && rc == 0),
-		 LF_STR("send", rc ? strerror(-rc) : "ok"));
+	if (sw->manager == NULL)
+		return false;
+	const json_t *cluster = store_at(manager_store(sw->manager), STORE_KIND_CLUSTER, 0);
+	return removed_nodes_contains(cluster, node_id, (int64_t)wall_ms() * 1000000);
 }
 
-bool swarm_node_recently_removed(const struct swarm *sw, const char *node_id)
+int swarm_revoke_node(const struct swarm *sw, struct store_txn *txn, const char *node_id, char *err,
+		      size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(sw->removed) / sizeof(sw->removed[0]); i++)
-		if (strcmp(sw->removed[i].node_id, node_id) == 0 &&
-		    uv_now(sw->loop) < sw->removed[i].at + SWARM_REMOVED_MS)
-			return true;
-	return false;
+	if (sw->manager == NULL) {
+		snprintf(err, errlen, "this node is not a manager");
+		return STORE_E_INVALID;
+	}
+	json_t *cluster = store_at(manager_store(sw->manager), STORE_KIND_CLUSTER, 0), *next;
+	int64_t now = (int64_t)wall_ms() * 1000000;
+	int rc = removed_nodes_add(cluster, sw->st.cluster_id, node_id, now,
+				   now + (int64_t)IDENTITY_CERT_LIFETIME_MS * 1000000, &next);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot list node %s as removed: %s", node_id,
+			 rc == -ENOSPC ? "the cluster's list of removed nodes is full" : strerror(-rc));
+		return rc == -ENOMEM ? STORE_E_NOMEM : STORE_E_INVALID;
+	}
+	/* The version read here makes a concurrent removal's write conflict
+	 * (409) instead of one list overwriting the other. */
+	const char *id = json_string_value(json_object_get(cluster, "ID"));
+	uint64_t version = (uint64_t)json_integer_value(json_object_get(json_object_get(cluster, "Version"), "Index"));
+	rc = cluster == NULL ? store_txn_create(txn, STORE_KIND_CLUSTER, next, err, errlen)
+			     : store_txn_update(txn, STORE_KIND_CLUSTER, id, version, next, err, errlen);
+	json_decref(next);
+	return rc;
 }
 
 /* ROLE and REMOVED come from a manager's stream (the caller checked). */

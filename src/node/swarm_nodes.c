@@ -90,7 +90,7 @@ static int reconcile_one(const struct swarm *sw, struct store_txn *txn, json_t *
 	if (want == NULL)
 		return STORE_E_NOMEM;
 	if (stored == NULL) {
-		if (n->state == SWIM_ALIVE && !swarm_node_recently_removed(sw, n->id))
+		if (n->state == SWIM_ALIVE)
 			rc = store_txn_create(txn, STORE_KIND_NODE, want, err, sizeof(err)) == 0 ? 1 : -1;
 		json_decref(want);
 		return rc;
@@ -175,10 +175,12 @@ void swarm_nodes_reconcile(struct swarm *sw)
 	for (size_t i = 0; swarm_node_at(sw, i, &n) == 0 && ops < SWARM_NODES_BATCH; i++) {
 		if (!n.has_meta)
 			continue;
-		if (n.state == SWIM_ALIVE && swarm_node_recently_removed(sw, n.id)) {
-			/* node rm --force: repeated until it has left */
+		if (swarm_node_revoked(sw, n.id)) {
+			/* Never described again; told to leave for as long as gossip
+			 * says it is alive (its stream, if any, is cut by the mesh). */
 			struct manager_msg mm = { .type = MANAGER_MSG_REMOVED };
-			swarm_send_manager_msg(sw, n.id, &mm);
+			if (n.state == SWIM_ALIVE)
+				swarm_send_manager_msg(sw, n.id, &mm);
 			continue;
 		}
 		json_t *stored = store_get(st, STORE_KIND_NODE, n.id);

@@ -256,7 +256,8 @@ static void store_seeds(void)
 		FZS_TXN("29", "{\"op\":\"delete\",\"kind\":\"task\",\"id\":\"" FZS_T3 "\",\"expect\":0},"
 			      "{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"" FZS_N2 "\",\"expect\":7}")
 		FZS_TXN("30", "{\"op\":\"update\",\"kind\":\"cluster\",\"id\":\"" FZS_C1 "\",\"expect\":1,"
-			      "\"object\":{\"ID\":\"" FZS_C1 "\",\"Spec\":{\"Name\":\"default\",\"Labels\":{\"a\":\"b\"}}}}")
+			      "\"object\":{\"ID\":\"" FZS_C1 "\",\"Spec\":{\"Name\":\"default\",\"Labels\":{\"a\":\"b\"}},"
+			      "\"RemovedNodes\":[{\"ID\":\"" FZS_N2 "\",\"Expiry\":\"2046-11-19T22:54:30Z\"}]}}")
 		FZS_TXN("31", "{\"op\":\"delete\",\"kind\":\"service\",\"id\":\"s900000000000000000000000\",\"expect\":0}");
 	/* fuzz_orchestrator: nodes come up, a global service and a replicated one
 	 * with constraints, reservations, host ports, restart and update configs. */

@@ -4,9 +4,10 @@ import json
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Counter, request, wait_for, ok, loopback_daemon  # noqa: E402
+from harness import Counter, get, request, wait_for, ok, loopback_daemon  # noqa: E402
 
 # Loopback addresses this file uses; other test files use other ranges.
 BASE = int(os.environ.get("SN_TEST_IP_BASE", "40"))
@@ -219,7 +220,61 @@ def engine_labels_travel_in_gossip():
         w.cleanup()
 
 
+def node_ls_status(d, nid):
+    """The STATUS cell of nid's row in d's node ls, or None when it is not listed."""
+    for line in ok(d.cli("node", "ls")).splitlines()[1:]:
+        if line.startswith(nid):
+            return next((s for s in ("Ready", "Down", "Unknown", "Disconnected") if f" {s} " in line), "?")
+    return None
+
+
+def removed_node_stays_removed():
+    """node rm of a down worker revokes its identity on the managers: restarted
+    on its old data dir it is told it was removed and leaves, the manager never
+    lists its old id again, and the machine may join again as a new node."""
+    m = node(0, extra=["--runtime", "exec"]).start()
+    w = node(1, extra=["--runtime", "exec"]).start()
+    try:
+        ok(m.cli("init", "--advertise-addr", ip(0)))
+        token = ok(m.cli("join-token", "-q", "worker")).strip()
+        ok(w.cli("join", "--token", token, f"{ip(0)}:2377"))
+        wid = node_id(w)
+        wait_for(lambda: node_ls_status(m, wid) == "Ready", 20, "the worker to be Ready")
+        w.proc.send_signal(signal.SIGKILL)
+        w.proc.wait()
+        wait_for(lambda: node_ls_status(m, wid) == "Down", 90, "node ls to show the killed worker Down")
+        assert ok(m.cli("node", "rm", wid)) == f"{wid}\n"
+        assert node_ls_status(m, wid) is None
+        # the manager restarts (nothing held in memory survives), then the
+        # worker comes back on its old data dir with its still-valid certificate
+        assert m.stop() == 0
+        m.start()
+        wait_for(lambda: m.cli("node", "ls").returncode == 0, 30, "the restarted manager to lead again")
+        w.start()
+        wait_for(lambda: " Swarm: inactive" in ok(w.cli("info")), 30, "the removed worker to be told and leave")
+        assert "this node was removed from the swarm by a manager; leaving" in w.logs(), w.logs()
+        refusals = [line for line in m.logs().splitlines() if "refused a removed node's stream" in line]
+        assert refusals and f"node={wid}" in refusals[0] and "level=warn" in refusals[0], refusals
+        assert len([r for r in refusals if f"node={wid}" in r]) == 1, refusals  # logged once per node
+        assert get(m, "/swarmnode/peers")["Refused"]["RemovedNode"] >= 1
+        # the leader reconciles every second: several rounds must not bring the old id back
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            assert node_ls_status(m, wid) is None, ok(m.cli("node", "ls"))
+            assert wid not in [x["ID"] for x in get(m, "/nodes")]
+        # the same machine joins again with the token: a new node, Ready
+        ok(w.cli("join", "--token", token, f"{ip(0)}:2377"))
+        nid = node_id(w)
+        assert nid != wid
+        wait_for(lambda: node_ls_status(m, nid) == "Ready", 20, "the rejoined worker to be Ready under its new id")
+        assert node_ls_status(m, wid) is None
+        assert m.stop() == 0 and w.stop() == 0
+    finally:
+        m.cleanup()
+        w.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(Counter().run([refused_joins_join_nothing, forged_packets_are_dropped_and_counted,
-                            engine_labels_travel_in_gossip,
+                            engine_labels_travel_in_gossip, removed_node_stays_removed,
                             twenty_nodes_converge_detect_and_rejoin]))

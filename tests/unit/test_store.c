@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "swarmnode/ids.h"
+#include "swarmnode/removed_nodes.h"
 #include "swarmnode/store.h"
 
 /* 2026-11-24T22:54:25.604293636Z, a time from the Engine API trace. */
@@ -850,6 +851,115 @@ static void corrupt_snapshot_leaves_store_unchanged(void **state)
 	free(good);
 }
 
+/* ---- The cluster object's removed nodes ----------------------------------------------- */
+
+#define REMOVED_N1 "{\"ID\":\"n100000000000000000000000\",\"Expiry\":\"" T1_TEXT "\"}"
+
+/* A cluster object whose RemovedNodes is the JSON text list. */
+static json_t *cluster_with_removed(const char *id, const char *list)
+{
+	json_t *obj = cluster_obj(id);
+	json_t *v = json_loads(list, JSON_DECODE_ANY, NULL);
+	assert_non_null(v);
+	json_object_set_new(obj, REMOVED_NODES_FIELD, v);
+	return obj;
+}
+
+static void removed_nodes_round_trip_through_snapshots(void **state)
+{
+	struct fx *f = *state;
+	struct store_result res;
+	const char *n1 = "n100000000000000000000000";
+	assert_int_equal(RUN(f, &res, CREATE(STORE_KIND_CLUSTER, cluster_with_removed(mkid("c1"), "[" REMOVED_N1 "]"))),
+			 0);
+	uint8_t *snap;
+	size_t len;
+	snapshot_of(f->s, &snap, &len);
+	struct store *r = store_new();
+	char err[STORE_MSG_MAX] = "";
+	if (store_restore(r, snap, len, err, sizeof(err)) != 0)
+		fail_msg("restore refused: %s", err);
+	json_t *before = store_at(f->s, STORE_KIND_CLUSTER, 0), *after = store_at(r, STORE_KIND_CLUSTER, 0);
+	assert_non_null(after);
+	assert_true(json_equal(json_object_get(before, REMOVED_NODES_FIELD), json_object_get(after, REMOVED_NODES_FIELD)));
+	assert_true(removed_nodes_contains(after, n1, T0));
+	assert_false(removed_nodes_contains(after, n1, T1)); /* expired at its Expiry */
+	assert_false(removed_nodes_contains(after, mkid("n2"), T0));
+	/* The restored store's snapshot is byte for byte the original's. */
+	uint8_t *again;
+	size_t len2;
+	snapshot_of(r, &again, &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(snap, again, len);
+	free(again);
+	free(snap);
+	store_free(r);
+}
+
+/* A malformed list is refused by apply (nothing applied) and by restore
+ * (the store unchanged), and the message names the list's bad field. */
+static void malformed_removed_nodes_are_refused(void **state)
+{
+	struct fx *f = *state;
+	preload(f);
+	char *before = state_text(f->s);
+	static const char *const cases[][2] = {
+		{ "{}", "RemovedNodes: not an array" },
+		{ "[7]", "RemovedNodes[0]: not an object" },
+		{ "[" REMOVED_N1 ",{\"Expiry\":\"" T1_TEXT "\"}]", "RemovedNodes[1].ID: missing" },
+		{ "[{\"ID\":\"x\",\"Expiry\":\"" T1_TEXT "\"}]", "RemovedNodes[0].ID: not a node id" },
+		{ "[{\"ID\":\"n100000000000000000000000\"}]", "RemovedNodes[0].Expiry: missing" },
+		{ "[{\"ID\":\"n100000000000000000000000\",\"Expiry\":\"tomorrow\"}]",
+		  "RemovedNodes[0].Expiry: not an RFC 3339 UTC time" },
+		{ "[{\"ID\":\"n100000000000000000000000\",\"Expiry\":7}]", "RemovedNodes[0].Expiry: not an RFC 3339" },
+		{ "[{\"ID\":\"n100000000000000000000000\",\"Expiry\":\"" T1_TEXT "\",\"Why\":\"\"}]",
+		  "RemovedNodes[0].Why: unknown field" },
+	};
+	uint8_t *snap;
+	size_t len;
+	snapshot_of(f->s, &snap, &len);
+	json_t *good = json_loadb((const char *)snap, len, 0, NULL);
+	free(snap);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 "{\"v\":1,\"time\":\"" T0_TEXT "\",\"ops\":[{\"op\":\"update\",\"kind\":\"cluster\",\"id\":\"%s\","
+			 "\"expect\":1,\"object\":{\"ID\":\"%s\",\"Spec\":{\"Name\":\"default\"},\"RemovedNodes\":%s}}]}",
+			 mkid("c1"), mkid("c1"), cases[i][0]);
+		struct store_result res;
+		if (apply_text(f, text, &res) != STORE_E_MALFORMED)
+			fail_msg("case %zu applied: %s", i, text);
+		if (strstr(res.message, cases[i][1]) == NULL || strstr(res.message, "ops[0].object.") == NULL)
+			fail_msg("case %zu: apply's error \"%s\" lacks \"%s\"", i, res.message, cases[i][1]);
+		/* The same list in a snapshot. */
+		json_t *doc = json_deep_copy(good);
+		json_t *cluster = json_array_get(json_object_get(json_object_get(doc, "objects"), "cluster"), 0);
+		json_object_set_new(cluster, REMOVED_NODES_FIELD, json_loads(cases[i][0], JSON_DECODE_ANY, NULL));
+		char *bad = json_dumps(doc, JSON_COMPACT);
+		char err[STORE_MSG_MAX] = "";
+		if (store_restore(f->s, (const uint8_t *)bad, strlen(bad), err, sizeof(err)) != STORE_E_CORRUPT)
+			fail_msg("case %zu restored: %s", i, bad);
+		if (strstr(err, cases[i][1]) == NULL || strstr(err, "objects.cluster[0].") == NULL)
+			fail_msg("case %zu: restore's error \"%s\" lacks \"%s\"", i, err, cases[i][1]);
+		free(bad);
+		json_decref(doc);
+	}
+	json_decref(good);
+	/* The builder refuses what the decoder would. */
+	struct store_txn *txn = store_txn_new(T0);
+	char err[STORE_MSG_MAX] = "";
+	json_t *obj = cluster_with_removed(mkid("c1"), "[{\"ID\":\"x\",\"Expiry\":\"" T1_TEXT "\"}]");
+	assert_int_equal(store_txn_update(txn, STORE_KIND_CLUSTER, mkid("c1"), 1, obj, err, sizeof(err)),
+			 STORE_E_INVALID);
+	assert_non_null(strstr(err, "RemovedNodes[0].ID: not a node id"));
+	json_decref(obj);
+	store_txn_free(txn);
+	char *after = state_text(f->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 /* ---- Watch ------------------------------------------------------------------------- */
 
 struct seen {
@@ -1139,6 +1249,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(resolve_by_id_name_and_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(snapshot_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_snapshot_leaves_store_unchanged, setup, teardown),
+		cmocka_unit_test_setup_teardown(removed_nodes_round_trip_through_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(malformed_removed_nodes_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(watchers_see_changes_in_order, setup, teardown),
 		cmocka_unit_test(builder_refuses_what_the_decoder_would),
 		cmocka_unit_test_setup_teardown(out_of_memory_changes_nothing, setup, teardown),
