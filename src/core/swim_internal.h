@@ -83,6 +83,7 @@ struct swim {
 	uint64_t next_gossip_at;         /* when the next gossip round runs */
 	uint64_t last_gossip_at;         /* when the last one ran */
 	uint64_t next_pushpull_at;       /* when the next periodic push-pull starts */
+	uint64_t join_sync_gap_ms;       /* after a join: gap to the next sync, doubling; 0 once at the period */
 	uint64_t next_reconnect_at;      /* when to consider reconnecting to a dead member */
 	struct swim_relay relays[SWIM_MAX_RELAYS]; /* indirect probes we relay */
 	uint32_t n_relays;               /* entries used in relays */

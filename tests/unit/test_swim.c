@@ -831,6 +831,49 @@ static void periodic_sync_is_a_summary(void **state)
 	swim_free(b);
 }
 
+/* After a join the periodic sync comes 1, 2, 4, 8, 16 and 32 s later, then
+ * every period: nodes joining at the same moment reach each other sooner. */
+static void syncs_back_off_after_a_join(void **state)
+{
+	(void)state;
+	struct swim_config c;
+	swim_config_default(&c);
+	c.probe_interval_ms = 1000000; /* no probes: nobody is suspected meanwhile */
+	c.probe_timeout_ms = 999999;
+	c.push_pull_interval_ms = 30000;
+	struct swim *a = solo(&c, "a", 0), *b = solo(&c, "b", 1);
+	struct swim_msg m = alive_msg("a", 1, 0);
+	assert_int_equal(inject(b, T0, "a", 0, &m, 1), 0);
+	drop_outputs(b);
+	struct swim_addr seed = addr_of(1), from = addr_of(0);
+	assert_int_equal(swim_join(a, T0, &seed, 1), 1);
+	struct swim_out_stream st;
+	uint8_t *reply;
+	size_t reply_len;
+	assert_true(swim_pop_stream(a, &st));
+	assert_int_equal(swim_pushpull_serve(b, T0, &from, st.data, st.len, &reply, &reply_len), 0);
+	assert_int_equal(swim_pushpull_response(a, T0, st.id, reply, reply_len), 0);
+	free(st.data);
+	free(reply);
+	drop_outputs(a);
+	drop_outputs(b);
+	static const uint64_t expect_s[] = {1, 2, 4, 8, 16, 32, 62, 92};
+	uint64_t now = T0;
+	for (size_t i = 0; i < sizeof(expect_s) / sizeof(expect_s[0]); i++) {
+		st = next_periodic_sync(a, &now);
+		if (now - T0 != expect_s[i] * 1000)
+			fail_msg("sync %zu at %" PRIu64 " ms after the join, expected %" PRIu64 " s", i,
+				 now - T0, expect_s[i]);
+		assert_int_equal(swim_pushpull_serve(b, now, &from, st.data, st.len, &reply, &reply_len), 0);
+		assert_int_equal(swim_pushpull_response(a, now, st.id, reply, reply_len), 0);
+		free(st.data);
+		free(reply);
+		drop_outputs(b);
+	}
+	swim_free(a);
+	swim_free(b);
+}
+
 static void suspicion_timeout_shrinks_with_confirmations(void **state)
 {
 	(void)state;
@@ -1828,6 +1871,7 @@ int main(void)
 		cmocka_unit_test(suspected_node_refutes_in_cluster),
 		cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
 		cmocka_unit_test(periodic_sync_is_a_summary),
+		cmocka_unit_test(syncs_back_off_after_a_join),
 		cmocka_unit_test(small_cluster_suspicion_uses_min),
 		cmocka_unit_test(awareness_rises_on_missed_acks_and_falls),
 		cmocka_unit_test(leave_is_seen_as_left),
