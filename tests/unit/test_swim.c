@@ -742,6 +742,18 @@ static void suspected_node_refutes_in_cluster(void **state)
 }
 
 /* Runs s until its periodic push-pull goes out; returns that request. */
+/* Default timing without probes (nobody is suspected meanwhile), syncing
+ * every push_pull_ms. */
+static struct swim_config syncs_only(uint32_t push_pull_ms)
+{
+	struct swim_config c;
+	swim_config_default(&c);
+	c.probe_interval_ms = 1000000;
+	c.probe_timeout_ms = 999999;
+	c.push_pull_interval_ms = push_pull_ms;
+	return c;
+}
+
 static struct swim_out_stream next_periodic_sync(struct swim *s, uint64_t *now)
 {
 	struct swim_out_stream st;
@@ -763,11 +775,7 @@ static struct swim_out_stream next_periodic_sync(struct swim *s, uint64_t *now)
 static void periodic_sync_is_a_summary(void **state)
 {
 	(void)state;
-	struct swim_config c;
-	swim_config_default(&c);
-	c.probe_interval_ms = 1000000; /* no probes: nobody is suspected meanwhile */
-	c.probe_timeout_ms = 999999;
-	c.push_pull_interval_ms = 1000;
+	struct swim_config c = syncs_only(1000);
 	struct swim *a = solo(&c, "a", 0), *b = solo(&c, "b", 1);
 	struct swim_msg m = alive_msg("b", 1, 1);
 	assert_int_equal(inject(a, T0, "b", 1, &m, 1), 0);
@@ -836,11 +844,7 @@ static void periodic_sync_is_a_summary(void **state)
 static void syncs_back_off_after_a_join(void **state)
 {
 	(void)state;
-	struct swim_config c;
-	swim_config_default(&c);
-	c.probe_interval_ms = 1000000; /* no probes: nobody is suspected meanwhile */
-	c.probe_timeout_ms = 999999;
-	c.push_pull_interval_ms = 30000;
+	struct swim_config c = syncs_only(30000);
 	struct swim *a = solo(&c, "a", 0), *b = solo(&c, "b", 1);
 	struct swim_msg m = alive_msg("a", 1, 0);
 	assert_int_equal(inject(b, T0, "a", 0, &m, 1), 0);
