@@ -566,8 +566,8 @@ class SwarmnodeSystem(System):
         if status != 200 or not isinstance(body, dict):
             raise StepError("GET /swarmnode/gossip on node %d: HTTP %d %s"
                             % (i, status, str(body)[:200]))
-        c = body.get("Members") or {}
-        if c.get("Alive", 0) < self.n - 1 or c.get("Suspect") or c.get("Dead") or c.get("Left"):
+        c = body.get("Members") or {}          # Alive counts the node itself
+        if c.get("Alive") != self.n or c.get("Suspect") or c.get("Dead") or c.get("Left"):
             return False, "counts: alive=%s suspect=%s dead=%s left=%s" % (
                 c.get("Alive"), c.get("Suspect"), c.get("Dead"), c.get("Left"))
         view = self.members(i)

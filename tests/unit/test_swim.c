@@ -768,6 +768,19 @@ static struct swim_out_stream next_periodic_sync(struct swim *s, uint64_t *now)
 	return st;
 }
 
+/* Serves a's push-pull request st at b and hands b's answer back to a. */
+static void sync_through(struct swim *a, struct swim *b, uint64_t now, struct swim_out_stream *st)
+{
+	struct swim_addr from = addr_of(0);
+	uint8_t *reply;
+	size_t reply_len;
+	assert_int_equal(swim_pushpull_serve(b, now, &from, st->data, st->len, &reply, &reply_len), 0);
+	assert_int_equal(swim_pushpull_response(a, now, st->id, reply, reply_len), 0);
+	free(st->data);
+	free(reply);
+	drop_outputs(b);
+}
+
 /* The periodic sync sends only a fingerprint of the view: a peer with the
  * same view answers with nothing and starts nothing; a peer whose view
  * differs answers with nothing too but sends its digest back, so that the
@@ -828,10 +841,7 @@ static void periodic_sync_is_a_summary(void **state)
 	free(reply);
 	struct swim_out_stream again;
 	assert_true(swim_pop_stream(a, &again));
-	assert_int_equal(swim_pushpull_serve(b, now, &from, again.data, again.len, &reply, &reply_len), 0);
-	assert_int_equal(swim_pushpull_response(a, now, again.id, reply, reply_len), 0);
-	free(again.data);
-	free(reply);
+	sync_through(a, b, now, &again);
 	struct swim_member_info mi;
 	assert_int_equal(swim_member_find(a, "c", &mi), 0);
 	assert_int_equal(mi.state, SWIM_ALIVE);
@@ -849,18 +859,12 @@ static void syncs_back_off_after_a_join(void **state)
 	struct swim_msg m = alive_msg("a", 1, 0);
 	assert_int_equal(inject(b, T0, "a", 0, &m, 1), 0);
 	drop_outputs(b);
-	struct swim_addr seed = addr_of(1), from = addr_of(0);
+	struct swim_addr seed = addr_of(1);
 	assert_int_equal(swim_join(a, T0, &seed, 1), 1);
 	struct swim_out_stream st;
-	uint8_t *reply;
-	size_t reply_len;
 	assert_true(swim_pop_stream(a, &st));
-	assert_int_equal(swim_pushpull_serve(b, T0, &from, st.data, st.len, &reply, &reply_len), 0);
-	assert_int_equal(swim_pushpull_response(a, T0, st.id, reply, reply_len), 0);
-	free(st.data);
-	free(reply);
+	sync_through(a, b, T0, &st); /* the join's push-pull */
 	drop_outputs(a);
-	drop_outputs(b);
 	static const uint64_t expect_s[] = {1, 2, 4, 8, 16, 32, 62, 92};
 	uint64_t now = T0;
 	for (size_t i = 0; i < sizeof(expect_s) / sizeof(expect_s[0]); i++) {
@@ -868,11 +872,7 @@ static void syncs_back_off_after_a_join(void **state)
 		if (now - T0 != expect_s[i] * 1000)
 			fail_msg("sync %zu at %" PRIu64 " ms after the join, expected %" PRIu64 " s", i,
 				 now - T0, expect_s[i]);
-		assert_int_equal(swim_pushpull_serve(b, now, &from, st.data, st.len, &reply, &reply_len), 0);
-		assert_int_equal(swim_pushpull_response(a, now, st.id, reply, reply_len), 0);
-		free(st.data);
-		free(reply);
-		drop_outputs(b);
+		sync_through(a, b, now, &st);
 	}
 	swim_free(a);
 	swim_free(b);
