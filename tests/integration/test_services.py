@@ -139,8 +139,13 @@ def update_scale_rollback_and_stale_versions(d):
     svc = api(d, "GET", "/services/web")[1]
     assert svc["Spec"]["Mode"]["Replicated"]["Replicas"] == 2, svc["Spec"]
     assert svc["PreviousSpec"]["Mode"]["Replicated"]["Replicas"] == 5
-    assert svc["UpdateStatus"]["State"] == "rollback_started", svc.get("UpdateStatus")
-    assert svc["UpdateStatus"]["Message"] == "manually requested rollback"
+    # The leader may already have finished the rollback when this read comes
+    # (a fresh-clone run saw it completed 15 ms after it started): either
+    # state is right here, each with its own message.
+    status_now = svc["UpdateStatus"]
+    assert (status_now["State"], status_now["Message"]) in (
+        ("rollback_started", "manually requested rollback"),
+        ("rollback_completed", "rollback completed")), status_now
     # Mode changes and renames are refused as dockerd refuses them.
     v = svc["Version"]["Index"]
     status, body = api(d, "POST", f"/services/{sid}/update?version={v}", spec("web", Mode={"Global": {}}))
